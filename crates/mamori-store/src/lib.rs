@@ -1,1 +1,47 @@
-//! mamori-store
+//! Mamori's embedded store: a data directory holding the SQLite event store next to the
+//! tamper-evident event ledger, kept in agreement with each other.
+//!
+//! # Overview
+//!
+//! - [`EventStore`] is the SQLite database (`store.sqlite`, WAL, `synchronous=FULL`). Each event
+//!   row is keyed by its **leaf index** in the ledger and holds the event's canonical JSON, its
+//!   ledger entry (SHA-256 of that JSON), its identity (for idempotent imports) and the indexed
+//!   columns `time_us`, `account` and `kind`.
+//! - [`DataDir`] composes the store with the `events` tile log (`ledger/events/`) and the log's
+//!   signing key (`keys/events.key`). It is the only writer of both and keeps one invariant:
+//!   **SQLite is committed first, tiles second.** A crash between the two leaves tiles that lag
+//!   the store; [`DataDir::open`] appends the missing entries from the store, so the ledger and
+//!   the store never disagree after a restart. The tiles never run ahead of the store because
+//!   nothing else writes them.
+//! - [`DataDir::verify`] recomputes every entry from the stored events and audits every tile and
+//!   every signed checkpoint against them, naming the first bad leaf index.
+//!
+//! This crate knows nothing of input formats (that is `mamori-ingest`) nor of HTTP.
+
+mod datadir;
+mod events;
+
+pub use datadir::{DataDir, Paths, VerifyError, VerifyReport};
+pub use events::{BatchOutcome, EventStore, NewEvent, StoredEvent};
+
+/// Errors of the store and the data directory.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("ledger: {0}")]
+    Ledger(#[from] mamori_ledger::LedgerError),
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    NotInitialised(String),
+    #[error("{0}")]
+    Corrupt(String),
+    #[error("signing key: {0}")]
+    Key(#[from] mamori_ledger::note::NoteError),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,1 +1,224 @@
-fn main() {}
+//! `mamori`: the command-line interface. Every operation of the platform is a subcommand here;
+//! this is the only place that prints to stdout or decides exit codes
+//! (0 ok, 1 failure, 2 bad usage or bad input).
+
+mod bench;
+mod evidence;
+mod import;
+mod progress;
+mod serve;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "mamori", version, about = "Mamori (守り): insider-risk and data-leak prevention")]
+struct Cli {
+    /// The data directory (store, ledger, keys).
+    #[arg(long, global = true, env = "MAMORI_DATA_DIR", default_value = "mamori-data")]
+    data_dir: PathBuf,
+    /// Print a machine-readable JSON summary on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the data directory and the ledger's signing key.
+    Init {
+        /// The events log's origin line (a schema-less URL naming this log, e.g.
+        /// `log.example.co.jp/mamori/events`). Default: a random one.
+        #[arg(long)]
+        origin: Option<String>,
+    },
+    /// Import events.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Recompute every leaf and tile and check all signed checkpoints.
+    Verify {
+        /// Trust this note verifier key (file or text) instead of the data directory's own.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Show keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Export or verify evidence bundles.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
+    /// Serve the tile API (`/tlog/events/...`) and `/healthz`.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
+    /// Measure throughput.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Newline-delimited JSON events (see docs/events.md); `-` reads standard input.
+    Ndjson {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print the events log's note verifier key.
+    Show,
+}
+
+#[derive(Subcommand)]
+enum EvidenceCommand {
+    /// Export one person's events in a time range with proofs, as a self-verifying zip.
+    Export {
+        /// The person (for now: the account, `actor.user`).
+        #[arg(long)]
+        person: String,
+        /// Start (inclusive), RFC 3339 or a date (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        from: String,
+        /// End (exclusive), RFC 3339 or a date (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a bundle offline: no store, no network.
+    Verify {
+        file: PathBuf,
+        /// Trust this note verifier key (file or text) instead of the one inside the bundle.
+        #[arg(long)]
+        key: Option<String>,
+    },
+}
+
+/// An error caused by the user's input rather than by the system: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MAMORI_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("mamori: {error:#}");
+            if error.downcast_ref::<BadInput>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let data_dir = cli.data_dir;
+    match cli.command {
+        Command::Init { origin } => init(&data_dir, origin, cli.json),
+        Command::Import(ImportCommand::Ndjson { paths }) => {
+            import::ndjson(&data_dir, &paths, cli.json)
+        }
+        Command::Verify { key } => verify::run(&data_dir, key.as_deref(), cli.json),
+        Command::Keys(KeysCommand::Show) => {
+            let data = mamori_store::DataDir::open(&data_dir)?;
+            println!("{}", data.verifier().to_vkey());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Evidence(EvidenceCommand::Export {
+            person,
+            from,
+            to,
+            out,
+        }) => evidence::export(&data_dir, &person, &from, &to, &out, cli.json),
+        Command::Evidence(EvidenceCommand::Verify { file, key }) => {
+            evidence::verify(&file, key.as_deref(), cli.json)
+        }
+        Command::Serve { listen } => serve::run(&data_dir, listen),
+        Command::Bench(command) => bench::run(command, cli.json),
+    }
+}
+
+fn init(data_dir: &std::path::Path, origin: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
+    let origin = match origin {
+        Some(origin) => origin,
+        None => {
+            let mut id = [0u8; 6];
+            getrandom::fill(&mut id).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+            format!("mamori.invalid/{}/events", hex::encode(id))
+        }
+    };
+    if mamori_store::Paths::new(data_dir).events_key().exists() {
+        // Never replace a key: checkpoints signed with it must stay verifiable.
+        let data = mamori_store::DataDir::open(data_dir)?;
+        if json {
+            let summary = serde_json::json!({
+                "data_dir": data_dir,
+                "created": false,
+                "origin": data.origin(),
+                "verifier_key": data.verifier().to_vkey(),
+            });
+            println!("{summary}");
+        } else {
+            println!("{} is already initialised; keeping its key", data_dir.display());
+            println!("{}", data.verifier().to_vkey());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let data = mamori_store::DataDir::init(data_dir, &origin)?;
+    let vkey = data.verifier().to_vkey();
+    if json {
+        let summary = serde_json::json!({
+            "data_dir": data_dir,
+            "created": true,
+            "origin": origin,
+            "verifier_key": vkey,
+        });
+        println!("{summary}");
+    } else {
+        println!("initialised {}", data_dir.display());
+        println!("events log origin: {origin}");
+        println!("verifier key (publish it; auditors check checkpoints with it):");
+        println!("{vkey}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a note verifier key given as text or as a path to a file holding it.
+pub fn read_verifier(key: &str) -> anyhow::Result<mamori_ledger::note::Verifier> {
+    let path = std::path::Path::new(key);
+    let text = if path.is_file() {
+        std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+    } else {
+        key.to_string()
+    };
+    mamori_ledger::note::Verifier::from_vkey(text.trim())
+        .map_err(|e| BadInput(format!("verifier key: {e}")).into())
+}

@@ -1,0 +1,200 @@
+//! The one import path every source goes through.
+
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
+
+use mamori_event::{Event, entry_digest};
+use mamori_store::{DataDir, NewEvent};
+
+use crate::{IngestError, Quarantine, Rejected, Source};
+
+/// How often a long import signs a checkpoint of what it has appended so far.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Events per batch: one SQLite transaction and one ledger append each.
+const BATCH_EVENTS: usize = 16_384;
+/// Batches in flight between the parsing thread and the writer; bounds memory.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// Progress of a running import, reported after every batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub records: u64,
+    pub bytes_read: u64,
+    pub total_bytes: Option<u64>,
+}
+
+/// The outcome of an import.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub source: &'static str,
+    /// Records read (events and rejected records).
+    pub records: u64,
+    /// New events stored and appended to the ledger.
+    pub imported: u64,
+    /// Events already stored by an earlier import (idempotence).
+    pub duplicates: u64,
+    /// Records set aside in the quarantine file.
+    pub quarantined: u64,
+    pub quarantine_file: Option<std::path::PathBuf>,
+    pub bytes: u64,
+    /// Leaves in the ledger after the import.
+    pub tree_size: u64,
+    pub checkpoint: String,
+    pub seconds: f64,
+}
+
+struct Batch {
+    events: Vec<NewEvent>,
+    rejected: Vec<Rejected>,
+    records: u64,
+    bytes_read: u64,
+}
+
+/// Imports everything `source` yields into `data_dir`. Bad records are quarantined, never fatal;
+/// only an unreadable input or a failing store stops the import — and then everything appended
+/// so far stays appended, so running the same import again completes it (imports are idempotent).
+pub fn import(
+    data_dir: &mut DataDir,
+    mut source: Box<dyn Source>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Summary, IngestError> {
+    let started = Instant::now();
+    let source_name = source.name();
+    let total_bytes = source.total_bytes();
+    let mut quarantine = Quarantine::new(&data_dir.paths().quarantine(), source_name);
+    let mut summary = Summary {
+        source: source_name,
+        records: 0,
+        imported: 0,
+        duplicates: 0,
+        quarantined: 0,
+        quarantine_file: None,
+        bytes: 0,
+        tree_size: 0,
+        checkpoint: String::new(),
+        seconds: 0.0,
+    };
+    let (sender, receiver) = sync_channel::<Result<Batch, IngestError>>(BATCHES_IN_FLIGHT);
+    let written = std::thread::scope(|scope| {
+        let parser = scope.spawn(move || parse_batches(source.as_mut(), &sender));
+        let written = write_batches(data_dir, &receiver, &mut quarantine, &mut summary, |p| {
+            progress(Progress {
+                total_bytes,
+                ..p
+            })
+        });
+        // Unblock the parser if the writer stopped early, then wait for it.
+        drop(receiver);
+        let parsed = parser.join();
+        match (written, parsed) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Err(_)) => Err(IngestError::WorkerPanicked),
+            (Ok(()), Ok(())) => Ok(()),
+        }
+    });
+    // Whatever happened, keep what was quarantined and sign what was appended.
+    quarantine.finish()?;
+    let checkpoint = data_dir.checkpoint()?;
+    written?;
+    summary.quarantined = quarantine.count();
+    summary.quarantine_file = (quarantine.count() > 0).then(|| quarantine.path().to_path_buf());
+    summary.tree_size = data_dir.log().size();
+    summary.checkpoint = checkpoint;
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// The parsing thread: reads records, canonicalises and hashes events, sends batches.
+fn parse_batches(source: &mut dyn Source, sender: &SyncSender<Result<Batch, IngestError>>) {
+    let mut batch = new_batch();
+    let mut canonical = Vec::with_capacity(1024);
+    while let Some(record) = source.next_record() {
+        batch.records += 1;
+        match record {
+            Ok(Ok(event)) => match prepare(event, &mut canonical) {
+                Ok(prepared) => batch.events.push(prepared),
+                Err(error) => {
+                    let _ = sender.send(Err(error));
+                    return;
+                }
+            },
+            Ok(Err(rejected)) => batch.rejected.push(rejected),
+            Err(error) => {
+                let _ = sender.send(Err(IngestError::Read {
+                    file: source.input().to_string(),
+                    source: error,
+                }));
+                return;
+            }
+        }
+        if batch.events.len() + batch.rejected.len() >= BATCH_EVENTS {
+            batch.bytes_read = source.bytes_read();
+            if sender.send(Ok(batch)).is_err() {
+                return;
+            }
+            batch = new_batch();
+        }
+    }
+    batch.bytes_read = source.bytes_read();
+    let _ = sender.send(Ok(batch));
+}
+
+fn new_batch() -> Batch {
+    Batch {
+        events: Vec::with_capacity(BATCH_EVENTS),
+        rejected: Vec::new(),
+        records: 0,
+        bytes_read: 0,
+    }
+}
+
+/// Gives the event its nonce and computes everything the store and the ledger need.
+fn prepare(mut event: Event, canonical: &mut Vec<u8>) -> Result<NewEvent, IngestError> {
+    event
+        .try_ensure_nonce()
+        .map_err(|e| IngestError::Random(e.to_string()))?;
+    canonical.clear();
+    let identity = event.write_canonical_with_identity(canonical);
+    Ok(NewEvent {
+        identity,
+        entry: entry_digest(canonical),
+        time_us: event.time.as_microsecond(),
+        kind: event.kind.as_str(),
+        account: event.account().to_string(),
+        json: canonical.clone(),
+    })
+}
+
+/// The writer (caller's thread): stores batches, appends the ledger, quarantines rejections.
+fn write_batches(
+    data_dir: &mut DataDir,
+    receiver: &Receiver<Result<Batch, IngestError>>,
+    quarantine: &mut Quarantine,
+    summary: &mut Summary,
+    mut progress: impl FnMut(Progress),
+) -> Result<(), IngestError> {
+    let mut last_checkpoint = Instant::now();
+    for batch in receiver.iter() {
+        let batch = batch?;
+        let outcome = data_dir.append(&batch.events)?;
+        for rejected in &batch.rejected {
+            tracing::debug!(location = %rejected.location, reason = %rejected.reason, "record quarantined");
+            quarantine.add(rejected)?;
+        }
+        summary.records += batch.records;
+        summary.imported += outcome.appended.len() as u64;
+        summary.duplicates += outcome.duplicates.len() as u64;
+        summary.bytes = batch.bytes_read;
+        if last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
+            data_dir.checkpoint()?;
+            last_checkpoint = Instant::now();
+        }
+        progress(Progress {
+            records: summary.records,
+            bytes_read: batch.bytes_read,
+            total_bytes: None,
+        });
+    }
+    Ok(())
+}

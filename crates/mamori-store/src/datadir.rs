@@ -1,0 +1,332 @@
+//! The data directory: the event store, the event ledger and its signing key, kept in agreement.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use mamori_ledger::audit::{AuditError, Auditor};
+use mamori_ledger::note::{Signer, Verifier};
+use mamori_ledger::{Hash, TileLog};
+use sha2::{Digest, Sha256};
+
+use crate::events::{BatchOutcome, EventStore, NewEvent, StoredEvent};
+use crate::{Result, StoreError};
+
+const ORIGIN_KEY: &str = "events_origin";
+
+/// Where things live inside a data directory.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub root: PathBuf,
+}
+
+impl Paths {
+    pub fn new(root: &Path) -> Paths {
+        Paths {
+            root: root.to_path_buf(),
+        }
+    }
+    pub fn store(&self) -> PathBuf {
+        self.root.join("store.sqlite")
+    }
+    pub fn events_log(&self) -> PathBuf {
+        self.root.join("ledger").join("events")
+    }
+    pub fn events_key(&self) -> PathBuf {
+        self.root.join("keys").join("events.key")
+    }
+    pub fn events_vkey(&self) -> PathBuf {
+        self.root.join("keys").join("events.vkey")
+    }
+    pub fn quarantine(&self) -> PathBuf {
+        self.root.join("quarantine")
+    }
+}
+
+/// The store and the `events` ledger of one data directory.
+pub struct DataDir {
+    paths: Paths,
+    store: EventStore,
+    log: TileLog,
+    signer: Signer,
+}
+
+/// What `verify` checked.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VerifyReport {
+    pub leaves: u64,
+    pub purged: u64,
+    pub tiles_checked: u64,
+    pub checkpoints_checked: u64,
+    pub latest_checkpoint_size: u64,
+}
+
+/// Why `verify` failed, naming the first bad leaf where there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("leaf {leaf_index}: {reason}")]
+    Leaf { leaf_index: u64, reason: String },
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Ledger(#[from] mamori_ledger::LedgerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl VerifyError {
+    /// The first bad (or missing) leaf, when the failure is tied to one.
+    pub fn leaf_index(&self) -> Option<u64> {
+        match self {
+            VerifyError::Leaf { leaf_index, .. } => Some(*leaf_index),
+            VerifyError::Audit(error) => error.leaf_index(),
+            VerifyError::Ledger(_) | VerifyError::Store(_) => None,
+        }
+    }
+}
+
+impl DataDir {
+    /// Creates a new data directory with a fresh signing key for the events log.
+    pub fn init(root: &Path, origin: &str) -> Result<DataDir> {
+        let paths = Paths::new(root);
+        if paths.events_key().exists() {
+            return Err(StoreError::NotInitialised(format!(
+                "{} is already initialised (key {} exists)",
+                root.display(),
+                paths.events_key().display()
+            )));
+        }
+        for dir in [paths.root.join("keys"), paths.events_log(), paths.quarantine()] {
+            fs::create_dir_all(&dir).map_err(|source| io_error(&dir, source))?;
+        }
+        let signer = Signer::generate(origin)?;
+        write_secret(&paths.events_key(), signer.to_skey().as_bytes())?;
+        let vkey = format!("{}\n", signer.verifier().to_vkey());
+        fs::write(paths.events_vkey(), vkey).map_err(|e| io_error(&paths.events_vkey(), e))?;
+        let store = EventStore::open(&paths.store())?;
+        store.set_meta(ORIGIN_KEY, origin)?;
+        drop(store);
+        DataDir::open(root)
+    }
+
+    /// Opens an initialised data directory and brings the ledger up to the store (see crate docs).
+    pub fn open(root: &Path) -> Result<DataDir> {
+        let paths = Paths::new(root);
+        let key_path = paths.events_key();
+        if !key_path.exists() {
+            return Err(StoreError::NotInitialised(format!(
+                "{} is not a Mamori data directory (no {}); run `mamori init` first",
+                root.display(),
+                key_path.display()
+            )));
+        }
+        let skey = fs::read_to_string(&key_path).map_err(|e| io_error(&key_path, e))?;
+        let signer = Signer::from_skey(skey.trim())?;
+        let store = EventStore::open(&paths.store())?;
+        let origin = store.meta(ORIGIN_KEY)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("{}: no events origin recorded", paths.store().display()))
+        })?;
+        if signer.name() != origin {
+            return Err(StoreError::Corrupt(format!(
+                "signing key is for {:?} but the events log is {origin:?}",
+                signer.name()
+            )));
+        }
+        let log = TileLog::open(&paths.events_log(), &origin)?;
+        let mut data_dir = DataDir {
+            paths,
+            store,
+            log,
+            signer,
+        };
+        data_dir.catch_up_ledger()?;
+        Ok(data_dir)
+    }
+
+    /// Appends to the tiles whatever the store committed but a crash kept out of the tiles.
+    fn catch_up_ledger(&mut self) -> Result<()> {
+        let (tiles, stored) = (self.log.size(), self.store.size());
+        if tiles > stored {
+            return Err(StoreError::Corrupt(format!(
+                "the ledger has {tiles} leaves but the store only {stored}: events were removed from the store"
+            )));
+        }
+        if tiles == stored {
+            return Ok(());
+        }
+        tracing::warn!(tiles, stored, "ledger behind the store; appending the missing leaves");
+        let mut pending: Vec<Hash> = Vec::new();
+        let mut expected_leaf = tiles;
+        let log = &mut self.log;
+        self.store.for_each_from(tiles, |event| {
+            if event.leaf_index != expected_leaf {
+                return Err(StoreError::Corrupt(format!(
+                    "leaf {expected_leaf} missing from the store"
+                )));
+            }
+            pending.push(event.entry);
+            expected_leaf += 1;
+            if pending.len() >= 65_536 {
+                log.append(&pending)?;
+                pending.clear();
+            }
+            Ok(())
+        })?;
+        self.log.append(&pending)?;
+        Ok(())
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    pub fn log(&self) -> &TileLog {
+        &self.log
+    }
+
+    pub fn origin(&self) -> &str {
+        self.log.origin()
+    }
+
+    /// The events log's signing key (for signing evidence manifests).
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    pub fn verifier(&self) -> Verifier {
+        self.signer.verifier()
+    }
+
+    /// Stores the batch (durably), then appends its new entries to the ledger.
+    pub fn append(&mut self, batch: &[NewEvent]) -> Result<BatchOutcome> {
+        let outcome = self.store.insert_batch(batch)?;
+        let entries: Vec<Hash> = outcome.appended.iter().map(|(_, entry)| *entry).collect();
+        debug_assert!(
+            outcome
+                .appended
+                .first()
+                .is_none_or(|(leaf, _)| *leaf == self.log.size())
+        );
+        self.log.append(&entries)?;
+        Ok(outcome)
+    }
+
+    /// Signs a checkpoint of the current tree unless the latest one already covers it.
+    /// Returns the latest signed checkpoint note.
+    pub fn checkpoint(&mut self) -> Result<String> {
+        if let Some(latest) = self.log.latest_checkpoint()? {
+            let body = mamori_ledger::note::open(&latest, &self.signer.verifier())?;
+            let size = mamori_ledger::checkpoint::Checkpoint::parse(&body)
+                .map_err(|e| StoreError::Corrupt(format!("latest checkpoint: {e}")))?
+                .size;
+            if size == self.log.size() {
+                return Ok(latest);
+            }
+        }
+        Ok(self.log.sign_checkpoint(&self.signer)?)
+    }
+
+    /// Recomputes every entry from the stored events and audits the ledger's tiles and signed
+    /// checkpoints against them, with `verifier` as the trusted key. `progress` is called with the
+    /// number of leaves checked so far.
+    pub fn verify(
+        &self,
+        verifier: &Verifier,
+        mut progress: impl FnMut(u64),
+    ) -> Result<VerifyReport, VerifyError> {
+        let mut auditor = Auditor::new(&self.paths.events_log(), verifier, self.origin())?;
+        let mut expected_leaf = 0u64;
+        let mut purged = 0u64;
+        let mut failure: Option<VerifyError> = None;
+        let scan = self.store.for_each_from(0, |event: StoredEvent| {
+            if let Err(e) = check_stored_event(&event, expected_leaf, &mut purged) {
+                failure = Some(e);
+                return Err(StoreError::Corrupt(String::new()));
+            }
+            if let Err(e) = auditor.push(&event.entry) {
+                failure = Some(VerifyError::Audit(e));
+                return Err(StoreError::Corrupt(String::new()));
+            }
+            expected_leaf += 1;
+            if expected_leaf % 65_536 == 0 {
+                progress(expected_leaf);
+            }
+            Ok(())
+        });
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        scan?;
+        progress(expected_leaf);
+        let report = auditor.finish()?;
+        Ok(VerifyReport {
+            leaves: report.leaves,
+            purged,
+            tiles_checked: report.tiles_checked,
+            checkpoints_checked: report.checkpoints_checked,
+            latest_checkpoint_size: report.latest_checkpoint_size,
+        })
+    }
+}
+
+fn check_stored_event(
+    event: &StoredEvent,
+    expected_leaf: u64,
+    purged: &mut u64,
+) -> Result<(), VerifyError> {
+    if event.leaf_index != expected_leaf {
+        return Err(VerifyError::Leaf {
+            leaf_index: expected_leaf,
+            reason: format!(
+                "missing from the store (the next stored leaf is {})",
+                event.leaf_index
+            ),
+        });
+    }
+    match &event.json {
+        Some(json) => {
+            let digest: [u8; 32] = Sha256::digest(json).into();
+            if digest != event.entry {
+                return Err(VerifyError::Leaf {
+                    leaf_index: expected_leaf,
+                    reason: "the stored event does not hash to its ledger entry (edited event)"
+                        .into(),
+                });
+            }
+        }
+        None if event.purged => *purged += 1,
+        None => {
+            return Err(VerifyError::Leaf {
+                leaf_index: expected_leaf,
+                reason: "the stored event was removed without a retention record".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes a secret readable by its owner only (0600 from creation, never widened).
+fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| io_error(path, e))?;
+    file.write_all(bytes).map_err(|e| io_error(path, e))?;
+    file.sync_all().map_err(|e| io_error(path, e))?;
+    Ok(())
+}

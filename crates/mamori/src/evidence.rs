@@ -1,0 +1,159 @@
+//! `mamori evidence export|verify`
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use mamori_ledger::bundle::{self, Disclosed};
+use mamori_ledger::checkpoint::Checkpoint;
+use mamori_ledger::proof::TlogProof;
+use mamori_store::DataDir;
+
+use crate::BadInput;
+
+const VERIFY_MD: &str = include_str!("evidence_verify.md");
+
+pub fn export(
+    data_dir: &Path,
+    person: &str,
+    from: &str,
+    to: &str,
+    out: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (from_time, to_time) = (parse_time(from)?, parse_time(to)?);
+    if from_time >= to_time {
+        return Err(BadInput(format!("--from {from} is not before --to {to}")).into());
+    }
+    let mut data = DataDir::open(data_dir)?;
+    // Every export is covered by a fresh checkpoint of the whole log.
+    let checkpoint = data.checkpoint()?;
+    let tree = Checkpoint::parse(&mamori_ledger::note::open(&checkpoint, &data.verifier())?)?;
+    let found = data.store().events_of_account(
+        person,
+        from_time.as_microsecond(),
+        to_time.as_microsecond(),
+    )?;
+    let mut disclosed = Vec::with_capacity(found.len());
+    let mut withheld = Vec::new();
+    for event in found {
+        let Some(json) = event.json else {
+            withheld.push(event.leaf_index);
+            continue;
+        };
+        let hashes = data.log().inclusion_proof(event.leaf_index, tree.size)?;
+        disclosed.push(Disclosed {
+            index: event.leaf_index,
+            data: json,
+            proof: TlogProof {
+                extra: None,
+                index: event.leaf_index,
+                hashes,
+                checkpoint: checkpoint.clone(),
+            },
+        });
+    }
+    let statement = serde_json::json!({
+        "subject": { "account": person },
+        "from": from_time.to_string(),
+        "to": to_time.to_string(),
+        "exported_at": jiff::Timestamp::now().to_string(),
+        "events": disclosed.len(),
+        "withheld_purged_by_retention": withheld,
+        "exported_by": format!("mamori {}", env!("CARGO_PKG_VERSION")),
+    });
+    let signer = data.signer();
+    let bytes = bundle::build(statement, &checkpoint, &disclosed, signer, VERIFY_MD)?;
+    write_private(out, &bytes)?;
+    if json {
+        let summary = serde_json::json!({
+            "out": out,
+            "events": disclosed.len(),
+            "withheld": withheld.len(),
+            "tree_size": tree.size,
+            "bytes": bytes.len(),
+        });
+        println!("{summary}");
+    } else {
+        println!(
+            "wrote {}: {} events of {person} with proofs to the checkpoint at size {}{}",
+            out.display(),
+            disclosed.len(),
+            tree.size,
+            if withheld.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} purged by retention, listed as withheld)", withheld.len())
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(file: &Path, key: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
+    let trusted = key.map(crate::read_verifier).transpose()?;
+    match bundle::verify(&bytes, trusted.as_ref()) {
+        Ok(verified) => {
+            if json {
+                let summary = serde_json::json!({
+                    "ok": true,
+                    "events": verified.entries.len(),
+                    "origin": verified.checkpoint.origin,
+                    "tree_size": verified.checkpoint.size,
+                    "verifier_key": verified.verifier_key,
+                    "key_trusted": verified.trusted_key,
+                    "statement": verified.statement,
+                });
+                println!("{summary}");
+            } else {
+                println!(
+                    "ok: {} events proven included in {} at size {}",
+                    verified.entries.len(),
+                    verified.checkpoint.origin,
+                    verified.checkpoint.size
+                );
+            }
+            if !verified.trusted_key {
+                eprintln!(
+                    "note: checked with the key inside the bundle ({}); pass --key with the log's published key to rule out a forged bundle",
+                    verified.verifier_key
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            if json {
+                println!("{}", serde_json::json!({"ok": false, "error": error.to_string()}));
+            }
+            eprintln!("mamori: evidence verify failed: {error}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// RFC 3339, or a calendar date meaning its midnight UTC.
+fn parse_time(text: &str) -> anyhow::Result<jiff::Timestamp> {
+    if let Ok(timestamp) = text.parse::<jiff::Timestamp>() {
+        return Ok(timestamp);
+    }
+    let date: jiff::civil::Date = text.parse().map_err(|_| {
+        BadInput(format!(
+            "{text:?} is neither an RFC 3339 time nor a YYYY-MM-DD date"
+        ))
+    })?;
+    Ok(jiff::tz::Offset::UTC.to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))?)
+}
+
+/// Evidence holds personal data: readable by its owner only, written whole or not at all.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a file in {}", dir.display()))?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

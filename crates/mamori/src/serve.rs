@@ -1,0 +1,132 @@
+//! `mamori serve`: for now the static C2SP tile API of the events log and `/healthz`.
+//!
+//! Tiles are served straight from the ledger directory. A request path is accepted only when it
+//! parses as a canonical tile path, and the file path is rebuilt from the parsed numbers, so no
+//! request can name a file outside the tiles.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use mamori_ledger::tile::{self, TilePath};
+use mamori_store::DataDir;
+
+struct Served {
+    events_log: PathBuf,
+}
+
+pub fn run(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+    let data = DataDir::open(data_dir)?;
+    let state = Arc::new(Served {
+        events_log: data.paths().events_log(),
+    });
+    drop(data);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let address = listener.local_addr()?;
+        println!("serving http://{address}/tlog/events/checkpoint");
+        tracing::info!(%address, "listening");
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn router(state: Arc<Served>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/tlog/events/checkpoint", get(checkpoint))
+        .route("/tlog/events/tile/{*path}", get(tile))
+        .with_state(state)
+}
+
+async fn checkpoint(State(state): State<Arc<Served>>) -> Response {
+    match tokio::fs::read(state.events_log.join("checkpoint")).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            (StatusCode::NOT_FOUND, "no checkpoint yet\n").into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading checkpoint");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+async fn tile(State(state): State<Arc<Served>>, UrlPath(path): UrlPath<String>) -> Response {
+    let Some(parsed) = tile::parse_tile_path(&format!("tile/{path}")) else {
+        return (StatusCode::NOT_FOUND, "not a tile path\n").into_response();
+    };
+    let (relative, full) = match parsed {
+        TilePath::Hashes {
+            level,
+            index,
+            width,
+        } => (tile::tile_path(level, index, width), width == 256),
+        TilePath::Entries { index, width } => (tile::entries_path(index, width), width == 256),
+    };
+    match tokio::fs::read(state.events_log.join(relative)).await {
+        Ok(bytes) => {
+            // Full tiles never change; partial ones are replaced as the log grows.
+            let cache = if full {
+                "public, max-age=31536000, immutable"
+            } else {
+                "public, max-age=60"
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, "application/octet-stream"),
+                    (header::CACHE_CONTROL, cache),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            (StatusCode::NOT_FOUND, "no such tile\n").into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading tile");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

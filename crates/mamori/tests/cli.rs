@@ -1,0 +1,359 @@
+//! End-to-end tests: they drive the real `mamori` binary on a temporary data directory.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const MAMORI: &str = env!("CARGO_BIN_EXE_mamori");
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let env = Env {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let out = env.run(&["init", "--origin", "test.mamori.invalid/events"]);
+        assert!(out.status.success(), "init: {}", stderr(&out));
+        env
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(MAMORI);
+        command.arg("--data-dir").arg(self.data()).args(args);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    fn sqlite(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.data().join("store.sqlite")).unwrap()
+    }
+
+    fn tile(&self, relative: &str) -> PathBuf {
+        self.data().join("ledger/events").join(relative)
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `count` distinct events: a user per 50 events, one minute apart from 2026-01-05.
+fn events(count: usize) -> String {
+    let mut out = String::with_capacity(count * 220);
+    let start = 1_767_571_200i64; // 2026-01-05T00:00:00Z
+    for i in 0..count {
+        let time = jiff::Timestamp::from_second(start + 60 * i as i64).unwrap();
+        let user = i / 50;
+        out.push_str(&format!(
+            r#"{{"time":"{time}","kind":"file.copy","actor":{{"user":"ACM{user:04}","host":"PC-{user:04}"}},"object":{{"path":"C:/design/part-{i}.dwg","size":{}}},"destination":{{"kind":"removable"}},"outcome":"success"}}"#,
+            1000 + i
+        ));
+        out.push('\n');
+    }
+    out
+}
+
+fn import_json(env: &Env, path: &Path) -> (Output, serde_json::Value) {
+    let out = env.run(&["--json", "import", "ndjson", path.to_str().unwrap()]);
+    let summary = serde_json::from_str(stdout(&out).trim()).unwrap_or(serde_json::Value::Null);
+    (out, summary)
+}
+
+#[test]
+fn imports_verify_and_a_second_import_of_the_same_file_adds_nothing() {
+    let env = Env::new();
+    let input = env.file("events.ndjson", &events(20_000));
+    let (out, summary) = import_json(&env, &input);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(summary["imported"], 20_000);
+    assert_eq!(summary["tree_size"], 20_000);
+    assert!(summary["checkpoint"].as_str().unwrap().contains("\n20000\n"));
+
+    let (again, summary) = import_json(&env, &input);
+    assert!(again.status.success());
+    assert_eq!(summary["imported"], 0);
+    assert_eq!(summary["duplicates"], 20_000);
+    assert_eq!(summary["tree_size"], 20_000);
+
+    let verify = env.run(&["--json", "verify"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    let report: serde_json::Value = serde_json::from_str(stdout(&verify).trim()).unwrap();
+    assert_eq!(report["leaves"], 20_000);
+    assert_eq!(report["ok"], true);
+}
+
+#[test]
+fn bad_lines_are_quarantined_with_line_and_reason_and_the_rest_is_imported() {
+    let env = Env::new();
+    let good = events(3);
+    let lines: Vec<&str> = good.lines().collect();
+    let input = env.file(
+        "mixed.ndjson",
+        &format!(
+            "{}\n{{not json\n{}\n{}\n{}\n",
+            lines[0],
+            r#"{"time":"2026-01-05T09:12:00Z","kind":"file.cpy","actor":{"user":"A"},"outcome":"success"}"#,
+            lines[1],
+            lines[2]
+        ),
+    );
+    let (out, summary) = import_json(&env, &input);
+    assert_eq!(out.status.code(), Some(2), "bad input exits 2");
+    assert_eq!(summary["imported"], 3);
+    assert_eq!(summary["quarantined"], 2);
+    let quarantine = std::fs::read_to_string(summary["quarantine_file"].as_str().unwrap()).unwrap();
+    let records: Vec<serde_json::Value> = quarantine
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records[0]["line"], 2);
+    assert_eq!(records[0]["raw"], "{not json");
+    assert_eq!(records[1]["line"], 3);
+    assert!(
+        records[1]["reason"].as_str().unwrap().contains("kind"),
+        "{}",
+        records[1]["reason"]
+    );
+}
+
+#[test]
+fn verify_names_the_first_edited_event() {
+    let env = Env::new();
+    let input = env.file("events.ndjson", &events(2_000));
+    assert!(import_json(&env, &input).0.status.success());
+    env.sqlite()
+        .execute(
+            "UPDATE events SET json = CAST(replace(CAST(json AS TEXT), 'part-1234.', 'part-9999.') AS BLOB) WHERE leaf_index = 1234",
+            [],
+        )
+        .unwrap();
+    let out = env.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("leaf 1234"), "{}", stderr(&out));
+}
+
+#[test]
+fn verify_names_a_deleted_event() {
+    let env = Env::new();
+    let input = env.file("events.ndjson", &events(2_000));
+    assert!(import_json(&env, &input).0.status.success());
+    env.sqlite()
+        .execute("DELETE FROM events WHERE leaf_index = 777", [])
+        .unwrap();
+    let out = env.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("777"), "{}", stderr(&out));
+}
+
+#[test]
+fn verify_names_the_leaf_under_an_edited_tile_byte() {
+    let env = Env::new();
+    let input = env.file("events.ndjson", &events(2_000));
+    assert!(import_json(&env, &input).0.status.success());
+    // Leaf 1234 is hash 210 of level-0 tile 4.
+    let tile = env.tile("tile/0/004");
+    let mut bytes = std::fs::read(&tile).unwrap();
+    bytes[210 * 32 + 7] ^= 0x01;
+    std::fs::write(&tile, bytes).unwrap();
+    let out = env.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("1234"), "{}", stderr(&out));
+}
+
+#[test]
+fn verify_rejects_an_untrusted_key() {
+    let env = Env::new();
+    let input = env.file("events.ndjson", &events(10));
+    assert!(import_json(&env, &input).0.status.success());
+    let other = Env::new();
+    let other_key = stdout(&other.run(&["keys", "show"]));
+    let out = env.run(&["verify", "--key", other_key.trim()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn evidence_bundle_verifies_offline_and_any_changed_byte_is_rejected() {
+    let env = Env::new();
+    let input = env.file("events.ndjson", &events(500));
+    assert!(import_json(&env, &input).0.status.success());
+    let bundle = env.dir.path().join("evidence.zip");
+    // ACM0002 has events 100..150, one minute apart from 01:40.
+    let out = env.run(&[
+        "--json",
+        "evidence",
+        "export",
+        "--person",
+        "ACM0002",
+        "--from",
+        "2026-01-05T01:50:00Z",
+        "--to",
+        "2026-01-05T02:00:00Z",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(summary["events"], 10);
+
+    // The verifier needs no data directory.
+    let key = stdout(&env.run(&["keys", "show"]));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let verify = |file: &Path| {
+        Command::new(MAMORI)
+            .current_dir(elsewhere.path())
+            .args(["--data-dir", "/nonexistent", "--json", "evidence", "verify"])
+            .arg(file)
+            .args(["--key", key.trim()])
+            .output()
+            .unwrap()
+    };
+    let ok = verify(&bundle);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let report: serde_json::Value = serde_json::from_str(stdout(&ok).trim()).unwrap();
+    assert_eq!(report["events"], 10);
+    assert_eq!(report["key_trusted"], true);
+
+    let original = std::fs::read(&bundle).unwrap();
+    let step = (original.len() / 97).max(1);
+    for position in (0..original.len()).step_by(step) {
+        let mut altered = original.clone();
+        altered[position] ^= 0x20;
+        let path = elsewhere.path().join("altered.zip");
+        std::fs::write(&path, &altered).unwrap();
+        let out = verify(&path);
+        assert_eq!(out.status.code(), Some(1), "byte {position} changed but accepted");
+    }
+}
+
+#[test]
+fn killing_an_import_midway_leaves_store_and_ledger_in_agreement() {
+    let env = Env::new();
+    let input = env.file("events.ndjson", &events(150_000));
+    for delay_ms in [150u64, 600] {
+        let mut child = env
+            .command(&["import", "ndjson", input.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let out = env.run(&["verify"]);
+        assert!(out.status.success(), "after kill at {delay_ms} ms: {}", stderr(&out));
+    }
+    let (out, summary) = import_json(&env, &input);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(summary["tree_size"], 150_000, "re-running the import completes it");
+    let out = env.run(&["verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server(env: &Env) -> (Server, String) {
+    let mut child = env
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("serving ")
+        .and_then(|u| u.strip_suffix("/checkpoint"))
+        .unwrap_or_else(|| panic!("unexpected serve output {line:?}"))
+        .to_string();
+    (Server(child), url)
+}
+
+/// A minimal HTTP/1.1 GET over loopback: status and body.
+fn http_get(url: &str) -> (u16, Vec<u8>) {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut stream = loop {
+        match std::net::TcpStream::connect(host) {
+            Ok(stream) => break stream,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("connect {host}: {e}"),
+        }
+    };
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, response[split + 4..].to_vec())
+}
+
+#[test]
+fn served_tiles_and_checkpoint_pass_an_independent_c2sp_implementation() {
+    let env = Env::new();
+    let input = env.file("events.ndjson", &events(70_000));
+    assert!(import_json(&env, &input).0.status.success());
+    let key = stdout(&env.run(&["keys", "show"]));
+    let (_server, prefix) = start_server(&env);
+
+    let (status, body) = http_get(&format!("{prefix}/checkpoint"));
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(body).unwrap().contains("\n70000\n"));
+    // Level-0 tile 256 holds leaves 65536..65792; level-1 tile 0 the first 65536 leaves.
+    assert_eq!(http_get(&format!("{prefix}/tile/0/256")).1.len(), 256 * 32);
+    assert_eq!(http_get(&format!("{prefix}/tile/1/000")).1.len(), 256 * 32);
+    assert_eq!(http_get(&format!("{prefix}/tile/0/../../../../store.sqlite")).0, 404);
+    let origin = prefix.rsplit_once("/tlog/").unwrap().0;
+    assert_eq!(http_get(&format!("{origin}/healthz")).0, 200);
+
+    let checker = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/c2sp/check_log.py");
+    let out = Command::new("python3")
+        .arg(&checker)
+        .args(["log", "--url", &prefix, "--key", key.trim(), "--all"])
+        .args(["--indices", "0,255,256,65535,65536,69999"])
+        .output()
+        .expect("python3 is required for the independent checker");
+    assert!(
+        out.status.success(),
+        "independent checker failed:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
