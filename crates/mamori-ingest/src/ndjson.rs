@@ -162,7 +162,10 @@ mod tests {
     fn the_importer_is_recorded_as_the_source_when_none_is_given() {
         let records = collect(GOOD);
         let event = records[0].as_ref().unwrap();
-        assert_eq!(event.source.as_ref().unwrap().name.as_deref(), Some("ndjson"));
+        assert_eq!(
+            event.source.as_ref().unwrap().name.as_deref(),
+            Some("ndjson")
+        );
     }
 
     #[test]

@@ -79,10 +79,7 @@ pub fn import(
     let written = std::thread::scope(|scope| {
         let parser = scope.spawn(move || parse_batches(source.as_mut(), &sender));
         let written = write_batches(data_dir, &receiver, &mut quarantine, &mut summary, |p| {
-            progress(Progress {
-                total_bytes,
-                ..p
-            })
+            progress(Progress { total_bytes, ..p })
         });
         // Unblock the parser if the writer stopped early, then wait for it.
         drop(receiver);

@@ -20,7 +20,9 @@ pub struct Quarantine {
 impl Quarantine {
     /// A quarantine file in `dir` named after the time and the source.
     pub fn new(dir: &Path, source: &'static str) -> Quarantine {
-        let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.6fZ").to_string();
+        let stamp = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%S%.6fZ")
+            .to_string();
         let path = dir.join(format!("{stamp}-{source}-{}.ndjson", std::process::id()));
         Quarantine {
             path,
@@ -49,8 +51,9 @@ impl Quarantine {
             Ok(text) => record["raw"] = text.into(),
             Err(_) => {
                 use base64::Engine as _;
-                record["raw_base64"] =
-                    base64::engine::general_purpose::STANDARD.encode(&rejected.raw).into();
+                record["raw_base64"] = base64::engine::general_purpose::STANDARD
+                    .encode(&rejected.raw)
+                    .into();
             }
         }
         let mut line = serde_json::to_vec(&record).map_err(|e| self.error(e.into()))?;

@@ -622,3 +622,30 @@ fn one_open_log_per_directory() {
     drop(log);
     TileLog::open(dir.path(), ORIGIN).unwrap();
 }
+
+#[test]
+fn deferred_appends_roll_back_to_the_last_sync_and_replay_identically() {
+    let all = entries(12, 2000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = TileLog::open(dir.path(), ORIGIN).unwrap();
+    log.defer_durability();
+    log.append(&all[..700]).unwrap();
+    log.sync().unwrap();
+    log.append(&all[700..1300]).unwrap();
+    log.append(&all[1300..1500]).unwrap();
+    assert_eq!(log.size(), 1500);
+    // Dropped without a sync, as if the process died: the unsynced appends are rolled back.
+    drop(log);
+    let mut log = TileLog::open(dir.path(), ORIGIN).unwrap();
+    assert_eq!(log.size(), 700);
+    log.defer_durability();
+    log.append(&all[700..]).unwrap();
+    let signer = mamori_ledger::note::Signer::generate(ORIGIN).unwrap();
+    // Signing makes the tree durable first: a reopened log keeps everything it covers.
+    log.sign_checkpoint(&signer).unwrap();
+    drop(log);
+    let log = TileLog::open(dir.path(), ORIGIN).unwrap();
+    assert_eq!(log.size(), 2000);
+    assert_tiles_match(dir.path(), &all);
+    check_against_reference(&log, &all, &[0, 699, 700, 1499, 1999]);
+}

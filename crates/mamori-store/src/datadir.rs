@@ -3,6 +3,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use mamori_ledger::audit::{AuditError, Auditor};
 use mamori_ledger::note::{Signer, Verifier};
@@ -96,7 +97,11 @@ impl DataDir {
                 paths.events_key().display()
             )));
         }
-        for dir in [paths.root.join("keys"), paths.events_log(), paths.quarantine()] {
+        for dir in [
+            paths.root.join("keys"),
+            paths.events_log(),
+            paths.quarantine(),
+        ] {
             fs::create_dir_all(&dir).map_err(|source| io_error(&dir, source))?;
         }
         let signer = Signer::generate(origin)?;
@@ -124,7 +129,10 @@ impl DataDir {
         let signer = Signer::from_skey(skey.trim())?;
         let store = EventStore::open(&paths.store())?;
         let origin = store.meta(ORIGIN_KEY)?.ok_or_else(|| {
-            StoreError::Corrupt(format!("{}: no events origin recorded", paths.store().display()))
+            StoreError::Corrupt(format!(
+                "{}: no events origin recorded",
+                paths.store().display()
+            ))
         })?;
         if signer.name() != origin {
             return Err(StoreError::Corrupt(format!(
@@ -132,7 +140,10 @@ impl DataDir {
                 signer.name()
             )));
         }
-        let log = TileLog::open(&paths.events_log(), &origin)?;
+        let mut log = TileLog::open(&paths.events_log(), &origin)?;
+        // The tiles are derived from the store, which can always re-append them: make them
+        // durable at checkpoints (one syncfs) instead of at every batch (an fsync per file).
+        log.defer_durability();
         let mut data_dir = DataDir {
             paths,
             store,
@@ -140,6 +151,7 @@ impl DataDir {
             signer,
         };
         data_dir.catch_up_ledger()?;
+        data_dir.log.sync()?;
         Ok(data_dir)
     }
 
@@ -148,13 +160,17 @@ impl DataDir {
         let (tiles, stored) = (self.log.size(), self.store.size());
         if tiles > stored {
             return Err(StoreError::Corrupt(format!(
-                "the ledger has {tiles} leaves but the store only {stored}: events were removed from the store"
+                "leaf {stored}: missing from the store (the ledger has {tiles} leaves, the store {stored}): events were removed"
             )));
         }
         if tiles == stored {
             return Ok(());
         }
-        tracing::warn!(tiles, stored, "ledger behind the store; appending the missing leaves");
+        tracing::warn!(
+            tiles,
+            stored,
+            "ledger behind the store; appending the missing leaves"
+        );
         let mut pending: Vec<Hash> = Vec::new();
         let mut expected_leaf = tiles;
         let log = &mut self.log;
@@ -234,33 +250,30 @@ impl DataDir {
     /// checkpoints against them, with `verifier` as the trusted key. `progress` is called with the
     /// number of leaves checked so far.
     pub fn verify(
-        &self,
+        &mut self,
         verifier: &Verifier,
         mut progress: impl FnMut(u64),
     ) -> Result<VerifyReport, VerifyError> {
+        // The auditor reads the files as recorded durable.
+        self.log.sync()?;
         let mut auditor = Auditor::new(&self.paths.events_log(), verifier, self.origin())?;
         let mut expected_leaf = 0u64;
         let mut purged = 0u64;
-        let mut failure: Option<VerifyError> = None;
-        let scan = self.store.for_each_from(0, |event: StoredEvent| {
-            if let Err(e) = check_stored_event(&event, expected_leaf, &mut purged) {
-                failure = Some(e);
-                return Err(StoreError::Corrupt(String::new()));
-            }
-            if let Err(e) = auditor.push(&event.entry) {
-                failure = Some(VerifyError::Audit(e));
-                return Err(StoreError::Corrupt(String::new()));
-            }
-            expected_leaf += 1;
-            if expected_leaf % 65_536 == 0 {
+        // One thread reads SQLite while this one hashes and audits: both cores busy.
+        let reader = EventStore::open(&self.paths.store())?;
+        let (sender, receiver) = sync_channel::<Result<Vec<StoredEvent>>>(4);
+        std::thread::scope(|scope| -> Result<(), VerifyError> {
+            scope.spawn(move || read_in_batches(&reader, &sender));
+            for batch in receiver.iter() {
+                for event in batch? {
+                    check_stored_event(&event, expected_leaf, &mut purged)?;
+                    auditor.push(&event.entry)?;
+                    expected_leaf += 1;
+                }
                 progress(expected_leaf);
             }
             Ok(())
-        });
-        if let Some(failure) = failure {
-            return Err(failure);
-        }
-        scan?;
+        })?;
         progress(expected_leaf);
         let report = auditor.finish()?;
         Ok(VerifyReport {
@@ -271,6 +284,24 @@ impl DataDir {
             latest_checkpoint_size: report.latest_checkpoint_size,
         })
     }
+}
+
+/// Sends every stored event in leaf order, in batches, until done or the receiver hangs up.
+fn read_in_batches(reader: &EventStore, sender: &SyncSender<Result<Vec<StoredEvent>>>) {
+    const BATCH: usize = 8192;
+    let mut batch = Vec::with_capacity(BATCH);
+    let scanned = reader.for_each_from(0, |event| {
+        batch.push(event);
+        if batch.len() == BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            sender
+                .send(Ok(full))
+                .map_err(|_| StoreError::Corrupt("verification stopped".into()))?;
+        }
+        Ok(())
+    });
+    let last = scanned.map(|()| batch);
+    let _ = sender.send(last);
 }
 
 fn check_stored_event(

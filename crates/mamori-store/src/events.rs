@@ -1,5 +1,6 @@
 //! The SQLite event table: one row per ledger leaf.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -21,18 +22,24 @@ CREATE TABLE IF NOT EXISTS events (
     entry      BLOB NOT NULL,
     identity   BLOB NOT NULL,
     time_us    INTEGER NOT NULL,
-    kind       TEXT NOT NULL,
-    account    TEXT NOT NULL,
+    kind_id    INTEGER NOT NULL, -- names.id
+    account_id INTEGER NOT NULL, -- names.id
     json       BLOB,
     purged_us  INTEGER
+);
+-- Accounts and kinds are interned: small integer keys keep the secondary indexes a fraction of
+-- the size of text keys, which is most of the cost of an insert.
+CREATE TABLE IF NOT EXISTS names (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
 );
 -- The identity already covers the time, so unique (time, identity) is unique identity. Leading
 -- with the time keeps inserts of time-ordered input near the end of the index instead of on
 -- random pages (a random 32-byte key costs a page write per event once the index outgrows the
 -- cache), and the same index serves time-range queries.
 CREATE UNIQUE INDEX IF NOT EXISTS events_time_identity ON events(time_us, identity);
-CREATE INDEX IF NOT EXISTS events_account_time ON events(account, time_us);
-CREATE INDEX IF NOT EXISTS events_kind_time ON events(kind, time_us);
+CREATE INDEX IF NOT EXISTS events_account_time ON events(account_id, time_us);
+CREATE INDEX IF NOT EXISTS events_kind_time ON events(kind_id, time_us);
 ";
 
 /// An event ready to be stored: already canonicalised and hashed by the caller.
@@ -73,6 +80,8 @@ pub struct StoredEvent {
 pub struct EventStore {
     conn: Connection,
     next_leaf: u64,
+    /// Interned account and kind names; filled lazily, never evicted (one entry per account).
+    name_ids: HashMap<String, i64>,
 }
 
 impl EventStore {
@@ -82,8 +91,7 @@ impl EventStore {
             "PRAGMA page_size=16384;
              PRAGMA journal_mode=WAL;
              PRAGMA synchronous=NORMAL;
-             PRAGMA mmap_size=268435456;
-             PRAGMA wal_autocheckpoint=8192;
+             PRAGMA wal_autocheckpoint=4096;
              PRAGMA foreign_keys=ON;
              PRAGMA cache_size=-65536;
              PRAGMA temp_store=MEMORY;",
@@ -91,9 +99,11 @@ impl EventStore {
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.execute_batch(SCHEMA)?;
         let version: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key='schema_version'", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT value FROM meta WHERE key='schema_version'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?;
         match version.as_deref().map(str::parse::<i64>) {
             None => {
@@ -111,7 +121,11 @@ impl EventStore {
             }
         }
         let next_leaf = next_leaf_index(&conn)?;
-        Ok(EventStore { conn, next_leaf })
+        Ok(EventStore {
+            conn,
+            next_leaf,
+            name_ids: HashMap::new(),
+        })
     }
 
     /// The number of leaves the store holds (= the next leaf index).
@@ -143,19 +157,21 @@ impl EventStore {
         let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO events(leaf_index, entry, identity, time_us, kind, account, json)
+                "INSERT OR IGNORE INTO events(leaf_index, entry, identity, time_us, kind_id, account_id, json)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for (position, event) in batch.iter().enumerate() {
                 let leaf_index = i64::try_from(next_leaf)
                     .map_err(|_| StoreError::Corrupt("leaf index overflow".into()))?;
+                let kind_id = intern(&tx, &mut self.name_ids, event.kind)?;
+                let account_id = intern(&tx, &mut self.name_ids, &event.account)?;
                 let inserted = insert.execute(params![
                     leaf_index,
                     &event.entry[..],
                     &event.identity[..],
                     event.time_us,
-                    event.kind,
-                    event.account,
+                    kind_id,
+                    account_id,
                     event.json,
                 ])?;
                 if inserted == 1 {
@@ -166,7 +182,11 @@ impl EventStore {
                 }
             }
         }
-        tx.commit()?;
+        if let Err(error) = tx.commit() {
+            // Names interned in the rolled-back transaction are gone from the database.
+            self.name_ids.clear();
+            return Err(error.into());
+        }
         self.next_leaf = next_leaf;
         Ok(outcome)
     }
@@ -198,7 +218,8 @@ impl EventStore {
     ) -> Result<Vec<StoredEvent>> {
         let mut stmt = self.conn.prepare(
             "SELECT leaf_index, entry, json, purged_us IS NOT NULL FROM events
-             WHERE account = ?1 AND time_us >= ?2 AND time_us < ?3
+             WHERE account_id = (SELECT id FROM names WHERE name = ?1)
+               AND time_us >= ?2 AND time_us < ?3
              ORDER BY leaf_index",
         )?;
         let mut rows = stmt.query(params![account, from_us, to_us])?;
@@ -210,8 +231,23 @@ impl EventStore {
     }
 }
 
+/// The id of `name` in the `names` table, adding it if new.
+fn intern(conn: &Connection, cache: &mut HashMap<String, i64>, name: &str) -> Result<i64> {
+    if let Some(&id) = cache.get(name) {
+        return Ok(id);
+    }
+    conn.prepare_cached("INSERT OR IGNORE INTO names(name) VALUES (?1)")?
+        .execute([name])?;
+    let id: i64 = conn
+        .prepare_cached("SELECT id FROM names WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))?;
+    cache.insert(name.to_string(), id);
+    Ok(id)
+}
+
 fn next_leaf_index(conn: &Connection) -> Result<u64> {
-    let max: Option<i64> = conn.query_row("SELECT MAX(leaf_index) FROM events", [], |r| r.get(0))?;
+    let max: Option<i64> =
+        conn.query_row("SELECT MAX(leaf_index) FROM events", [], |r| r.get(0))?;
     match max {
         None => Ok(0),
         Some(m) => u64::try_from(m)
@@ -299,7 +335,9 @@ mod tests {
         store
             .insert_batch(&[event(1), event(2), event(3), event(5)])
             .unwrap();
-        let found = store.events_of_account("user1", 1_000_000, 5_000_000).unwrap();
+        let found = store
+            .events_of_account("user1", 1_000_000, 5_000_000)
+            .unwrap();
         let leaves: Vec<u64> = found.iter().map(|e| e.leaf_index).collect();
         assert_eq!(leaves, vec![0, 2]);
     }

@@ -66,7 +66,8 @@ fn ingest(events: u64) -> anyhow::Result<serde_json::Value> {
     );
 
     let started = Instant::now();
-    let report = data.verify(&data.verifier(), |_| {})?;
+    let verifier = data.verifier();
+    let report = data.verify(&verifier, |_| {})?;
     let verify_seconds = started.elapsed().as_secs_f64();
     Ok(serde_json::json!({
         "events": events,
@@ -81,7 +82,10 @@ fn ingest(events: u64) -> anyhow::Result<serde_json::Value> {
 }
 
 fn proofs_bench(leaves: u64, proofs: u64) -> anyhow::Result<serde_json::Value> {
-    anyhow::ensure!(leaves > 0 && proofs > 0, "--leaves and --proofs must be positive");
+    anyhow::ensure!(
+        leaves > 0 && proofs > 0,
+        "--leaves and --proofs must be positive"
+    );
     let work = tempfile::tempdir().context("temporary directory")?;
     let origin = "bench.mamori.invalid/proofs";
     let mut log = TileLog::open(work.path(), origin)?;
@@ -119,8 +123,7 @@ fn proofs_bench(leaves: u64, proofs: u64) -> anyhow::Result<serde_json::Value> {
 
     let signer = mamori_ledger::note::Signer::generate(origin)?;
     log.sign_checkpoint(&signer)?;
-    let mut auditor =
-        mamori_ledger::audit::Auditor::new(work.path(), &signer.verifier(), origin)?;
+    let mut auditor = mamori_ledger::audit::Auditor::new(work.path(), &signer.verifier(), origin)?;
     let started = Instant::now();
     for index in 0..leaves {
         auditor.push(&log.entry(index)?)?;

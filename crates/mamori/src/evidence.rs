@@ -83,7 +83,10 @@ pub fn export(
             if withheld.is_empty() {
                 String::new()
             } else {
-                format!(" ({} purged by retention, listed as withheld)", withheld.len())
+                format!(
+                    " ({} purged by retention, listed as withheld)",
+                    withheld.len()
+                )
             }
         );
     }
@@ -124,7 +127,10 @@ pub fn verify(file: &Path, key: Option<&str>, json: bool) -> anyhow::Result<Exit
         }
         Err(error) => {
             if json {
-                println!("{}", serde_json::json!({"ok": false, "error": error.to_string()}));
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "error": error.to_string()})
+                );
             }
             eprintln!("mamori: evidence verify failed: {error}");
             Ok(ExitCode::FAILURE)
@@ -148,7 +154,10 @@ fn parse_time(text: &str) -> anyhow::Result<jiff::Timestamp> {
 /// Evidence holds personal data: readable by its owner only, written whole or not at all.
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut temp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a file in {}", dir.display()))?;
     temp.write_all(bytes)?;

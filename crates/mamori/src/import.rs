@@ -39,8 +39,7 @@ pub fn open_ndjson(path: &Path) -> anyhow::Result<Box<dyn Source>> {
             None,
         )));
     }
-    let file = File::open(path)
-        .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    let file = File::open(path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
     let total = file.metadata().ok().map(|m| m.len());
     Ok(Box::new(NdjsonSource::new(
         BufReader::with_capacity(BUFFER, file),

@@ -15,10 +15,19 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "mamori", version, about = "Mamori (守り): insider-risk and data-leak prevention")]
+#[command(
+    name = "mamori",
+    version,
+    about = "Mamori (守り): insider-risk and data-leak prevention"
+)]
 struct Cli {
     /// The data directory (store, ledger, keys).
-    #[arg(long, global = true, env = "MAMORI_DATA_DIR", default_value = "mamori-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "MAMORI_DATA_DIR",
+        default_value = "mamori-data"
+    )]
     data_dir: PathBuf,
     /// Print a machine-readable JSON summary on stdout instead of text.
     #[arg(long, global = true)]
@@ -165,7 +174,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn init(data_dir: &std::path::Path, origin: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
+fn init(
+    data_dir: &std::path::Path,
+    origin: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let origin = match origin {
         Some(origin) => origin,
         None => {
@@ -186,7 +199,10 @@ fn init(data_dir: &std::path::Path, origin: Option<String>, json: bool) -> anyho
             });
             println!("{summary}");
         } else {
-            println!("{} is already initialised; keeping its key", data_dir.display());
+            println!(
+                "{} is already initialised; keeping its key",
+                data_dir.display()
+            );
             println!("{}", data.verifier().to_vkey());
         }
         return Ok(ExitCode::SUCCESS);
@@ -214,8 +230,7 @@ fn init(data_dir: &std::path::Path, origin: Option<String>, json: bool) -> anyho
 pub fn read_verifier(key: &str) -> anyhow::Result<mamori_ledger::note::Verifier> {
     let path = std::path::Path::new(key);
     let text = if path.is_file() {
-        std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
     } else {
         key.to_string()
     };

@@ -21,7 +21,9 @@ impl Reporter {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = total.map_or_else(ProgressBar::new_spinner, ProgressBar::new);
             let template = match (total.is_some(), unit == "bytes") {
-                (true, true) => "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+                (true, true) => {
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}"
+                }
                 (true, false) => "{msg} [{bar:30}] {human_pos}/{human_len} {per_sec} ETA {eta}",
                 (false, true) => "{msg} {spinner} {bytes} {binary_bytes_per_sec}",
                 (false, false) => "{msg} {spinner} {human_pos} {per_sec}",

@@ -9,7 +9,7 @@ use mamori_store::DataDir;
 use crate::progress::Reporter;
 
 pub fn run(data_dir: &Path, key: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
-    let data = DataDir::open(data_dir)?;
+    let mut data = DataDir::open(data_dir)?;
     let verifier = match key {
         Some(key) => crate::read_verifier(key)?,
         None => data.verifier(),

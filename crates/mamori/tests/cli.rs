@@ -89,7 +89,12 @@ fn imports_verify_and_a_second_import_of_the_same_file_adds_nothing() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(summary["imported"], 20_000);
     assert_eq!(summary["tree_size"], 20_000);
-    assert!(summary["checkpoint"].as_str().unwrap().contains("\n20000\n"));
+    assert!(
+        summary["checkpoint"]
+            .as_str()
+            .unwrap()
+            .contains("\n20000\n")
+    );
 
     let (again, summary) = import_json(&env, &input);
     assert!(again.status.success());
@@ -243,7 +248,11 @@ fn evidence_bundle_verifies_offline_and_any_changed_byte_is_rejected() {
         let path = elsewhere.path().join("altered.zip");
         std::fs::write(&path, &altered).unwrap();
         let out = verify(&path);
-        assert_eq!(out.status.code(), Some(1), "byte {position} changed but accepted");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "byte {position} changed but accepted"
+        );
     }
 }
 
@@ -262,11 +271,18 @@ fn killing_an_import_midway_leaves_store_and_ledger_in_agreement() {
         child.kill().unwrap();
         child.wait().unwrap();
         let out = env.run(&["verify"]);
-        assert!(out.status.success(), "after kill at {delay_ms} ms: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "after kill at {delay_ms} ms: {}",
+            stderr(&out)
+        );
     }
     let (out, summary) = import_json(&env, &input);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(summary["tree_size"], 150_000, "re-running the import completes it");
+    assert_eq!(
+        summary["tree_size"], 150_000,
+        "re-running the import completes it"
+    );
     let out = env.run(&["verify"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
@@ -316,7 +332,11 @@ fn http_get(url: &str) -> (u16, Vec<u8>) {
             Err(e) => panic!("connect {host}: {e}"),
         }
     };
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = Vec::new();
     stream.read_to_end(&mut response).unwrap();
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
@@ -339,7 +359,10 @@ fn served_tiles_and_checkpoint_pass_an_independent_c2sp_implementation() {
     // Level-0 tile 256 holds leaves 65536..65792; level-1 tile 0 the first 65536 leaves.
     assert_eq!(http_get(&format!("{prefix}/tile/0/256")).1.len(), 256 * 32);
     assert_eq!(http_get(&format!("{prefix}/tile/1/000")).1.len(), 256 * 32);
-    assert_eq!(http_get(&format!("{prefix}/tile/0/../../../../store.sqlite")).0, 404);
+    assert_eq!(
+        http_get(&format!("{prefix}/tile/0/../../../../store.sqlite")).0,
+        404
+    );
     let origin = prefix.rsplit_once("/tlog/").unwrap().0;
     assert_eq!(http_get(&format!("{origin}/healthz")).0, 200);
 

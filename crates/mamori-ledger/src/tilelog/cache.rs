@@ -95,13 +95,19 @@ impl HashCache {
             .ok_or_else(|| LedgerError::corrupt(&self.log_dir, "hash cache not open"))
     }
 
-    /// Write `hashes` as hashes `first..` of `level` and fsync them.
-    pub fn append(&mut self, level: u8, first: u64, hashes: &[Hash]) -> Result<(), LedgerError> {
+    /// Write `hashes` as hashes `first..` of `level`, fsynced when `durable`.
+    pub fn append(
+        &mut self,
+        level: u8,
+        first: u64,
+        hashes: &[Hash],
+        durable: bool,
+    ) -> Result<(), LedgerError> {
         let path = cache_path(&self.log_dir, level);
         let mut file = self.open(level)?;
         file.seek(SeekFrom::Start(first * HASH_SIZE as u64))
             .and_then(|_| file.write_all(&hashes.concat()))
-            .and_then(|()| file.sync_data())
+            .and_then(|()| if durable { file.sync_data() } else { Ok(()) })
             .map_err(LedgerError::io(&path))
     }
 

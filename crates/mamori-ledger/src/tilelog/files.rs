@@ -84,6 +84,8 @@ pub(crate) struct FileBatch {
     pending: Vec<PendingFile>,
     dirs: BTreeSet<PathBuf>,
     counter: u64,
+    /// Whether `commit` makes the files durable (fsync) or only puts them in place.
+    durable: bool,
 }
 
 struct PendingFile {
@@ -94,13 +96,16 @@ struct PendingFile {
 
 impl FileBatch {
     /// `root` is the log directory; temporary files go to `tmp_dir` (same file system).
-    pub fn new(root: &Path, tmp_dir: &Path) -> Self {
+    /// Without `durable`, files are put in place atomically but not fsynced: a later
+    /// `syncfs` (see `TileLog::sync`) makes them durable.
+    pub fn new(root: &Path, tmp_dir: &Path, durable: bool) -> Self {
         FileBatch {
             root: root.to_path_buf(),
             tmp_dir: tmp_dir.to_path_buf(),
             pending: Vec::new(),
             dirs: BTreeSet::new(),
             counter: 0,
+            durable,
         }
     }
 
@@ -149,7 +154,7 @@ impl FileBatch {
     /// fsync the staged files and rename them into place.
     fn flush_files(&mut self) -> Result<(), LedgerError> {
         // fsync all first, then rename: one journal commit can cover many files.
-        for pending in &self.pending {
+        for pending in self.pending.iter().filter(|_| self.durable) {
             pending
                 .file
                 .sync_data()
@@ -165,8 +170,11 @@ impl FileBatch {
     /// Put every staged file in place and make it durable.
     pub fn commit(&mut self) -> Result<(), LedgerError> {
         self.flush_files()?;
-        for dir in std::mem::take(&mut self.dirs) {
-            sync_dir(&dir)?;
+        let dirs = std::mem::take(&mut self.dirs);
+        if self.durable {
+            for dir in dirs {
+                sync_dir(&dir)?;
+            }
         }
         Ok(())
     }
@@ -179,7 +187,7 @@ pub(crate) fn write_atomic(
     relative: &str,
     bytes: &[u8],
 ) -> Result<(), LedgerError> {
-    let mut batch = FileBatch::new(root, tmp_dir);
+    let mut batch = FileBatch::new(root, tmp_dir, true);
     batch.put(relative, bytes)?;
     batch.commit()
 }

@@ -81,6 +81,11 @@ const FULL_TILE_BYTES: usize = TILE_WIDTH * HASH_SIZE;
 /// exactly the files the interrupted append could have created. Partial tiles replaced by full
 /// ones are removed only after the commit.
 ///
+/// With [`TileLog::defer_durability`] appends skip the fsyncs and record the last synced size
+/// as the recovery point instead; [`TileLog::sync`] (one `syncfs`, called by
+/// [`TileLog::sign_checkpoint`]) advances it. A crash then rolls back to the last synced size,
+/// never past a signed checkpoint, and the caller appends the lost entries again.
+///
 /// One process at a time may open a log: [`TileLog::open`] takes an exclusive lock on `lock`.
 /// Readers of the files (a tile server, the [`crate::audit::Auditor`]) need no lock.
 #[derive(Debug)]
@@ -99,6 +104,10 @@ pub struct TileLog {
     cache: HashCache,
     /// Target size of an interrupted append whose files may still be on disk (`== size` if none).
     pending: u64,
+    /// Whether appends skip fsync, leaving durability to [`TileLog::sync`].
+    deferred: bool,
+    /// The size known to be on stable storage (`== size` unless `deferred`).
+    durable_size: u64,
     /// Where the next append stops as if the process died (crash-safety tests).
     #[cfg(test)]
     failpoint: Option<FailPoint>,
@@ -132,6 +141,8 @@ impl TileLog {
             edge_entries: load_partial_bundle(dir, state.size)?,
             cache: HashCache::new(dir),
             pending: state.pending,
+            deferred: false,
+            durable_size: state.size,
             #[cfg(test)]
             failpoint: None,
         };
@@ -168,29 +179,38 @@ impl TileLog {
             })?;
         self.recover()?;
         // Record the target first, so recovery knows which files an interrupted append may
-        // have left behind.
+        // have left behind. With deferred durability the recorded start stays at the durable
+        // size, so a crash before the next `sync` rolls back to what is known to be on disk.
+        let durable = !self.deferred;
+        let recovery_start = if durable { old_size } else { self.durable_size };
         self.pending = new_size;
-        self.write_state(old_size, new_size)?;
+        self.write_state(recovery_start, new_size, durable)?;
         self.crash_at(FailPoint::AfterIntent)?;
 
-        let mut batch = FileBatch::new(&self.dir, &self.dir.join(TMP_DIR));
+        let mut batch = FileBatch::new(&self.dir, &self.dir.join(TMP_DIR), durable);
         let grown = self.grow(entries, &mut batch)?;
         debug_assert_eq!(grown.edge.size(), new_size);
         self.put_partials(&mut batch, old_size, &grown.edge, &grown.entries)?;
         self.crash_at(FailPoint::BeforeCache)?;
-        self.append_cache(old_size, &grown.cache)?;
+        self.append_cache(old_size, &grown.cache, durable)?;
         self.crash_at(FailPoint::BeforeFilesInPlace)?;
         batch.commit()?;
         self.crash_at(FailPoint::BeforeCommit)?;
 
         // Commit point: from here on the new size is the log.
-        self.write_state(new_size, new_size)?;
+        if durable {
+            self.write_state(new_size, new_size, true)?;
+            self.durable_size = new_size;
+        }
         self.crash_at(FailPoint::AfterCommit)?;
         self.pending = new_size;
         self.right_edge = RightEdge::new(&grown.edge);
         self.edge = grown.edge;
         self.edge_entries = grown.entries;
-        self.remove_replaced_partials(old_size);
+        // The durable size's partial tiles stay until it changes: recovery reopens at that size.
+        if old_size != self.durable_size {
+            self.remove_replaced_partials(old_size);
+        }
         Ok(())
     }
 
@@ -299,6 +319,8 @@ impl TileLog {
                 origin: self.origin.clone(),
             });
         }
+        // A checkpoint must never cover tiles that a crash could still take back.
+        self.sync()?;
         let checkpoint = Checkpoint {
             origin: self.origin.clone(),
             size: self.size(),
@@ -415,13 +437,38 @@ impl TileLog {
         write_atomic(&self.dir, &self.dir.join(TMP_DIR), relative, bytes)
     }
 
-    fn write_state(&self, size: u64, pending: u64) -> Result<(), LedgerError> {
+    fn write_state(&self, size: u64, pending: u64, durable: bool) -> Result<(), LedgerError> {
         let state = State {
             origin: self.origin.clone(),
             size,
             pending,
         };
-        self.write_file(STATE_FILE, state.encode().as_bytes())
+        let mut batch = FileBatch::new(&self.dir, &self.dir.join(TMP_DIR), durable);
+        batch.put(STATE_FILE, state.encode().as_bytes())?;
+        batch.commit()
+    }
+
+    /// Stop fsyncing every append: files are still put in place atomically, but only
+    /// [`TileLog::sync`] (which [`TileLog::sign_checkpoint`] calls) makes them durable. A crash
+    /// before then rolls the log back to the last synced size when it is reopened, so the
+    /// caller must be able to append those entries again (Mamori's store can: the tiles are
+    /// derived from it). Per-file fsync costs more than everything else an append does.
+    pub fn defer_durability(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Make everything appended so far durable: one `syncfs` of the log's file system, then
+    /// the state file records the size as durable.
+    pub fn sync(&mut self) -> Result<(), LedgerError> {
+        if self.durable_size == self.size() && self.pending == self.size() {
+            return Ok(());
+        }
+        flush_file_system(&self.dir)?;
+        self.write_state(self.size(), self.size(), true)?;
+        let size = self.size();
+        let previous = std::mem::replace(&mut self.durable_size, size);
+        self.remove_replaced_partials(previous);
+        Ok(())
     }
 
     /// Read a full hash tile (exactly 256 hashes).
@@ -476,12 +523,17 @@ impl TileLog {
     }
 
     /// Append each cache level's new hashes after the `old_size` ones and fsync them.
-    fn append_cache(&mut self, old_size: u64, new: &[Vec<Hash>]) -> Result<(), LedgerError> {
+    fn append_cache(
+        &mut self,
+        old_size: u64,
+        new: &[Vec<Hash>],
+        durable: bool,
+    ) -> Result<(), LedgerError> {
         for level in cache_levels() {
             let hashes = &new[cache_slot(level)];
             if !hashes.is_empty() {
                 self.cache
-                    .append(level, cache_len(old_size, level), hashes)?;
+                    .append(level, cache_len(old_size, level), hashes, durable)?;
             }
         }
         Ok(())
@@ -549,7 +601,7 @@ impl TileLog {
         }
         self.remove_beyond(size, pending, entries_path, 0)?;
         self.sync_cache()?;
-        self.write_state(size, size)?;
+        self.write_state(size, size, true)?;
         self.pending = size;
         Ok(())
     }
@@ -888,4 +940,21 @@ pub(crate) fn parse_bundle(bytes: &[u8], count: usize) -> Result<Vec<Hash>, Stri
             _ => Err(format!("entry {position} does not have length 32")),
         })
         .collect()
+}
+
+/// Flush every written file of the file system holding `dir` to stable storage.
+#[cfg(target_os = "linux")]
+fn flush_file_system(dir: &Path) -> Result<(), LedgerError> {
+    let handle = File::open(dir).map_err(LedgerError::io(dir))?;
+    rustix::fs::syncfs(&handle).map_err(|e| LedgerError::Io {
+        path: dir.to_path_buf(),
+        source: e.into(),
+    })
+}
+
+/// Without `syncfs`, flush the whole system's buffers (slower, same guarantee).
+#[cfg(not(target_os = "linux"))]
+fn flush_file_system(_dir: &Path) -> Result<(), LedgerError> {
+    rustix::fs::sync();
+    Ok(())
 }
