@@ -97,6 +97,9 @@ impl DataDir {
                 paths.events_key().display()
             )));
         }
+        // Generating the key checks the origin before anything is written; the key file is
+        // written last because its existence is what marks the directory as initialised.
+        let signer = Signer::generate(origin)?;
         for dir in [
             paths.root.join("keys"),
             paths.events_log(),
@@ -104,13 +107,12 @@ impl DataDir {
         ] {
             fs::create_dir_all(&dir).map_err(|source| io_error(&dir, source))?;
         }
-        let signer = Signer::generate(origin)?;
-        write_secret(&paths.events_key(), signer.to_skey().as_bytes())?;
-        let vkey = format!("{}\n", signer.verifier().to_vkey());
-        fs::write(paths.events_vkey(), vkey).map_err(|e| io_error(&paths.events_vkey(), e))?;
         let store = EventStore::open(&paths.store())?;
         store.set_meta(ORIGIN_KEY, origin)?;
         drop(store);
+        let vkey = format!("{}\n", signer.verifier().to_vkey());
+        fs::write(paths.events_vkey(), vkey).map_err(|e| io_error(&paths.events_vkey(), e))?;
+        write_secret(&paths.events_key(), signer.to_skey().as_bytes())?;
         DataDir::open(root)
     }
 
@@ -217,7 +219,8 @@ impl DataDir {
         self.signer.verifier()
     }
 
-    /// Stores the batch (durably), then appends its new entries to the ledger.
+    /// Stores the batch (committed), then appends its new entries to the ledger. Durable at the
+    /// next [`DataDir::checkpoint`].
     pub fn append(&mut self, batch: &[NewEvent]) -> Result<BatchOutcome> {
         let outcome = self.store.insert_batch(batch)?;
         let entries: Vec<Hash> = outcome.appended.iter().map(|(_, entry)| *entry).collect();
@@ -264,7 +267,9 @@ impl DataDir {
         let (sender, receiver) = sync_channel::<Result<Vec<StoredEvent>>>(4);
         std::thread::scope(|scope| -> Result<(), VerifyError> {
             scope.spawn(move || read_in_batches(&reader, &sender));
-            for batch in receiver.iter() {
+            // `receiver` moves into this closure, so an early return drops it and unblocks
+            // the reader before the scope joins it.
+            for batch in receiver {
                 for event in batch? {
                     check_stored_event(&event, expected_leaf, &mut purged)?;
                     auditor.push(&event.entry)?;

@@ -150,7 +150,8 @@ impl EventStore {
     }
 
     /// Stores a batch in one transaction, assigning consecutive leaf indices to the events whose
-    /// identity is new. Durable when this returns.
+    /// identity is new. Atomic when this returns; durable against power loss after the next
+    /// file-system sync (`DataDir::checkpoint`), since the WAL runs with `synchronous=NORMAL`.
     pub fn insert_batch(&mut self, batch: &[NewEvent]) -> Result<BatchOutcome> {
         let mut outcome = BatchOutcome::default();
         let mut next_leaf = self.next_leaf;

@@ -3,7 +3,7 @@
 //!
 //! # Overview
 //!
-//! - [`EventStore`] is the SQLite database (`store.sqlite`, WAL, `synchronous=FULL`). Each event
+//! - [`EventStore`] is the SQLite database (`store.sqlite`, WAL). Each event
 //!   row is keyed by its **leaf index** in the ledger and holds the event's canonical JSON, its
 //!   ledger entry (SHA-256 of that JSON), its identity (for idempotent imports) and the indexed
 //!   columns `time_us`, `account` and `kind`.
@@ -13,6 +13,11 @@
 //!   the store; [`DataDir::open`] appends the missing entries from the store, so the ledger and
 //!   the store never disagree after a restart. The tiles never run ahead of the store because
 //!   nothing else writes them.
+//! - **Durability comes at checkpoints.** Batches are committed atomically but not fsynced one by
+//!   one; [`DataDir::checkpoint`] flushes the file system (store and tiles) before it signs, so
+//!   a signed checkpoint — and an import's summary, printed after its final checkpoint — only
+//!   ever covers data on stable storage. A power loss rolls the tiles back to the last
+//!   checkpoint and the store to at least that point; opening catches the tiles up again.
 //! - [`DataDir::verify`] recomputes every entry from the stored events and audits every tile and
 //!   every signed checkpoint against them, naming the first bad leaf index.
 //!

@@ -174,22 +174,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn init(
-    data_dir: &std::path::Path,
-    origin: Option<String>,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let origin = match origin {
-        Some(origin) => origin,
-        None => {
-            let mut id = [0u8; 6];
-            getrandom::fill(&mut id).map_err(|e| anyhow::anyhow!("random: {e}"))?;
-            format!("mamori.invalid/{}/events", hex::encode(id))
-        }
-    };
+fn init(data_dir: &std::path::Path, origin: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
     if mamori_store::Paths::new(data_dir).events_key().exists() {
         // Never replace a key: checkpoints signed with it must stay verifiable.
         let data = mamori_store::DataDir::open(data_dir)?;
+        if let Some(requested) = origin.filter(|o| o != data.origin()) {
+            return Err(BadInput(format!(
+                "{} is already initialised with origin {}, not {requested}",
+                data_dir.display(),
+                data.origin()
+            ))
+            .into());
+        }
         if json {
             let summary = serde_json::json!({
                 "data_dir": data_dir,
@@ -199,15 +195,21 @@ fn init(
             });
             println!("{summary}");
         } else {
-            println!(
-                "{} is already initialised; keeping its key",
-                data_dir.display()
-            );
+            println!("{} is already initialised; keeping its key", data_dir.display());
             println!("{}", data.verifier().to_vkey());
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let data = mamori_store::DataDir::init(data_dir, &origin)?;
+    let origin = match origin {
+        Some(origin) => origin,
+        None => {
+            let mut id = [0u8; 6];
+            getrandom::fill(&mut id).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+            format!("mamori.invalid/{}/events", hex::encode(id))
+        }
+    };
+    let data = mamori_store::DataDir::init(data_dir, &origin)
+        .map_err(|e| BadInput(e.to_string()))?;
     let vkey = data.verifier().to_vkey();
     if json {
         let summary = serde_json::json!({

@@ -51,6 +51,24 @@ impl Env {
     }
 }
 
+/// Runs the command, failing the test instead of hanging if it takes longer than a minute.
+fn run_with_deadline(mut command: Command) -> Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("command still running after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -146,7 +164,8 @@ fn bad_lines_are_quarantined_with_line_and_reason_and_the_rest_is_imported() {
 #[test]
 fn verify_names_the_first_edited_event() {
     let env = Env::new();
-    let input = env.file("events.ndjson", &events(2_000));
+    // More events than the verifier reads ahead, so failing early must stop the reader too.
+    let input = env.file("events.ndjson", &events(60_000));
     assert!(import_json(&env, &input).0.status.success());
     env.sqlite()
         .execute(
@@ -154,7 +173,7 @@ fn verify_names_the_first_edited_event() {
             [],
         )
         .unwrap();
-    let out = env.run(&["verify"]);
+    let out = run_with_deadline(env.command(&["verify"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("leaf 1234"), "{}", stderr(&out));
 }
