@@ -113,7 +113,10 @@ impl DataDir {
         let vkey = format!("{}\n", signer.verifier().to_vkey());
         fs::write(paths.events_vkey(), vkey).map_err(|e| io_error(&paths.events_vkey(), e))?;
         write_secret(&paths.events_key(), signer.to_skey().as_bytes())?;
-        DataDir::open(root)
+        let mut data_dir = DataDir::open(root)?;
+        // A signed empty tree from the start: auditors can tell an empty log from a broken one.
+        data_dir.checkpoint()?;
+        Ok(data_dir)
     }
 
     /// Opens an initialised data directory and brings the ledger up to the store (see crate docs).

@@ -174,7 +174,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn init(data_dir: &std::path::Path, origin: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
+fn init(
+    data_dir: &std::path::Path,
+    origin: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     if mamori_store::Paths::new(data_dir).events_key().exists() {
         // Never replace a key: checkpoints signed with it must stay verifiable.
         let data = mamori_store::DataDir::open(data_dir)?;
@@ -195,7 +199,10 @@ fn init(data_dir: &std::path::Path, origin: Option<String>, json: bool) -> anyho
             });
             println!("{summary}");
         } else {
-            println!("{} is already initialised; keeping its key", data_dir.display());
+            println!(
+                "{} is already initialised; keeping its key",
+                data_dir.display()
+            );
             println!("{}", data.verifier().to_vkey());
         }
         return Ok(ExitCode::SUCCESS);
@@ -208,8 +215,8 @@ fn init(data_dir: &std::path::Path, origin: Option<String>, json: bool) -> anyho
             format!("mamori.invalid/{}/events", hex::encode(id))
         }
     };
-    let data = mamori_store::DataDir::init(data_dir, &origin)
-        .map_err(|e| BadInput(e.to_string()))?;
+    let data =
+        mamori_store::DataDir::init(data_dir, &origin).map_err(|e| BadInput(e.to_string()))?;
     let vkey = data.verifier().to_vkey();
     if json {
         let summary = serde_json::json!({

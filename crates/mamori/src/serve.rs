@@ -15,18 +15,27 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use mamori_ledger::tile::{self, TilePath};
-use mamori_store::DataDir;
+use mamori_store::Paths;
+
+use crate::BadInput;
 
 struct Served {
     events_log: PathBuf,
 }
 
 pub fn run(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<ExitCode> {
-    let data = DataDir::open(data_dir)?;
+    // Serving only reads files, so it takes no lock: an import may run at the same time.
+    let paths = Paths::new(data_dir);
+    if !paths.events_key().exists() {
+        return Err(BadInput(format!(
+            "{} is not a Mamori data directory; run `mamori init` first",
+            data_dir.display()
+        ))
+        .into());
+    }
     let state = Arc::new(Served {
-        events_log: data.paths().events_log(),
+        events_log: paths.events_log(),
     });
-    drop(data);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
