@@ -93,6 +93,15 @@ fn events(count: usize) -> String {
     out
 }
 
+/// A data directory holding `count` events from [`events`].
+fn with_events(count: usize) -> Env {
+    let env = Env::new();
+    let input = env.file("events.ndjson", &events(count));
+    let (out, _) = import_json(&env, &input);
+    assert!(out.status.success(), "{}", stderr(&out));
+    env
+}
+
 fn import_json(env: &Env, path: &Path) -> (Output, serde_json::Value) {
     let out = env.run(&["--json", "import", "ndjson", path.to_str().unwrap()]);
     let summary = serde_json::from_str(stdout(&out).trim()).unwrap_or(serde_json::Value::Null);
@@ -163,10 +172,8 @@ fn bad_lines_are_quarantined_with_line_and_reason_and_the_rest_is_imported() {
 
 #[test]
 fn verify_names_the_first_edited_event() {
-    let env = Env::new();
     // More events than the verifier reads ahead, so failing early must stop the reader too.
-    let input = env.file("events.ndjson", &events(60_000));
-    assert!(import_json(&env, &input).0.status.success());
+    let env = with_events(60_000);
     env.sqlite()
         .execute(
             "UPDATE events SET json = CAST(replace(CAST(json AS TEXT), 'part-1234.', 'part-9999.') AS BLOB) WHERE leaf_index = 1234",
@@ -180,9 +187,7 @@ fn verify_names_the_first_edited_event() {
 
 #[test]
 fn verify_names_a_deleted_event() {
-    let env = Env::new();
-    let input = env.file("events.ndjson", &events(2_000));
-    assert!(import_json(&env, &input).0.status.success());
+    let env = with_events(2_000);
     env.sqlite()
         .execute("DELETE FROM events WHERE leaf_index = 777", [])
         .unwrap();
@@ -193,9 +198,7 @@ fn verify_names_a_deleted_event() {
 
 #[test]
 fn verify_names_the_leaf_under_an_edited_tile_byte() {
-    let env = Env::new();
-    let input = env.file("events.ndjson", &events(2_000));
-    assert!(import_json(&env, &input).0.status.success());
+    let env = with_events(2_000);
     // Leaf 1234 is hash 210 of level-0 tile 4.
     let tile = env.tile("tile/0/004");
     let mut bytes = std::fs::read(&tile).unwrap();
@@ -208,9 +211,7 @@ fn verify_names_the_leaf_under_an_edited_tile_byte() {
 
 #[test]
 fn verify_rejects_an_untrusted_key() {
-    let env = Env::new();
-    let input = env.file("events.ndjson", &events(10));
-    assert!(import_json(&env, &input).0.status.success());
+    let env = with_events(10);
     let other = Env::new();
     let other_key = stdout(&other.run(&["keys", "show"]));
     let out = env.run(&["verify", "--key", other_key.trim()]);
@@ -219,9 +220,7 @@ fn verify_rejects_an_untrusted_key() {
 
 #[test]
 fn evidence_bundle_verifies_offline_and_any_changed_byte_is_rejected() {
-    let env = Env::new();
-    let input = env.file("events.ndjson", &events(500));
-    assert!(import_json(&env, &input).0.status.success());
+    let env = with_events(500);
     let bundle = env.dir.path().join("evidence.zip");
     // ACM0002 has events 100..150, one minute apart from 01:40.
     let out = env.run(&[
@@ -366,9 +365,7 @@ fn http_get(url: &str) -> (u16, Vec<u8>) {
 
 #[test]
 fn served_tiles_and_checkpoint_pass_an_independent_c2sp_implementation() {
-    let env = Env::new();
-    let input = env.file("events.ndjson", &events(70_000));
-    assert!(import_json(&env, &input).0.status.success());
+    let env = with_events(70_000);
     let key = stdout(&env.run(&["keys", "show"]));
     let (_server, prefix) = start_server(&env);
 
