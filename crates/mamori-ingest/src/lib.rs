@@ -4,13 +4,13 @@
 //! # Overview
 //!
 //! ```text
-//!  Source (parse, validate)  ──batches──►  import(): canonicalise + hash  ──►  DataDir::append
+//!  Source (parse, validate)  ──batches──►  import(): canonicalise + hash  ──►  DataDir::append_pipelined
 //!        │ rejections                                                     (SQLite, then tiles)
 //!        └──────────────────────────────►  quarantine/<time>-<source>.ndjson (location + reason)
 //! ```
 //!
-//! Parsing, canonical JSON and hashing run on a worker thread; storing and ledger appends on the
-//! caller's thread, so the two cores of a small machine are both busy. Memory is bounded by a
+//! Parsing, canonical JSON and hashing run on a worker thread; SQLite commits on the caller's
+//! thread; tile appends on a third, behind the commits. Memory is bounded by a
 //! few batches in flight, whatever the input size. Bad input never aborts the import: each bad
 //! record goes to the quarantine file with its location and the reason. A signed checkpoint is
 //! issued every [`CHECKPOINT_INTERVAL`] while new leaves arrive, and at the end.

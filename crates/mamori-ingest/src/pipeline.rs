@@ -4,7 +4,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use mamori_event::{Event, entry_digest};
-use mamori_store::{DataDir, NewEvent};
+use mamori_store::{Appender, DataDir, NewEvent};
 
 use crate::{IngestError, Quarantine, Rejected, Source};
 
@@ -78,8 +78,10 @@ pub fn import(
     let (sender, receiver) = sync_channel::<Result<Batch, IngestError>>(BATCHES_IN_FLIGHT);
     let written = std::thread::scope(|scope| {
         let parser = scope.spawn(move || parse_batches(source.as_mut(), &sender));
-        let written = write_batches(data_dir, &receiver, &mut quarantine, &mut summary, |p| {
-            progress(Progress { total_bytes, ..p })
+        let written = data_dir.append_pipelined(CHECKPOINT_INTERVAL, |appender| {
+            write_batches(appender, &receiver, &mut quarantine, &mut summary, |p| {
+                progress(Progress { total_bytes, ..p })
+            })
         });
         // Unblock the parser if the writer stopped early, then wait for it.
         drop(receiver);
@@ -163,18 +165,18 @@ fn prepare(mut event: Event, canonical: &mut Vec<u8>) -> Result<NewEvent, Ingest
     })
 }
 
-/// The writer (caller's thread): stores batches, appends the ledger, quarantines rejections.
+/// The writer (caller's thread): stores batches, quarantines rejections; the appender's own
+/// thread writes the tiles and the periodic checkpoints.
 fn write_batches(
-    data_dir: &mut DataDir,
+    appender: &mut Appender<'_>,
     receiver: &Receiver<Result<Batch, IngestError>>,
     quarantine: &mut Quarantine,
     summary: &mut Summary,
     mut progress: impl FnMut(Progress),
 ) -> Result<(), IngestError> {
-    let mut last_checkpoint = Instant::now();
     for batch in receiver.iter() {
         let batch = batch?;
-        let outcome = data_dir.append(&batch.events)?;
+        let outcome = appender.append(&batch.events)?;
         for rejected in &batch.rejected {
             tracing::debug!(location = %rejected.location, reason = %rejected.reason, "record quarantined");
             quarantine.add(rejected)?;
@@ -183,10 +185,6 @@ fn write_batches(
         summary.imported += outcome.appended.len() as u64;
         summary.duplicates += outcome.duplicates.len() as u64;
         summary.bytes = batch.bytes_read;
-        if last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
-            data_dir.checkpoint()?;
-            last_checkpoint = Instant::now();
-        }
         progress(Progress {
             records: summary.records,
             bytes_read: batch.bytes_read,

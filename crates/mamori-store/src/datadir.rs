@@ -3,7 +3,8 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
 
 use mamori_ledger::audit::{AuditError, Auditor};
 use mamori_ledger::note::{Signer, Verifier};
@@ -222,19 +223,37 @@ impl DataDir {
         self.signer.verifier()
     }
 
-    /// Stores the batch (committed), then appends its new entries to the ledger. Durable at the
-    /// next [`DataDir::checkpoint`].
-    pub fn append(&mut self, batch: &[NewEvent]) -> Result<BatchOutcome> {
-        let outcome = self.store.insert_batch(batch)?;
-        let entries: Vec<Hash> = outcome.appended.iter().map(|(_, entry)| *entry).collect();
-        debug_assert!(
-            outcome
-                .appended
-                .first()
-                .is_none_or(|(leaf, _)| *leaf == self.log.size())
-        );
-        self.log.append(&entries)?;
-        Ok(outcome)
+    /// Runs `work` with an appender that commits each batch to SQLite on this thread while a
+    /// second thread appends the committed entries to the tiles — the store still comes first
+    /// for every batch, but the two overlap across batches. While leaves arrive, the tile thread
+    /// signs a checkpoint every `checkpoint_every`. Returns once every committed entry is in
+    /// the tiles; durable at the next [`DataDir::checkpoint`].
+    pub fn append_pipelined<T, E: From<StoreError>>(
+        &mut self,
+        checkpoint_every: Duration,
+        work: impl FnOnce(&mut Appender<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let (store, log, signer) = (&mut self.store, &mut self.log, &self.signer);
+        let (sender, receiver) = sync_channel::<Vec<Hash>>(2);
+        std::thread::scope(|scope| {
+            let tiles = scope.spawn(move || append_tiles(log, signer, receiver, checkpoint_every));
+            let mut appender = Appender {
+                store,
+                tiles: sender,
+            };
+            let worked = work(&mut appender);
+            // Closing the channel lets the tile thread finish what is queued, then stop.
+            drop(appender);
+            let tiled = tiles
+                .join()
+                .unwrap_or_else(|_| Err(StoreError::Corrupt("the tile writer panicked".into())));
+            match (worked, tiled) {
+                // A failed tile append also makes `work` fail (its channel closed): report
+                // the cause, not the symptom.
+                (_, Err(error)) => Err(error.into()),
+                (worked, Ok(())) => worked,
+            }
+        })
     }
 
     /// Signs a checkpoint of the current tree unless the latest one already covers it.
@@ -292,6 +311,44 @@ impl DataDir {
             latest_checkpoint_size: report.latest_checkpoint_size,
         })
     }
+}
+
+/// Commits batches to the store and hands their entries to the tile thread.
+pub struct Appender<'a> {
+    store: &'a mut EventStore,
+    tiles: SyncSender<Vec<Hash>>,
+}
+
+impl Appender<'_> {
+    /// Commits the batch to SQLite and queues its new entries for the tiles.
+    pub fn append(&mut self, batch: &[NewEvent]) -> Result<BatchOutcome> {
+        let outcome = self.store.insert_batch(batch)?;
+        let entries: Vec<Hash> = outcome.appended.iter().map(|(_, entry)| *entry).collect();
+        if !entries.is_empty() {
+            self.tiles
+                .send(entries)
+                .map_err(|_| StoreError::Corrupt("the tile writer stopped".into()))?;
+        }
+        Ok(outcome)
+    }
+}
+
+/// The tile thread: appends committed entries in order, signing checkpoints as it goes.
+fn append_tiles(
+    log: &mut TileLog,
+    signer: &Signer,
+    committed: Receiver<Vec<Hash>>,
+    checkpoint_every: Duration,
+) -> Result<()> {
+    let mut last_checkpoint = Instant::now();
+    for entries in committed {
+        log.append(&entries)?;
+        if last_checkpoint.elapsed() >= checkpoint_every {
+            log.sign_checkpoint(signer)?;
+            last_checkpoint = Instant::now();
+        }
+    }
+    Ok(())
 }
 
 /// Sends every stored event in leaf order, in batches, until done or the receiver hangs up.

@@ -26,7 +26,7 @@
 mod datadir;
 mod events;
 
-pub use datadir::{DataDir, Paths, VerifyError, VerifyReport};
+pub use datadir::{Appender, DataDir, Paths, VerifyError, VerifyReport};
 pub use events::{BatchOutcome, EventStore, NewEvent, StoredEvent};
 
 /// Errors of the store and the data directory.
