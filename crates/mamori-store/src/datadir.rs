@@ -286,6 +286,7 @@ impl DataDir {
         let mut purged = 0u64;
         // One thread reads SQLite while this one hashes and audits: both cores busy.
         let reader = EventStore::open(&self.paths.store())?;
+        reader.map_for_reading(1 << 40)?;
         let (sender, receiver) = sync_channel::<Result<Vec<StoredEvent>>>(4);
         std::thread::scope(|scope| -> Result<(), VerifyError> {
             scope.spawn(move || read_in_batches(&reader, &sender));

@@ -128,6 +128,14 @@ impl EventStore {
         })
     }
 
+    /// Reads through a memory map of up to `bytes` of the database instead of copying pages
+    /// (faster whole-store scans; the mapped pages are the page cache's, not extra memory).
+    pub fn map_for_reading(&self, bytes: u64) -> Result<()> {
+        self.conn
+            .pragma_update(None, "mmap_size", bytes.min(i64::MAX as u64) as i64)?;
+        Ok(())
+    }
+
     /// The number of leaves the store holds (= the next leaf index).
     pub fn size(&self) -> u64 {
         self.next_leaf
