@@ -1,7 +1,5 @@
 //! The closed vocabularies of the model: event kinds, outcomes and destination kinds.
 
-use std::fmt;
-use std::str::FromStr;
 
 /// A name that is not in one of the model's vocabularies.
 ///
@@ -41,19 +39,19 @@ macro_rules! vocabulary {
             }
         }
 
-        impl FromStr for $name {
-            type Err = ParseNameError;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::ParseNameError;
 
-            fn from_str(s: &str) -> Result<Self, ParseNameError> {
+            fn from_str(s: &str) -> Result<Self, $crate::ParseNameError> {
                 match s {
                     $( $text => Ok($name::$variant), )*
-                    _ => Err(ParseNameError { what: $what, value: s.to_owned() }),
+                    _ => Err($crate::ParseNameError { what: $what, value: s.to_owned() }),
                 }
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
@@ -69,7 +67,7 @@ macro_rules! vocabulary {
                 struct V;
                 impl serde::de::Visitor<'_> for V {
                     type Value = $name;
-                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                         f.write_str(concat!("a ", $what, " string"))
                     }
                     fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$name, E> {
@@ -81,6 +79,8 @@ macro_rules! vocabulary {
         }
     };
 }
+
+pub(crate) use vocabulary;
 
 vocabulary! {
     /// What kind of action an event records (dotted, lower case). See `docs/events.md`.

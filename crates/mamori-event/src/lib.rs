@@ -39,6 +39,7 @@ pub mod canonical;
 mod de;
 mod error;
 pub mod field;
+mod identity;
 mod kinds;
 mod model;
 pub mod ocsf;
@@ -46,6 +47,7 @@ mod ser;
 mod time;
 
 pub use error::EventError;
+pub use identity::{EmploymentType, HR_CSV_COLUMNS, PersonRecord};
 pub use kinds::{DestinationKind, Kind, Outcome, ParseNameError};
 pub use model::{
     Actor, Destination, EVENT_VERSION, Event, MAX_SAFE_INTEGER, Nonce, Object, Process,
