@@ -1,6 +1,5 @@
 //! The closed vocabularies of the model: event kinds, outcomes and destination kinds.
 
-
 /// A name that is not in one of the model's vocabularies.
 ///
 /// Display: `unknown kind "file.cpy"`, `unknown outcome "ok"`,
