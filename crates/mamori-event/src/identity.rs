@@ -116,7 +116,14 @@ mod tests {
 
     #[test]
     fn employment_type_names_round_trip() {
-        for name in ["employee", "contract", "temporary", "contractor", "part_time", "executive"] {
+        for name in [
+            "employee",
+            "contract",
+            "temporary",
+            "contractor",
+            "part_time",
+            "executive",
+        ] {
             let parsed: EmploymentType = name.parse().unwrap();
             assert_eq!(parsed.as_str(), name);
         }

@@ -3,48 +3,52 @@
 //! The caller pushes every entry in order; the auditor recomputes the tree with the same
 //! right-edge code the log uses (module `edge`) and compares, as soon as each value exists:
 //!
-//! - every entry with its record in the entry bundle,
-//! - every hash of every tile level with its 32 bytes in the stored tile (full, or the partial
-//!   tile of the log's size), and every private cache hash with the cache file,
-//! - every full tile's and bundle's length, and every older partial tile still on disk (it must
-//!   be a prefix of the verified full or current tile),
+//! - every entry with its record in `entries` (so every entry bundle served),
+//! - every hash of every stored tree level with its 32 bytes in `hashes/LL` (so every full and
+//!   partial tile served, and the levels kept for fast proofs),
+//! - every packed file's length: exactly the records of the log's size,
 //! - every stored checkpoint (`checkpoints/*` and `checkpoint`): its signature by the trusted
 //!   key, its origin, and its root against the root recomputed at its size. All checkpoints
 //!   matching recomputed roots of one sequence of leaves implies they are mutually consistent.
 //!
-//! Errors name the first leaf under the bad data: for a level-0 tile or a bundle, the leaf of
-//! the differing record; for a higher tile, the first leaf under the differing hash. Checks run
-//! in leaf order, so the error is the first problem met while streaming. Memory is constant:
-//! the right edge (O(log n)) plus one stored tile per level.
+//! Errors name the first leaf under the bad data: for an entry or a leaf hash, that leaf; for a
+//! higher level, the first leaf under the differing hash; and the tile the bytes are served in.
+//! Checks run in leaf order, so the error is the first problem met while streaming. Memory is
+//! constant: the right edge (O(log n)) plus one read buffer per packed file.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::checkpoint::Checkpoint;
-use crate::edge::{Edge, EdgeSink};
+use crate::edge::{Edge, EdgeSink, GROUP_HEIGHT};
 use crate::note::{self, NoteError, Verifier};
 use crate::tile::{
-    ENTRY_RECORD_SIZE, FULL_WIDTH, HASH_SIZE, MAX_TILE_LEVELS, TILE_HEIGHT, TILE_WIDTH,
-    entries_path, full_tiles, parse_canonical_decimal, partial_width, tile_levels, tile_path,
+    FULL_WIDTH, HASH_SIZE, TILE_HEIGHT, TILE_WIDTH, entries_path, full_tiles, partial_width,
+    tile_levels, tile_path,
 };
 use crate::tilelog::{
-    CHECKPOINT_FILE, STATE_FILE, State, bundle_bytes, cache_levels, cache_relative_path,
-    cache_slot, history_path, list_checkpoints, read_bounded,
+    CHECKPOINT_FILE, Packed, STATE_FILE, State, history_path, list_checkpoints, read_bounded,
 };
 use crate::{Hash, LedgerError};
 
 /// What an audit found wrong. `path` is relative to the log directory.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    #[error("leaf {leaf_index}: {path} does not match the recomputed hashes")]
-    TileMismatch { leaf_index: u64, path: String },
-    #[error("leaf {leaf_index}: {path} does not match the entry")]
-    EntryBundleMismatch { leaf_index: u64, path: String },
-    #[error("leaf {leaf_index}: hash cache {path} does not match (derived data, rebuild it)")]
-    CacheMismatch { leaf_index: u64, path: String },
-    #[error("leaf {leaf_index}: {path} is missing")]
-    MissingTile { path: String, leaf_index: u64 },
+    #[error("leaf {leaf_index}: {path} (served as {tile}) does not match the recomputed hashes")]
+    HashMismatch {
+        leaf_index: u64,
+        path: String,
+        /// The C2SP resource the bytes belong to (for levels kept only for proofs, the tile of
+        /// the level below).
+        tile: String,
+    },
+    #[error("leaf {leaf_index}: {path} (served as {tile}) does not match the entry")]
+    EntryMismatch {
+        leaf_index: u64,
+        path: String,
+        tile: String,
+    },
     #[error("leaf {leaf_index}: {path} has {actual} bytes, expected {expected}")]
     FileLength {
         path: String,
@@ -52,8 +56,6 @@ pub enum AuditError {
         expected: u64,
         actual: u64,
     },
-    #[error("{path}: unexpected file")]
-    UnexpectedFile { path: String },
     #[error("leaf {leaf_index}: not in the log (log size {log_size})")]
     LeafNotInLog { leaf_index: u64, log_size: u64 },
     #[error("leaf {have}: missing ({expected_size} leaves expected, {have} pushed)")]
@@ -72,15 +74,12 @@ impl AuditError {
     /// The first bad (or missing) leaf, when the problem is tied to one.
     pub fn leaf_index(&self) -> Option<u64> {
         match self {
-            AuditError::TileMismatch { leaf_index, .. }
-            | AuditError::EntryBundleMismatch { leaf_index, .. }
-            | AuditError::CacheMismatch { leaf_index, .. }
-            | AuditError::MissingTile { leaf_index, .. }
+            AuditError::HashMismatch { leaf_index, .. }
+            | AuditError::EntryMismatch { leaf_index, .. }
             | AuditError::FileLength { leaf_index, .. }
             | AuditError::LeafNotInLog { leaf_index, .. } => Some(*leaf_index),
             AuditError::MissingLeaves { have, .. } => Some(*have),
-            AuditError::UnexpectedFile { .. }
-            | AuditError::CheckpointSignature { .. }
+            AuditError::CheckpointSignature { .. }
             | AuditError::CheckpointRootMismatch { .. }
             | AuditError::CheckpointMalformed { .. }
             | AuditError::Io { .. } => None,
@@ -92,9 +91,9 @@ impl AuditError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditReport {
     pub leaves: u64,
-    /// Hash tiles compared (full and partial, including older partials still on disk).
+    /// Hash tiles (full and partial) of the log's size, every byte compared.
     pub tiles_checked: u64,
-    /// Entry bundles compared (same).
+    /// Entry bundles (full and partial) of the log's size, every byte compared.
     pub bundles_checked: u64,
     pub checkpoints_checked: u64,
     /// Size of the `checkpoint` file's checkpoint (0 if there is none).
@@ -170,7 +169,7 @@ impl Auditor {
                 log_size,
             });
         }
-        self.files.check_entry(leaf_index, entry)?;
+        self.files.compare(Packed::Entries, leaf_index, entry)?;
         self.edge.push_entry(entry, &mut self.files)?;
         Ok(())
     }
@@ -190,10 +189,13 @@ impl Auditor {
             });
         }
         debug_assert_eq!(self.next_checkpoint, self.checkpoints.len());
-        self.files.finish_partials(&self.edge)?;
+        self.files.check_lengths()?;
         self.report.leaves = have;
-        self.report.tiles_checked = self.files.tiles_checked;
-        self.report.bundles_checked = self.files.bundles_checked;
+        let tiles = |tile_level| {
+            full_tiles(log_size, tile_level) + u64::from(partial_width(log_size, tile_level) > 0)
+        };
+        self.report.tiles_checked = (0..tile_levels(log_size)).map(tiles).sum();
+        self.report.bundles_checked = tiles(0);
         Ok(self.report)
     }
 
@@ -294,67 +296,12 @@ fn read_note(dir: &Path, path: &str) -> Result<String, AuditError> {
     })
 }
 
-/// A stored tile or bundle being compared.
-struct StoredFile {
-    index: u64,
-    path: String,
-    bytes: Vec<u8>,
-    /// Length the file must have: full, or the partial width of the log's size.
-    expected_len: usize,
-}
-
-/// Which kind of stored file: hash tiles of a level, or entry bundles.
-#[derive(Clone, Copy)]
-enum Kind {
-    Tiles(u8),
-    Bundles,
-}
-
-impl Kind {
-    fn tile_level(self) -> u8 {
-        match self {
-            Kind::Tiles(level) => level,
-            Kind::Bundles => 0,
-        }
-    }
-
-    fn record_size(self) -> usize {
-        match self {
-            Kind::Tiles(_) => HASH_SIZE,
-            Kind::Bundles => ENTRY_RECORD_SIZE,
-        }
-    }
-
-    fn path(self, index: u64, width: u16) -> String {
-        match self {
-            Kind::Tiles(level) => tile_path(level, index, width),
-            Kind::Bundles => entries_path(index, width),
-        }
-    }
-
-    /// First leaf under record `record` of this kind's level.
-    fn first_leaf(self, record: u64) -> u64 {
-        record << (TILE_HEIGHT * u32::from(self.tile_level()))
-    }
-
-    fn mismatch(self, leaf_index: u64, path: String) -> AuditError {
-        match self {
-            Kind::Tiles(_) => AuditError::TileMismatch { leaf_index, path },
-            Kind::Bundles => AuditError::EntryBundleMismatch { leaf_index, path },
-        }
-    }
-}
-
-/// The stored files compared while streaming: the current tile of every level, the current
-/// bundle, and a sequential reader per cache level.
+/// The packed files, each read once from the start, in step with the recomputed tree.
 struct StoredFiles {
     dir: PathBuf,
     log_size: u64,
-    tiles: Vec<Option<StoredFile>>,
-    bundle: Option<StoredFile>,
-    caches: Vec<Option<BufReader<File>>>,
-    tiles_checked: u64,
-    bundles_checked: u64,
+    /// Sequential readers, opened at first use, indexed by `Packed::index`.
+    readers: Vec<Option<BufReader<File>>>,
 }
 
 impl StoredFiles {
@@ -362,71 +309,93 @@ impl StoredFiles {
         StoredFiles {
             dir: dir.to_path_buf(),
             log_size,
-            tiles: (0..MAX_TILE_LEVELS).map(|_| None).collect(),
-            bundle: None,
-            caches: cache_levels().map(|_| None).collect(),
-            tiles_checked: 0,
-            bundles_checked: 0,
+            readers: Packed::all().map(|_| None).collect(),
         }
     }
 
-    /// Compare the bundle record of `leaf_index` with `entry`.
-    fn check_entry(&mut self, leaf_index: u64, entry: &Hash) -> Result<(), AuditError> {
-        let record = bundle_bytes(std::slice::from_ref(entry));
-        let (dir, log_size) = (&self.dir, self.log_size);
-        compare_record(
-            dir,
-            log_size,
-            Kind::Bundles,
-            &mut self.bundle,
-            leaf_index,
-            &record,
-        )?;
-        if (leaf_index + 1).is_multiple_of(TILE_WIDTH as u64) {
-            self.bundles_checked += finish_full(dir, Kind::Bundles, &self.bundle)?;
+    /// Compare record `record` of `packed` (records of a file arrive in order from the first)
+    /// with `expected`.
+    fn compare(&mut self, packed: Packed, record: u64, expected: &Hash) -> Result<(), AuditError> {
+        let slot = &mut self.readers[packed.index()];
+        if slot.is_none() {
+            let path = packed.relative_path();
+            let file = File::open(self.dir.join(&path))
+                .map_err(|source| AuditError::Io { path, source })?;
+            *slot = Some(BufReader::with_capacity(256 * 1024, file));
         }
-        Ok(())
+        let mut stored = [0u8; HASH_SIZE];
+        let read = match slot.as_mut() {
+            Some(reader) => reader.read_exact(&mut stored),
+            None => Err(io::ErrorKind::NotFound.into()),
+        };
+        match read {
+            Ok(()) if stored == *expected => Ok(()),
+            Ok(()) => Err(mismatch(packed, record << packed.level(), record)),
+            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
+                Err(self.length_error(packed))
+            }
+            Err(source) => Err(AuditError::Io {
+                path: packed.relative_path(),
+                source,
+            }),
+        }
     }
 
-    /// Final length and older-partial checks of the partial tiles and bundle of the log size.
-    fn finish_partials(&mut self, edge: &Edge) -> Result<(), AuditError> {
-        debug_assert_eq!(edge.size(), self.log_size);
-        for tile_level in 0..tile_levels(self.log_size) {
-            if partial_width(self.log_size, tile_level) > 0 {
-                let stored = &self.tiles[usize::from(tile_level)];
-                self.tiles_checked += finish_partial(&self.dir, Kind::Tiles(tile_level), stored)?;
+    /// Every packed file must hold exactly the records of the log's size.
+    fn check_lengths(&self) -> Result<(), AuditError> {
+        for packed in Packed::all() {
+            let expected = packed.records(self.log_size) * HASH_SIZE as u64;
+            if file_len(&self.dir, packed)? != expected {
+                return Err(self.length_error(packed));
             }
         }
-        if partial_width(self.log_size, 0) > 0 {
-            self.bundles_checked += finish_partial(&self.dir, Kind::Bundles, &self.bundle)?;
-        }
         Ok(())
+    }
+
+    fn length_error(&self, packed: Packed) -> AuditError {
+        let path = packed.relative_path();
+        let expected = packed.records(self.log_size) * HASH_SIZE as u64;
+        let actual = match file_len(&self.dir, packed) {
+            Ok(actual) => actual,
+            Err(error) => return error,
+        };
+        let records = actual.min(expected) / HASH_SIZE as u64;
+        AuditError::FileLength {
+            path,
+            leaf_index: records << packed.level(),
+            expected,
+            actual,
+        }
     }
 }
 
-impl StoredFiles {
-    /// Compare hash `index` of cache level `level` with the next hash of its cache file. Hashes
-    /// of a level arrive in order from the first, so one sequential reader per level suffices.
-    fn compare_cache(&mut self, level: u8, index: u64, hash: &Hash) -> Result<(), AuditError> {
-        let path = cache_relative_path(level);
-        let mismatch = || AuditError::CacheMismatch {
-            leaf_index: index << level,
-            path: path.clone(),
-        };
-        let slot = &mut self.caches[cache_slot(level)];
-        if slot.is_none() {
-            let file = File::open(self.dir.join(&path)).map_err(|_| mismatch())?;
-            *slot = Some(BufReader::with_capacity(64 * 1024, file));
+fn file_len(dir: &Path, packed: Packed) -> Result<u64, AuditError> {
+    let path = packed.relative_path();
+    fs::metadata(dir.join(&path))
+        .map(|metadata| metadata.len())
+        .map_err(|source| AuditError::Io { path, source })
+}
+
+/// The error for a differing record, naming the C2SP tile its bytes are served in (by its
+/// full path, which names the tile even while it is still partial).
+fn mismatch(packed: Packed, leaf_index: u64, record: u64) -> AuditError {
+    let path = packed.relative_path();
+    match packed {
+        Packed::Entries => AuditError::EntryMismatch {
+            leaf_index,
+            path,
+            tile: entries_path(record / TILE_WIDTH as u64, FULL_WIDTH),
+        },
+        Packed::Hashes(level) => {
+            let tile_level = (u32::from(level) / TILE_HEIGHT) as u8;
+            // Levels 8t + 4 are not served; name the tile of level 8t they summarise.
+            let record = record << (u32::from(level) % TILE_HEIGHT);
+            AuditError::HashMismatch {
+                leaf_index,
+                path,
+                tile: tile_path(tile_level, record / TILE_WIDTH as u64, FULL_WIDTH),
+            }
         }
-        let mut stored = [0u8; HASH_SIZE];
-        match slot {
-            Some(reader) => reader.read_exact(&mut stored).map_err(|_| mismatch())?,
-            None => return Err(mismatch()),
-        }
-        if stored != *hash {
-            return Err(mismatch());
-        }
-        Ok(())
     }
 }
 
@@ -434,195 +403,16 @@ impl EdgeSink for StoredFiles {
     type Error = AuditError;
 
     fn node(&mut self, tile_level: u8, node_index: u64, hash: &Hash) -> Result<(), AuditError> {
-        let slot = &mut self.tiles[usize::from(tile_level)];
-        let kind = Kind::Tiles(tile_level);
-        compare_record(&self.dir, self.log_size, kind, slot, node_index, hash)?;
-        if tile_level > 0 {
-            let level = (TILE_HEIGHT * u32::from(tile_level)) as u8;
-            self.compare_cache(level, node_index, hash)?;
-        }
-        Ok(())
+        let level = (TILE_HEIGHT * u32::from(tile_level)) as u8;
+        self.compare(Packed::Hashes(level), node_index, hash)
     }
 
     fn group(&mut self, tile_level: u8, group_index: u64, hash: &Hash) -> Result<(), AuditError> {
-        let level = (TILE_HEIGHT * u32::from(tile_level) + 4) as u8;
-        self.compare_cache(level, group_index, hash)
+        let level = (TILE_HEIGHT * u32::from(tile_level)) as u8 + GROUP_HEIGHT as u8;
+        self.compare(Packed::Hashes(level), group_index, hash)
     }
 
-    fn full_tile(&mut self, tile_level: u8, _: u64, _: &[Hash]) -> Result<(), AuditError> {
-        let stored = &self.tiles[usize::from(tile_level)];
-        self.tiles_checked += finish_full(&self.dir, Kind::Tiles(tile_level), stored)?;
+    fn full_tile(&mut self, _: u8, _: u64, _: &[Hash]) -> Result<(), AuditError> {
         Ok(())
     }
-}
-
-/// Compare record `record_index` (a tile hash or bundle record) with `expected`, loading the
-/// stored file it lives in when the audit enters a new tile.
-fn compare_record(
-    dir: &Path,
-    log_size: u64,
-    kind: Kind,
-    slot: &mut Option<StoredFile>,
-    record_index: u64,
-    expected: &[u8],
-) -> Result<(), AuditError> {
-    let tile_index = record_index / TILE_WIDTH as u64;
-    if slot
-        .as_ref()
-        .is_none_or(|stored| stored.index != tile_index)
-    {
-        *slot = Some(load_stored(dir, log_size, kind, tile_index)?);
-    }
-    let Some(stored) = slot.as_ref() else {
-        return Err(kind.mismatch(
-            kind.first_leaf(record_index),
-            kind.path(tile_index, FULL_WIDTH),
-        ));
-    };
-    let offset = (record_index % TILE_WIDTH as u64) as usize * kind.record_size();
-    let leaf_index = kind.first_leaf(record_index);
-    match stored.bytes.get(offset..offset + expected.len()) {
-        Some(bytes) if bytes == expected => Ok(()),
-        Some(_) => Err(kind.mismatch(leaf_index, stored.path.clone())),
-        None => Err(AuditError::FileLength {
-            path: stored.path.clone(),
-            leaf_index,
-            expected: stored.expected_len as u64,
-            actual: stored.bytes.len() as u64,
-        }),
-    }
-}
-
-/// Read the stored tile `tile_index` of `kind`: the full file if the log has it full,
-/// otherwise the partial file of the log's size.
-fn load_stored(
-    dir: &Path,
-    log_size: u64,
-    kind: Kind,
-    tile_index: u64,
-) -> Result<StoredFile, AuditError> {
-    let tile_level = kind.tile_level();
-    let width = if tile_index < full_tiles(log_size, tile_level) {
-        FULL_WIDTH
-    } else {
-        partial_width(log_size, tile_level)
-    };
-    debug_assert!(
-        width > 0,
-        "records beyond the log size are refused before this"
-    );
-    let path = kind.path(tile_index, width.max(1));
-    let expected_len = usize::from(width) * kind.record_size();
-    let first_leaf = kind.first_leaf(tile_index * TILE_WIDTH as u64);
-    // One byte more than expected is enough to notice trailing garbage.
-    let bytes = read_bounded(&dir.join(&path), expected_len as u64 + 1)
-        .map_err(|source| AuditError::Io {
-            path: path.clone(),
-            source,
-        })?
-        .ok_or_else(|| AuditError::MissingTile {
-            path: path.clone(),
-            leaf_index: first_leaf,
-        })?;
-    Ok(StoredFile {
-        index: tile_index,
-        path,
-        bytes,
-        expected_len,
-    })
-}
-
-/// A tile or bundle just became full and every record matched: check it has no trailing bytes,
-/// then that older partial versions still on disk are prefixes of it. Returns files checked.
-fn finish_full(dir: &Path, kind: Kind, stored: &Option<StoredFile>) -> Result<u64, AuditError> {
-    let Some(stored) = stored else {
-        return Ok(0);
-    };
-    check_exact_length(kind, stored)?;
-    Ok(1 + check_older_partials(dir, kind, stored, FULL_WIDTH)?)
-}
-
-/// The same at the end of the audit for the partial tile of the log's size.
-fn finish_partial(dir: &Path, kind: Kind, stored: &Option<StoredFile>) -> Result<u64, AuditError> {
-    let Some(stored) = stored else {
-        return Ok(0);
-    };
-    check_exact_length(kind, stored)?;
-    let width = (stored.expected_len / kind.record_size()) as u16;
-    Ok(1 + check_older_partials(dir, kind, stored, width)?)
-}
-
-fn check_exact_length(kind: Kind, stored: &StoredFile) -> Result<(), AuditError> {
-    if stored.bytes.len() == stored.expected_len {
-        return Ok(());
-    }
-    let records = (stored.bytes.len().min(stored.expected_len) / kind.record_size()) as u64;
-    Err(AuditError::FileLength {
-        path: stored.path.clone(),
-        leaf_index: kind.first_leaf(stored.index * TILE_WIDTH as u64 + records),
-        expected: stored.expected_len as u64,
-        actual: stored.bytes.len() as u64,
-    })
-}
-
-/// Every `<tile>.p/<w>` file with `w` below `width` must be the first `w` records of the
-/// verified `stored` tile. Wider partials belong to an interrupted append beyond the log size
-/// (never served, removed when the log is next opened) and are skipped.
-fn check_older_partials(
-    dir: &Path,
-    kind: Kind,
-    stored: &StoredFile,
-    width: u16,
-) -> Result<u64, AuditError> {
-    let partial_dir = format!("{}.p", kind.path(stored.index, FULL_WIDTH));
-    let entries = match fs::read_dir(dir.join(&partial_dir)) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(source) => {
-            return Err(AuditError::Io {
-                path: partial_dir,
-                source,
-            });
-        }
-    };
-    let mut checked = 0;
-    for entry in entries {
-        let entry = entry.map_err(|source| AuditError::Io {
-            path: partial_dir.clone(),
-            source,
-        })?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = format!("{partial_dir}/{name}");
-        let older_width = parse_canonical_decimal(&name)
-            .and_then(|w| u16::try_from(w).ok())
-            .filter(|w| (1..FULL_WIDTH).contains(w))
-            .ok_or_else(|| AuditError::UnexpectedFile { path: path.clone() })?;
-        if older_width >= width {
-            continue;
-        }
-        let Some(expected) = stored
-            .bytes
-            .get(..usize::from(older_width) * kind.record_size())
-        else {
-            return Err(kind.mismatch(kind.first_leaf(stored.index * TILE_WIDTH as u64), path));
-        };
-        let bytes = read_bounded(&dir.join(&path), expected.len() as u64 + 1)
-            .map_err(|source| AuditError::Io {
-                path: path.clone(),
-                source,
-            })?
-            .unwrap_or_default();
-        if bytes != expected {
-            let first_difference = bytes
-                .iter()
-                .zip(expected)
-                .position(|(a, b)| a != b)
-                .unwrap_or(bytes.len().min(expected.len()));
-            let record =
-                stored.index * TILE_WIDTH as u64 + (first_difference / kind.record_size()) as u64;
-            return Err(kind.mismatch(kind.first_leaf(record), path));
-        }
-        checked += 1;
-    }
-    Ok(checked)
 }

@@ -14,7 +14,9 @@
 //! - **Tile**: 256 consecutive hashes of one tree level, the storage and serving unit
 //!   ([`tile`]). Level-0 tiles hold leaf hashes; a level-`L` tile holds the roots of 256 full
 //!   tiles of level `L - 1`. The rightmost tile of each level is usually partial. Entries are
-//!   stored beside them in *entry bundles* with the same geometry as level 0.
+//!   served beside them in *entry bundles* with the same geometry as level 0. On disk the tiles
+//!   of a level are stored end to end in one append-only file ([`TileLog`]), and
+//!   [`TileReader`] cuts the C2SP resources out of them.
 //! - **Checkpoint**: a text naming the log (its *origin*), a tree size and the root at that
 //!   size ([`checkpoint`]), signed as a [signed note](https://c2sp.org/signed-note) with an
 //!   Ed25519 key ([`note`]). A log never signs two checkpoints that are inconsistent.
@@ -25,11 +27,10 @@
 //!
 //! # From an entry to a signed checkpoint
 //!
-//! 1. [`TileLog::append`] takes entries, computes their leaf hashes, and writes the entry
-//!    bundles and the level-0 tiles; every 256 hashes of a level make a full tile whose root
-//!    is the next hash of the level above. The partial tile of every level is written for the
-//!    new size, plus a private cache of the tree levels 4, 8, 12, ... for fast proofs. The new
-//!    size becomes durable last (see [`TileLog`] for the crash-safety protocol).
+//! 1. [`TileLog::append`] takes entries, computes their leaf hashes, and appends the entries
+//!    and the level-0 hashes; every 256 hashes of a level make a full tile whose root is the
+//!    next hash of the level above; the tree levels 4, 12, 20, ... are stored too, for fast
+//!    proofs. The new size is committed last (see [`TileLog`] for the crash-safety protocol).
 //! 2. [`TileLog::sign_checkpoint`] computes the root from the partial tiles, formats the
 //!    [`checkpoint::Checkpoint`] text, signs it ([`note::Signer::sign`]), and stores it as
 //!    `checkpoint` and in `checkpoints/`.
@@ -93,7 +94,7 @@ pub mod tile;
 mod tilelog;
 
 pub use error::LedgerError;
-pub use tilelog::TileLog;
+pub use tilelog::{TileLog, TileReader};
 
 /// A SHA-256 digest: a log entry, a leaf hash, or a tree node.
 pub type Hash = [u8; 32];

@@ -100,15 +100,11 @@ fn append_bytes(path: &Path, extra: &[u8]) {
 
 #[test]
 fn clean_logs_pass_with_full_coverage() {
-    // 300 + 100 + 4600 = 5000: older partials stay in tile/0/019.p etc.
     let f = fixture(1, &[300, 100, 4600]);
     let report = audit(f.dir.path(), &f.signer, &f.entries).unwrap();
     assert_eq!(report.leaves, 5000);
-    // Level 0: 19 full tiles and 019.p/136 (the partials of tiles 000 and 001 were removed
-    // when they filled up). Level 1: 000.p/19 and the older 000.p/1 (sizes 300 and 400).
-    assert_eq!(report.tiles_checked, 19 + 1 + 2);
-    assert!(f.dir.path().join("tile/1/000.p/1").is_file());
-    assert!(!f.dir.path().join("tile/0/001.p").exists());
+    // Level 0: 19 full tiles and 019.p/136. Level 1: 000.p/19.
+    assert_eq!(report.tiles_checked, 19 + 1 + 1);
     assert_eq!(report.bundles_checked, 19 + 1);
     // Checkpoints at 0, 300, 400, 5000, plus the `checkpoint` file.
     assert_eq!(report.checkpoints_checked, 5);
@@ -136,24 +132,33 @@ fn empty_and_unsigned_logs_pass() {
     );
 }
 
+/// Byte `offset` of tile `tile` of tile level `tile_level`, in its packed file.
+fn tile_byte(tile_level: u8, tile: usize, offset: usize) -> (String, usize) {
+    (
+        format!("hashes/{:02}", tile_level * 8),
+        tile * 8192 + offset,
+    )
+}
+
 #[test]
 fn level0_tile_byte_flip_names_the_leaf() {
     let f = fixture(2, &[1000, 4000]);
     // Byte 1000 of tile/0/003 belongs to hash 31 of the tile: leaf 3 * 256 + 31.
-    let error = f.audit_damaged(|dir| flip(&dir.join("tile/0/003"), 1000));
+    let (file, offset) = tile_byte(0, 3, 1000);
+    let error = f.audit_damaged(|dir| flip(&dir.join(&file), offset));
     assert!(
-        matches!(&error, AuditError::TileMismatch { leaf_index: 799, path } if path == "tile/0/003"),
+        matches!(&error, AuditError::HashMismatch { leaf_index: 799, path, tile } if path == "hashes/00" && tile == "tile/0/003"),
         "{error}"
     );
     assert_eq!(error.leaf_index(), Some(799));
     assert_eq!(
         error.to_string(),
-        "leaf 799: tile/0/003 does not match the recomputed hashes"
+        "leaf 799: hashes/00 (served as tile/0/003) does not match the recomputed hashes"
     );
     // First and last byte of the first tile.
-    let error = f.audit_damaged(|dir| flip(&dir.join("tile/0/000"), 0));
+    let error = f.audit_damaged(|dir| flip(&dir.join("hashes/00"), 0));
     assert_eq!(error.leaf_index(), Some(0));
-    let error = f.audit_damaged(|dir| flip(&dir.join("tile/0/000"), 8191));
+    let error = f.audit_damaged(|dir| flip(&dir.join("hashes/00"), 8191));
     assert_eq!(error.leaf_index(), Some(255));
 }
 
@@ -161,15 +166,17 @@ fn level0_tile_byte_flip_names_the_leaf() {
 fn partial_tile_byte_flips_name_the_leaf() {
     let f = fixture(3, &[5000]);
     // Size 5000: tile/0/019.p/136 and tile/1/000.p/19.
-    let error = f.audit_damaged(|dir| flip(&dir.join("tile/0/019.p/136"), 32 * 100 + 5));
+    let (file, offset) = tile_byte(0, 19, 32 * 100 + 5);
+    let error = f.audit_damaged(|dir| flip(&dir.join(&file), offset));
     assert!(
-        matches!(&error, AuditError::TileMismatch { leaf_index: 4964, path } if path == "tile/0/019.p/136"),
+        matches!(&error, AuditError::HashMismatch { leaf_index: 4964, tile, .. } if tile == "tile/0/019"),
         "{error}"
     );
     // Level-1 hash 7 is the root of leaves 7*256 .. 8*256: the first leaf under it is 1792.
-    let error = f.audit_damaged(|dir| flip(&dir.join("tile/1/000.p/19"), 7 * 32 + 31));
+    let (file, offset) = tile_byte(1, 0, 7 * 32 + 31);
+    let error = f.audit_damaged(|dir| flip(&dir.join(&file), offset));
     assert!(
-        matches!(&error, AuditError::TileMismatch { leaf_index: 1792, path } if path == "tile/1/000.p/19"),
+        matches!(&error, AuditError::HashMismatch { leaf_index: 1792, tile, .. } if tile == "tile/1/000"),
         "{error}"
     );
 }
@@ -178,61 +185,50 @@ fn partial_tile_byte_flips_name_the_leaf() {
 fn higher_level_tiles_and_large_trees() {
     let f = fixture(4, &[65_000, 5_000]);
     // Size 70,000: tile/1/000 is full; hash 200 covers leaves 51,200..51,456.
-    let error = f.audit_damaged(|dir| flip(&dir.join("tile/1/000"), 200 * 32 + 3));
+    let (file, offset) = tile_byte(1, 0, 200 * 32 + 3);
+    let error = f.audit_damaged(|dir| flip(&dir.join(&file), offset));
     assert!(
-        matches!(&error, AuditError::TileMismatch { leaf_index: 51_200, path } if path == "tile/1/000"),
+        matches!(&error, AuditError::HashMismatch { leaf_index: 51_200, tile, .. } if tile == "tile/1/000"),
         "{error}"
     );
     // tile/2/000.p/1 holds the root of the first 65,536 leaves.
-    let error = f.audit_damaged(|dir| flip(&dir.join("tile/2/000.p/1"), 0));
+    let error = f.audit_damaged(|dir| flip(&dir.join("hashes/16"), 0));
     assert!(
-        matches!(&error, AuditError::TileMismatch { leaf_index: 0, path } if path == "tile/2/000.p/1"),
+        matches!(&error, AuditError::HashMismatch { leaf_index: 0, tile, .. } if tile == "tile/2/000"),
         "{error}"
     );
     // tile/1/001.p/17: hash 16 covers leaves (256 + 16) * 256.
-    let error = f.audit_damaged(|dir| flip(&dir.join("tile/1/001.p/17"), 16 * 32));
+    let (file, offset) = tile_byte(1, 1, 16 * 32);
+    let error = f.audit_damaged(|dir| flip(&dir.join(&file), offset));
     assert_eq!(error.leaf_index(), Some(272 * 256));
-    // The hash cache is checked too (level 12: one hash per 4096 leaves).
-    let error = f.audit_damaged(|dir| flip(&dir.join("cache/level-12"), 5 * 32 + 1));
+    // The levels kept for proofs are checked too (level 12: one hash per 4096 leaves).
+    let error = f.audit_damaged(|dir| flip(&dir.join("hashes/12"), 5 * 32 + 1));
     assert!(
-        matches!(
-            &error,
-            AuditError::CacheMismatch {
-                leaf_index: 20_480,
-                ..
-            }
-        ),
+        matches!(&error, AuditError::HashMismatch { leaf_index: 20_480, path, tile } if path == "hashes/12" && tile == "tile/1/000"),
         "{error}"
     );
-    let error = f.audit_damaged(|dir| flip(&dir.join("cache/level-04"), 1000 * 32));
+    let error = f.audit_damaged(|dir| flip(&dir.join("hashes/04"), 1000 * 32));
     assert!(
-        matches!(
-            &error,
-            AuditError::CacheMismatch {
-                leaf_index: 16_000,
-                ..
-            }
-        ),
+        matches!(&error, AuditError::HashMismatch { leaf_index: 16_000, tile, .. } if tile == "tile/0/062"),
         "{error}"
     );
 }
 
 #[test]
-fn entry_bundle_damage_names_the_leaf() {
+fn entry_damage_names_the_leaf() {
     let f = fixture(5, &[1000]);
-    // Record 10 of bundle 2 starts at byte 340: its length prefix, then the entry.
-    let error = f.audit_damaged(|dir| flip(&dir.join("tile/entries/002"), 340));
+    let error = f.audit_damaged(|dir| flip(&dir.join("entries"), 522 * 32));
     assert!(
-        matches!(&error, AuditError::EntryBundleMismatch { leaf_index: 522, path } if path == "tile/entries/002"),
+        matches!(&error, AuditError::EntryMismatch { leaf_index: 522, path, tile } if path == "entries" && tile == "tile/entries/002"),
         "{error}"
     );
-    let error = f.audit_damaged(|dir| flip(&dir.join("tile/entries/002"), 340 + 33));
+    let error = f.audit_damaged(|dir| flip(&dir.join("entries"), 522 * 32 + 31));
     assert_eq!(error.leaf_index(), Some(522));
-    let error = f.audit_damaged(|dir| flip(&dir.join("tile/entries/003.p/232"), 34 * 231 + 2));
+    let error = f.audit_damaged(|dir| flip(&dir.join("entries"), 999 * 32 + 2));
     assert!(
         matches!(
             &error,
-            AuditError::EntryBundleMismatch {
+            AuditError::EntryMismatch {
                 leaf_index: 999,
                 ..
             }
@@ -244,118 +240,47 @@ fn entry_bundle_damage_names_the_leaf() {
 #[test]
 fn truncated_extended_or_missing_files_are_found() {
     let f = fixture(6, &[1000]);
-    // Truncated in the middle of hash 100 of tile 1: leaf 356 is the first one not present.
-    let error = f.audit_damaged(|dir| truncate(&dir.join("tile/0/001"), 100 * 32 + 10));
+    // Cut in the middle of hash 356: leaf 356 is the first one not present.
+    let error = f.audit_damaged(|dir| truncate(&dir.join("hashes/00"), 356 * 32 + 10));
     assert!(
         matches!(
             &error,
             AuditError::FileLength {
                 leaf_index: 356,
-                expected: 8192,
-                actual: 3210,
+                expected: 32_000,
+                actual: 11_402,
                 ..
             }
         ),
         "{error}"
     );
-    let error = f.audit_damaged(|dir| truncate(&dir.join("tile/entries/000"), 34 * 7));
+    let error = f.audit_damaged(|dir| truncate(&dir.join("entries"), 32 * 7));
     assert!(
         matches!(&error, AuditError::FileLength { leaf_index: 7, .. }),
         "{error}"
     );
-    let error = f.audit_damaged(|dir| truncate(&dir.join("tile/0/003.p/232"), 0));
+    let error = f.audit_damaged(|dir| truncate(&dir.join("hashes/04"), 0));
     assert!(
-        matches!(
-            &error,
-            AuditError::FileLength {
-                leaf_index: 768,
-                ..
-            }
-        ),
+        matches!(&error, AuditError::FileLength { leaf_index: 0, .. }),
         "{error}"
     );
-    // Trailing bytes after a full tile or the current partial tile.
-    let error = f.audit_damaged(|dir| append_bytes(&dir.join("tile/0/002"), &[0]));
+    // Trailing bytes.
+    let error = f.audit_damaged(|dir| append_bytes(&dir.join("hashes/00"), &[0]));
     assert!(
-        matches!(&error, AuditError::FileLength { actual: 8193, .. }),
+        matches!(&error, AuditError::FileLength { actual: 32_001, .. }),
         "{error}"
     );
-    let error = f.audit_damaged(|dir| append_bytes(&dir.join("tile/0/003.p/232"), &[0; 32]));
-    assert!(matches!(&error, AuditError::FileLength { .. }), "{error}");
-    let error = f.audit_damaged(|dir| append_bytes(&dir.join("tile/entries/003.p/232"), &[0, 32]));
+    let error = f.audit_damaged(|dir| append_bytes(&dir.join("entries"), &[0; 32]));
     assert!(matches!(&error, AuditError::FileLength { .. }), "{error}");
     // Missing files.
-    let error = f.audit_damaged(|dir| fs::remove_file(dir.join("tile/0/002")).unwrap());
+    let error = f.audit_damaged(|dir| fs::remove_file(dir.join("hashes/08")).unwrap());
     assert!(
-        matches!(&error, AuditError::MissingTile { leaf_index: 512, path } if path == "tile/0/002"),
+        matches!(&error, AuditError::Io { path, .. } if path == "hashes/08"),
         "{error}"
     );
-    assert_eq!(error.to_string(), "leaf 512: tile/0/002 is missing");
-    let error = f.audit_damaged(|dir| fs::remove_file(dir.join("tile/entries/001")).unwrap());
+    let error = f.audit_damaged(|dir| fs::remove_file(dir.join("entries")).unwrap());
     assert!(
-        matches!(
-            &error,
-            AuditError::MissingTile {
-                leaf_index: 256,
-                ..
-            }
-        ),
-        "{error}"
-    );
-    let error = f.audit_damaged(|dir| fs::remove_file(dir.join("tile/1/000.p/3")).unwrap());
-    assert!(
-        matches!(&error, AuditError::MissingTile { leaf_index: 0, .. }),
-        "{error}"
-    );
-    let error = f.audit_damaged(|dir| fs::remove_dir_all(dir.join("tile")).unwrap());
-    assert_eq!(error.leaf_index(), Some(0));
-}
-
-#[test]
-fn older_partial_tiles_must_be_prefixes() {
-    // Sizes 300 then 400: tile/0/001.p/44 (older) and tile/0/001.p/144 (current).
-    let f = fixture(7, &[300, 100]);
-    let report = audit(f.dir.path(), &f.signer, &f.entries).unwrap();
-    assert_eq!(
-        report.tiles_checked, 4,
-        "tile/0/000, 001.p/144, 001.p/44, 1/000.p/1"
-    );
-    assert_eq!(report.bundles_checked, 3);
-    let error = f.audit_damaged(|dir| flip(&dir.join("tile/0/001.p/44"), 32 * 40));
-    assert!(
-        matches!(&error, AuditError::TileMismatch { leaf_index: 296, path } if path == "tile/0/001.p/44"),
-        "{error}"
-    );
-    let error = f.audit_damaged(|dir| flip(&dir.join("tile/entries/001.p/44"), 34 * 3));
-    assert!(
-        matches!(
-            &error,
-            AuditError::EntryBundleMismatch {
-                leaf_index: 259,
-                ..
-            }
-        ),
-        "{error}"
-    );
-    let error = f.audit_damaged(|dir| fs::write(dir.join("tile/0/001.p/notawidth"), b"").unwrap());
-    assert!(
-        matches!(&error, AuditError::UnexpectedFile { .. }),
-        "{error}"
-    );
-    // A partial wider than the log (left by an interrupted append) is not part of the log.
-    f.audit_with(
-        |dir| fs::write(dir.join("tile/0/001.p/200"), [1u8; 6400]).unwrap(),
-        &f.entries,
-    )
-    .unwrap();
-    // Older partials of a tile that is now full are checked against it.
-    let g = fixture(8, &[100, 200]);
-    let error = g.audit_damaged(|dir| {
-        fs::create_dir_all(dir.join("tile/0/000.p")).unwrap();
-        fs::write(dir.join("tile/0/000.p/2"), [0u8; 64]).unwrap();
-    });
-    assert!(
-        matches!(&error, AuditError::TileMismatch { leaf_index: 0, path } if path == "tile/0/000.p/2"),
+        matches!(&error, AuditError::Io { path, .. } if path == "entries"),
         "{error}"
     );
 }
@@ -370,10 +295,7 @@ fn entries_that_differ_from_the_log_name_the_first_difference() {
             .audit_with(|_| {}, &pushed)
             .expect_err("different entries accepted");
         assert_eq!(error.leaf_index(), Some(k as u64), "{error}");
-        assert!(
-            matches!(error, AuditError::EntryBundleMismatch { .. }),
-            "{error}"
-        );
+        assert!(matches!(error, AuditError::EntryMismatch { .. }), "{error}");
     }
     // Two differences: the first is named.
     let mut pushed = f.entries.clone();
@@ -421,8 +343,8 @@ fn missing_or_extra_leaves() {
             let mut log = TileLog::open(dir, ORIGIN).unwrap();
             // A log rebuilt from only 600 entries, keeping the old checkpoints (size 700).
             drop(log);
-            fs::remove_dir_all(dir.join("tile")).unwrap();
-            fs::remove_dir_all(dir.join("cache")).unwrap();
+            fs::remove_dir_all(dir.join("hashes")).unwrap();
+            fs::remove_file(dir.join("entries")).unwrap();
             fs::remove_file(dir.join("state")).unwrap();
             let checkpoints = dir.join("checkpoints");
             let kept = dir.join("kept");

@@ -9,8 +9,8 @@ use std::path::Path;
 use common::*;
 use mamori_ledger::merkle::{empty_root, leaf_hash, verify_consistency, verify_inclusion};
 use mamori_ledger::note::{self, Signer};
-use mamori_ledger::tile::{TilePath, entries_path, tile_path};
-use mamori_ledger::{LedgerError, TileLog};
+use mamori_ledger::tile::{TilePath, entries_path, parse_tile_path, tile_path};
+use mamori_ledger::{LedgerError, TileLog, TileReader};
 use proptest::prelude::*;
 
 const ORIGIN: &str = "example.com/tiles";
@@ -62,37 +62,65 @@ fn expected_files(entries: &[Hash]) -> BTreeMap<String, Vec<u8>> {
     files
 }
 
-/// The log's tile directory equals the expected files, except older partial tiles, which must
-/// be prefixes of the tile that replaced them.
+/// Every resource the log serves for its size equals the expected bytes, the next ones do not
+/// exist, and the packed files hold exactly what the tiles need.
 fn assert_tiles_match(dir: &Path, entries: &[Hash]) {
+    let size = entries.len() as u64;
+    let reader = TileReader::new(dir);
     let expected = expected_files(entries);
-    let actual = snapshot(dir, "tile");
     for (path, bytes) in &expected {
+        let tile = parse_tile_path(path).unwrap();
         assert_eq!(
-            actual.get(path),
+            reader.read(&tile, size).unwrap().as_ref(),
             Some(bytes),
-            "{path} for size {}",
-            entries.len()
+            "{path} for size {size}"
         );
-    }
-    for (path, bytes) in &actual {
-        if expected.contains_key(path) {
-            continue;
+        // Every shorter prefix is served too (partial tiles named by older checkpoints).
+        if let TilePath::Hashes {
+            level,
+            index,
+            width,
+        } = tile
+        {
+            let prefix = TilePath::Hashes {
+                level,
+                index,
+                width: width - 1,
+            };
+            if width > 1 {
+                assert_eq!(
+                    reader.read(&prefix, size).unwrap().as_deref(),
+                    Some(&bytes[..bytes.len() - 32])
+                );
+            }
+            // Nothing past the tree: one more hash in a partial tile, or a tile after the last.
+            let beyond = if width < 256 {
+                TilePath::Hashes {
+                    level,
+                    index,
+                    width: width + 1,
+                }
+            } else {
+                TilePath::Hashes {
+                    level,
+                    index: index + 1,
+                    width: 1,
+                }
+            };
+            let next_full = tile_path(level, index + 1, 256);
+            if width < 256 || !expected.keys().any(|p| p.starts_with(&next_full)) {
+                assert_eq!(reader.read(&beyond, size).unwrap(), None, "{beyond:?}");
+            }
         }
-        let (base, _) = path
-            .split_once(".p/")
-            .unwrap_or_else(|| panic!("unexpected {path}"));
-        let current = expected
-            .iter()
-            .find(|(p, _)| p.as_str() == base || p.starts_with(&format!("{base}.p/")))
-            .unwrap_or_else(|| panic!("stale {path} without a current tile"))
-            .1;
-        assert!(
-            current.starts_with(bytes),
-            "older partial {path} is not a prefix"
-        );
-        assert!(bytes.len() < current.len(), "{path} is not older");
     }
+    assert_eq!(
+        std::fs::metadata(dir.join("entries")).unwrap().len(),
+        size * 32
+    );
+    assert_eq!(
+        std::fs::metadata(dir.join("hashes/08")).unwrap().len(),
+        (size >> 8) * 32
+    );
 }
 
 fn check_against_reference(log: &TileLog, entries: &[Hash], probes: &[u64]) {
@@ -175,12 +203,19 @@ fn boundary_sizes_match_reference_and_tile_definition() {
         "tile/2/000.p/1",
         "tile/entries/273.p/112",
     ] {
-        assert!(dir.path().join(path).is_file(), "{path}");
+        let tile = parse_tile_path(path).unwrap();
+        assert!(log.read_file(&tile).unwrap().is_some(), "{path}");
     }
-    // Partial tiles of earlier sizes are gone once their full tile exists.
-    assert!(!dir.path().join("tile/0/000.p").exists());
-    assert!(!dir.path().join("tile/1/000.p").exists());
-    assert!(!dir.path().join("tile/entries/000.p").exists());
+    for absent in [
+        "tile/0/273",
+        "tile/0/273.p/113",
+        "tile/1/001",
+        "tile/2/000",
+        "tile/3/000.p/1",
+    ] {
+        let tile = parse_tile_path(absent).unwrap();
+        assert_eq!(log.read_file(&tile).unwrap(), None, "{absent}");
+    }
 }
 
 #[test]
@@ -270,10 +305,11 @@ fn tile_bytes_do_not_depend_on_batch_split() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = TileLog::open(dir.path(), ORIGIN).unwrap();
         append_in_batches(&mut log, &all, split);
-        let expected = expected_files(&all);
-        let mut files = snapshot(dir.path(), "tile");
-        files.retain(|path, _| expected.contains_key(path));
-        files.extend(snapshot(dir.path(), "cache"));
+        let mut files = snapshot(dir.path(), "hashes");
+        files.insert(
+            "entries".into(),
+            std::fs::read(dir.path().join("entries")).unwrap(),
+        );
         match &reference {
             None => reference = Some(files),
             Some(reference) => assert_eq!(&files, reference, "split {split:?}"),
@@ -426,6 +462,11 @@ fn read_file_serves_only_resources_of_the_durable_tree() {
         },
         TilePath::Hashes {
             level: 0,
+            index: u64::MAX,
+            width: 1,
+        },
+        TilePath::Hashes {
+            level: 0,
             index: 2,
             width: 1,
         },
@@ -455,18 +496,6 @@ fn read_file_serves_only_resources_of_the_durable_tree() {
     ] {
         assert_eq!(log.read_file(&absent).unwrap(), None, "{absent:?}");
     }
-    // A file planted beyond the size is not served.
-    std::fs::create_dir_all(dir.path().join("tile/0/001.p")).unwrap();
-    std::fs::write(dir.path().join("tile/0/001.p/200"), [0u8; 6400]).unwrap();
-    assert_eq!(
-        log.read_file(&TilePath::Hashes {
-            level: 0,
-            index: 1,
-            width: 200
-        })
-        .unwrap(),
-        None
-    );
 }
 
 #[test]
@@ -531,51 +560,25 @@ fn checkpoints_are_signed_stored_and_listed() {
 }
 
 #[test]
-fn hash_cache_is_rebuilt_when_missing_or_short() {
+fn stored_levels_hold_complete_subtrees() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = TileLog::open(dir.path(), ORIGIN).unwrap();
     let all = entries(10, 70_000);
     log.append(&all).unwrap();
-    let cache = snapshot(dir.path(), "cache");
-    assert_eq!(cache["cache/level-04"].len(), 70_000 / 16 * 32);
-    assert_eq!(cache["cache/level-12"].len(), 70_000 / 4096 * 32);
+    let stored = snapshot(dir.path(), "hashes");
+    assert_eq!(stored["hashes/04"].len(), 70_000 / 16 * 32);
+    assert_eq!(stored["hashes/12"].len(), 70_000 / 4096 * 32);
     assert!(
-        !cache.contains_key("cache/level-20"),
+        stored["hashes/20"].is_empty(),
         "no complete 2^20 subtree yet"
     );
     let leaves = leaf_hashes(&all);
-    for (i, chunk) in cache["cache/level-12"].chunks(32).enumerate() {
+    for (i, chunk) in stored["hashes/12"].chunks(32).enumerate() {
         assert_eq!(chunk, ref_mth(&leaves[i * 4096..(i + 1) * 4096]));
     }
     let proof = log.inclusion_proof(12_345, 70_000).unwrap();
     drop(log);
-
-    std::fs::remove_file(dir.path().join("cache/level-04")).unwrap();
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(dir.path().join("cache/level-12"))
-        .unwrap();
-    file.set_len(32).unwrap();
-    drop(file);
-    let mut log = TileLog::open(dir.path(), ORIGIN).unwrap();
-    assert_eq!(snapshot(dir.path(), "cache"), cache);
-    assert_eq!(log.inclusion_proof(12_345, 70_000).unwrap(), proof);
-
-    // Explicit rebuild after corruption.
-    std::fs::write(
-        dir.path().join("cache/level-04"),
-        vec![0u8; 70_000 / 16 * 32],
-    )
-    .unwrap();
-    drop(log);
-    log = TileLog::open(dir.path(), ORIGIN).unwrap();
-    assert_ne!(
-        log.inclusion_proof(12_345, 70_000).unwrap(),
-        proof,
-        "proofs use the cache"
-    );
-    log.rebuild_cache().unwrap();
-    assert_eq!(snapshot(dir.path(), "cache"), cache);
+    let log = TileLog::open(dir.path(), ORIGIN).unwrap();
     assert_eq!(log.inclusion_proof(12_345, 70_000).unwrap(), proof);
     verify_inclusion(
         &leaf_hash(&all[12_345]),
@@ -602,12 +605,12 @@ fn reopened_log_continues_identically() {
     assert_eq!(log.size(), 1000);
     log.append(&all[1000..]).unwrap();
     assert_eq!(
-        snapshot(straight.path(), "tile"),
-        snapshot(interrupted.path(), "tile")
+        snapshot(straight.path(), "hashes"),
+        snapshot(interrupted.path(), "hashes")
     );
     assert_eq!(
-        snapshot(straight.path(), "cache"),
-        snapshot(interrupted.path(), "cache")
+        std::fs::read(straight.path().join("entries")).unwrap(),
+        std::fs::read(interrupted.path().join("entries")).unwrap()
     );
 }
 

@@ -1,8 +1,9 @@
 //! `mamori serve`: for now the static C2SP tile API of the events log and `/healthz`.
 //!
-//! Tiles are served straight from the ledger directory. A request path is accepted only when it
-//! parses as a canonical tile path, and the file path is rebuilt from the parsed numbers, so no
-//! request can name a file outside the tiles.
+//! Tiles are cut out of the ledger's packed files ([`TileReader`]), and only for the tree of
+//! the latest signed checkpoint: a tile is never served before a checkpoint commits to it. A
+//! request path is accepted only when it parses as a canonical tile path, and it is only ever
+//! turned into numbers, so no request can name a file.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use mamori_ledger::TileReader;
 use mamori_ledger::tile::{self, TilePath};
 use mamori_store::Paths;
 
@@ -21,6 +23,7 @@ use crate::BadInput;
 
 struct Served {
     events_log: PathBuf,
+    tiles: TileReader,
 }
 
 pub fn run(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<ExitCode> {
@@ -34,6 +37,7 @@ pub fn run(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<ExitCode> {
         .into());
     }
     let state = Arc::new(Served {
+        tiles: TileReader::new(&paths.events_log()),
         events_log: paths.events_log(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -84,16 +88,16 @@ async fn tile(State(state): State<Arc<Served>>, UrlPath(path): UrlPath<String>) 
     let Some(parsed) = tile::parse_tile_path(&format!("tile/{path}")) else {
         return (StatusCode::NOT_FOUND, "not a tile path\n").into_response();
     };
-    let (relative, full) = match parsed {
-        TilePath::Hashes {
-            level,
-            index,
-            width,
-        } => (tile::tile_path(level, index, width), width == 256),
-        TilePath::Entries { index, width } => (tile::entries_path(index, width), width == 256),
+    let full = match parsed {
+        TilePath::Hashes { width, .. } | TilePath::Entries { width, .. } => width == 256,
     };
-    match tokio::fs::read(state.events_log.join(relative)).await {
-        Ok(bytes) => {
+    let read = tokio::task::spawn_blocking(move || {
+        let size = state.tiles.latest_checkpoint()?.map_or(0, |(_, size)| size);
+        state.tiles.read(&parsed, size)
+    })
+    .await;
+    match read {
+        Ok(Ok(Some(bytes))) => {
             // Full tiles never change; partial ones are replaced as the log grows.
             let cache = if full {
                 "public, max-age=31536000, immutable"
@@ -109,11 +113,13 @@ async fn tile(State(state): State<Arc<Served>>, UrlPath(path): UrlPath<String>) 
             )
                 .into_response()
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            (StatusCode::NOT_FOUND, "no such tile\n").into_response()
+        Ok(Ok(None)) => (StatusCode::NOT_FOUND, "no such tile\n").into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "reading tile");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
         Err(e) => {
-            tracing::error!(error = %e, "reading tile");
+            tracing::error!(error = %e, "tile reader task");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }

@@ -46,7 +46,7 @@ impl Env {
         rusqlite::Connection::open(self.data().join("store.sqlite")).unwrap()
     }
 
-    fn tile(&self, relative: &str) -> PathBuf {
+    fn ledger_file(&self, relative: &str) -> PathBuf {
         self.data().join("ledger/events").join(relative)
     }
 }
@@ -199,14 +199,15 @@ fn verify_names_a_deleted_event() {
 #[test]
 fn verify_names_the_leaf_under_an_edited_tile_byte() {
     let env = with_events(2_000);
-    // Leaf 1234 is hash 210 of level-0 tile 4.
-    let tile = env.tile("tile/0/004");
-    let mut bytes = std::fs::read(&tile).unwrap();
-    bytes[210 * 32 + 7] ^= 0x01;
-    std::fs::write(&tile, bytes).unwrap();
+    // Leaf 1234 is hash 210 of level-0 tile 4: byte 7 of it in the packed level-0 hashes.
+    let level0 = env.ledger_file("hashes/00");
+    let mut bytes = std::fs::read(&level0).unwrap();
+    bytes[(4 * 256 + 210) * 32 + 7] ^= 0x01;
+    std::fs::write(&level0, bytes).unwrap();
     let out = env.run(&["verify"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("1234"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("leaf 1234"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("tile/0/004"), "{}", stderr(&out));
 }
 
 #[test]

@@ -1,8 +1,9 @@
-//! [`TileLog`]: the log as a directory of C2SP tiles, entry bundles and signed checkpoints.
+//! [`TileLog`]: the log as packed C2SP tiles and entries, and its signed checkpoints.
 
-mod cache;
 mod files;
+mod packed;
 mod reader;
+mod served;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -11,39 +12,32 @@ mod tests;
 /// tests, [`TileLog::crash_at`] compiles to nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FailPoint {
-    /// The intent (`pending`) is durable; nothing else written.
-    AfterIntent,
-    /// After staging this many full tiles (some may already be in place, others in `tmp/`).
-    #[cfg(test)]
-    AfterFullTiles(usize),
-    /// All tiles, bundles and partials staged; cache not extended.
-    BeforeCache,
-    /// Cache extended; staged files still in `tmp/` (at most the last 127 of them).
-    BeforeFilesInPlace,
-    /// Every file in place and durable; `state` still names the old size.
+    /// The entries are written; no hash is.
+    AfterEntries,
+    /// Entries and hashes are written (and durable unless deferred); `state` still names the
+    /// old size.
     BeforeCommit,
-    /// `state` names the new size; replaced partial tiles not yet removed.
-    AfterCommit,
 }
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use crate::checkpoint::Checkpoint;
-use crate::edge::{Edge, EdgeLevel, EdgeSink, GROUP_HEIGHT, GROUP_WIDTH, Subtree};
-use crate::merkle::{self, empty_root, perfect_root};
+use crate::edge::{Edge, EdgeLevel, EdgeSink, GROUP_HEIGHT, Subtree};
+use crate::merkle::{self, empty_root};
 use crate::note::{self, Signer};
 use crate::tile::{
-    ENTRY_RECORD_SIZE, FULL_WIDTH, HASH_SIZE, MAX_TILE_LEVELS, TILE_HEIGHT, TILE_WIDTH, TilePath,
-    entries_path, full_tiles, partial_width, tile_levels, tile_path,
+    ENTRY_RECORD_SIZE, HASH_SIZE, TILE_HEIGHT, TILE_WIDTH, TilePath, full_tiles, partial_width,
+    tile_levels,
 };
 use crate::{Hash, LedgerError};
 
-use cache::{HashCache, cache_len, cache_path};
-pub(crate) use cache::{cache_levels, cache_relative_path, cache_slot};
 pub(crate) use files::read_bounded;
-use files::{FileBatch, clear_dir, read_optional, remove_file_if_exists, write_atomic};
+use files::{clear_dir, read_optional, write_atomic};
+use packed::PackedFiles;
+pub(crate) use packed::{Packed, STORED_LEVELS, level_len, slot, stored_levels};
 use reader::LogReader;
+pub use served::TileReader;
 pub(crate) use state::State;
 
 pub(crate) const STATE_FILE: &str = "state";
@@ -52,70 +46,64 @@ pub(crate) const CHECKPOINTS_DIR: &str = "checkpoints";
 const TMP_DIR: &str = "tmp";
 const LOCK_FILE: &str = "lock";
 
-/// Bytes in a full hash tile.
-const FULL_TILE_BYTES: usize = TILE_WIDTH * HASH_SIZE;
-
 /// A C2SP tiled transparency log in a directory.
 ///
 /// ```text
-/// <dir>/tile/<L>/<N>[.p/<W>]         hash tiles, exactly as served
-/// <dir>/tile/entries/<N>[.p/<W>]     entry bundles (u16 length 32 + entry, per entry)
+/// <dir>/entries                      entry i at byte 32 i; entry bundles are runs of 256
+/// <dir>/hashes/LL                    complete subtrees of tree level LL = 00, 04, ..., 60;
+///                                    levels 8t are the tiles of tile level t, end to end
 /// <dir>/checkpoint                   latest signed checkpoint
 /// <dir>/checkpoints/<size:020>       every signed checkpoint
-/// <dir>/state                        private: origin, durable size, append in progress
-/// <dir>/cache/level-<LL>             private: hashes of tree levels LL = 4, 8, 12, ... (derived)
+/// <dir>/state                        private: origin and committed size
 /// <dir>/tmp/                         private: files being written
 /// <dir>/lock                         private: held (flock) by the one open `TileLog`
 /// ```
 ///
-/// Partial tiles of older sizes stay until their full tile exists (checkpoints may name them),
-/// then are removed.
+/// The tiles and entry bundles a client fetches (`tile/<L>/<N>[.p/<W>]`,
+/// `tile/entries/<N>[.p/<W>]`) are byte ranges of these files: see [`TileReader`] and the
+/// `packed` module for why they are not one file each.
 ///
 /// # Crash safety
 ///
-/// Every file is written to `tmp/`, fsynced and renamed into place. An append first records
-/// its target size as `pending` in `state`, then writes the new tiles, bundles and partial
-/// tiles, extends the cache, fsyncs all of it, and commits by writing `state` with the new size.
-/// No file of an append is at a path that is valid for the old size, so until the commit the
-/// old log is intact; if the commit never happens, opening the log (or the next append) removes
-/// exactly the files the interrupted append could have created. Partial tiles replaced by full
-/// ones are removed only after the commit.
+/// The packed files are append-only and `state` names the committed size. An append writes
+/// the new entries and hashes after the committed ones, fsyncs them, and commits by replacing
+/// `state` (atomically, durably). Opening the log cuts every file back to the committed size,
+/// so an append that never committed leaves no trace; bytes of the committed tree are never
+/// rewritten.
 ///
-/// With [`TileLog::defer_durability`] appends skip the fsyncs and record the last synced size
-/// as the recovery point instead; [`TileLog::sync`] (one `syncfs`, called by
-/// [`TileLog::sign_checkpoint`]) advances it. A crash then rolls back to the last synced size,
-/// never past a signed checkpoint, and the caller appends the lost entries again.
+/// With [`TileLog::defer_durability`] appends skip the fsyncs and the commit; [`TileLog::sync`]
+/// (one `syncfs`, called by [`TileLog::sign_checkpoint`]) commits everything appended so far.
+/// A crash then rolls back to the last synced size, never past a signed checkpoint, and the
+/// caller appends the lost entries again.
 ///
 /// One process at a time may open a log: [`TileLog::open`] takes an exclusive lock on `lock`.
-/// Readers of the files (a tile server, the [`crate::audit::Auditor`]) need no lock.
+/// Readers of the files (a tile server through [`TileReader`], the [`crate::audit::Auditor`])
+/// need no lock.
 #[derive(Debug)]
 pub struct TileLog {
     dir: PathBuf,
     /// Exclusive lock on `<dir>/lock`, held while the log is open.
     _lock: File,
     origin: String,
-    /// Size and partial tiles of the durable tree.
+    /// Size and partial tiles of the tree.
     edge: Edge,
-    /// The durable tree's complete subtrees and suffix roots, derived from `edge`.
+    /// The tree's complete subtrees and suffix roots, derived from `edge`.
     right_edge: RightEdge,
-    /// Entries of the partial entry bundle.
-    edge_entries: Vec<Hash>,
-    /// Flat files of the tree levels 4, 8, 12, ... for fast proofs.
-    cache: HashCache,
-    /// Target size of an interrupted append whose files may still be on disk (`== size` if none).
-    pending: u64,
-    /// Whether appends skip fsync, leaving durability to [`TileLog::sync`].
+    files: PackedFiles,
+    /// Whether appends skip fsync and commit, leaving both to [`TileLog::sync`].
     deferred: bool,
-    /// The size known to be on stable storage (`== size` unless `deferred`).
+    /// The committed size (`== size` unless `deferred`).
     durable_size: u64,
+    /// A failed append may have left bytes beyond `size` in the files.
+    dirty: bool,
     /// Where the next append stops as if the process died (crash-safety tests).
     #[cfg(test)]
     failpoint: Option<FailPoint>,
 }
 
 impl TileLog {
-    /// Open the log in `dir`, creating it (empty) if needed, and recover from an interrupted
-    /// append. `origin` must match the log's and be a valid note key name.
+    /// Open the log in `dir`, creating it (empty) if needed, and drop whatever an append that
+    /// never committed left behind. `origin` must match the log's and be a valid note key name.
     pub fn open(dir: &Path, origin: &str) -> Result<TileLog, LedgerError> {
         if !note::is_valid_name(origin) {
             return Err(LedgerError::InvalidOrigin(origin.to_owned()));
@@ -131,24 +119,21 @@ impl TileLog {
             });
         }
         clear_dir(&dir.join(TMP_DIR))?;
-        let edge = load_edge(dir, state.size)?;
-        let mut log = TileLog {
+        let files = PackedFiles::open(dir, state.size)?;
+        let edge = load_edge(&files, state.size)?;
+        Ok(TileLog {
             dir: dir.to_path_buf(),
             _lock: lock,
             origin: origin.to_owned(),
             right_edge: RightEdge::new(&edge),
             edge,
-            edge_entries: load_partial_bundle(dir, state.size)?,
-            cache: HashCache::new(dir),
-            pending: state.pending,
+            files,
             deferred: false,
             durable_size: state.size,
+            dirty: false,
             #[cfg(test)]
             failpoint: None,
-        };
-        log.recover()?;
-        log.sync_cache()?;
-        Ok(log)
+        })
     }
 
     pub fn size(&self) -> u64 {
@@ -164,7 +149,8 @@ impl TileLog {
     }
 
     /// Append entries (32-byte digests). Durable and atomic: when this returns `Ok` the new size
-    /// is on stable storage; if it fails or the process dies, the log stays at the old size.
+    /// is on stable storage (unless durability is deferred); if it fails or the process dies,
+    /// the log stays at the old size.
     pub fn append(&mut self, entries: &[Hash]) -> Result<(), LedgerError> {
         if entries.is_empty() {
             return Ok(());
@@ -177,69 +163,42 @@ impl TileLog {
                 size: old_size,
                 count: entries.len(),
             })?;
-        self.recover()?;
-        // Record the target first, so recovery knows which files an interrupted append may
-        // have left behind. With deferred durability the recorded start stays at the durable
-        // size, so a crash before the next `sync` rolls back to what is known to be on disk.
-        let durable = !self.deferred;
-        let recovery_start = if durable { old_size } else { self.durable_size };
-        self.pending = new_size;
-        self.write_state(recovery_start, new_size, durable)?;
-        self.crash_at(FailPoint::AfterIntent)?;
-
-        let mut batch = FileBatch::new(&self.dir, &self.dir.join(TMP_DIR), durable);
-        let grown = self.grow(entries, &mut batch)?;
-        debug_assert_eq!(grown.edge.size(), new_size);
-        self.put_partials(&mut batch, old_size, &grown.edge, &grown.entries)?;
-        self.crash_at(FailPoint::BeforeCache)?;
-        self.append_cache(old_size, &grown.cache, durable)?;
-        self.crash_at(FailPoint::BeforeFilesInPlace)?;
-        batch.commit()?;
-        self.crash_at(FailPoint::BeforeCommit)?;
-
-        // Commit point: from here on the new size is the log.
-        if durable {
-            self.write_state(new_size, new_size, true)?;
-            self.durable_size = new_size;
+        if self.dirty {
+            self.files.truncate(old_size)?;
+            self.dirty = false;
         }
-        self.crash_at(FailPoint::AfterCommit)?;
-        self.pending = new_size;
-        self.right_edge = RightEdge::new(&grown.edge);
-        self.edge = grown.edge;
-        self.edge_entries = grown.entries;
-        // The durable size's partial tiles stay until it changes: recovery reopens at that size.
-        if old_size != self.durable_size {
-            self.remove_replaced_partials(old_size);
-        }
-        Ok(())
-    }
-
-    /// Hash `entries` onto a copy of the edge, staging every full tile and entry bundle they
-    /// complete in `batch`. `self` is untouched, so a failure leaves the log as it was.
-    fn grow(&self, entries: &[Hash], batch: &mut FileBatch) -> Result<Grown, LedgerError> {
+        // Hash onto a copy of the edge, so a failure leaves `self` as it was.
         let mut edge = self.edge.clone();
-        let mut edge_entries = self.edge_entries.clone();
-        let mut sink = AppendSink::new(batch);
-        #[cfg(test)]
-        if let Some(FailPoint::AfterFullTiles(count)) = self.failpoint {
-            sink.crash_after_tiles = Some(count);
-        }
+        let mut new_hashes = NewHashes::default();
         for entry in entries {
-            edge_entries.push(*entry);
-            if edge_entries.len() == TILE_WIDTH {
-                let bundle_index = edge.size() / TILE_WIDTH as u64;
-                let bundle = bundle_bytes(&edge_entries);
-                sink.batch
-                    .put(&entries_path(bundle_index, FULL_WIDTH), &bundle)?;
-                edge_entries.clear();
-            }
-            edge.push_entry(entry, &mut sink)?;
+            let Ok(()) = edge.push_entry(entry, &mut new_hashes);
         }
-        Ok(Grown {
-            edge,
-            entries: edge_entries,
-            cache: sink.cache,
-        })
+        debug_assert_eq!(edge.size(), new_size);
+
+        self.dirty = true;
+        self.files.write(Packed::Entries, old_size, entries)?;
+        self.crash_at(FailPoint::AfterEntries)?;
+        for level in stored_levels() {
+            let first = level_len(old_size, level);
+            self.files.write(
+                Packed::Hashes(level),
+                first,
+                &new_hashes.levels[slot(level)],
+            )?;
+        }
+        if !self.deferred {
+            self.files.sync_written()?;
+            self.crash_at(FailPoint::BeforeCommit)?;
+            // Commit point: from here on the new size is the log.
+            self.write_state(new_size)?;
+            self.durable_size = new_size;
+        } else {
+            self.crash_at(FailPoint::BeforeCommit)?;
+        }
+        self.dirty = false;
+        self.right_edge = RightEdge::new(&edge);
+        self.edge = edge;
+        Ok(())
     }
 
     /// The root of the current tree.
@@ -268,24 +227,9 @@ impl TileLog {
                 tree_size: size,
             });
         }
-        let bundle_index = index / TILE_WIDTH as u64;
-        let offset = (index % TILE_WIDTH as u64) as usize;
-        if bundle_index >= full_tiles(size, 0) {
-            return self
-                .edge_entries
-                .get(offset)
-                .copied()
-                .ok_or_else(|| LedgerError::corrupt(&self.dir, "partial entry bundle too short"));
-        }
-        let path = self.dir.join(entries_path(bundle_index, FULL_WIDTH));
-        let file = File::open(&path).map_err(LedgerError::io(&path))?;
-        let mut record = [0u8; ENTRY_RECORD_SIZE];
-        files::read_exact_at(&file, &mut record, (offset * ENTRY_RECORD_SIZE) as u64)
-            .map_err(LedgerError::io(&path))?;
-        parse_bundle(&record, 1)
-            .ok()
-            .and_then(|entries| entries.first().copied())
-            .ok_or_else(|| LedgerError::corrupt(&path, format!("bad record for entry {index}")))
+        let mut entry = [0u8; HASH_SIZE];
+        self.files.read(Packed::Entries, index, &mut entry)?;
+        Ok(entry)
     }
 
     /// RFC 6962 audit path of the entry at `index` in the tree of the first `tree_size`
@@ -369,30 +313,32 @@ impl TileLog {
         Ok(notes)
     }
 
-    /// The bytes of a tile or entry bundle for serving, `None` unless the resource belongs to
-    /// the durable tree (so leftovers of an interrupted append are never served).
+    /// The bytes of a tile or entry bundle of the current tree, `None` if the tree has no
+    /// such resource.
     pub fn read_file(&self, tile: &TilePath) -> Result<Option<Vec<u8>>, LedgerError> {
-        let (tile_level, index, width) = match *tile {
-            TilePath::Hashes {
-                level,
-                index,
-                width,
-            } => (level, index, width),
-            TilePath::Entries { index, width } => (0, index, width),
-        };
-        if !self.serves(tile_level, index, width) {
-            return Ok(None);
-        }
-        read_optional(&self.dir.join(tile.to_path()))
+        TileReader::new(&self.dir).read(tile, self.size())
     }
 
-    /// Rebuild the private hash cache from the tiles (e.g. after the auditor reported it bad).
-    pub fn rebuild_cache(&mut self) -> Result<(), LedgerError> {
-        self.cache.close_all();
-        for level in cache_levels() {
-            remove_file_if_exists(&cache_path(&self.dir, level))?;
+    /// Stop fsyncing and committing every append: only [`TileLog::sync`] (which
+    /// [`TileLog::sign_checkpoint`] calls) makes appends durable. A crash before then rolls the
+    /// log back to the last synced size when it is reopened, so the caller must be able to
+    /// append those entries again (Mamori's store can: the log is derived from it).
+    pub fn defer_durability(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Make everything appended so far durable: one `syncfs` of the log's file system (which
+    /// also flushes whatever the caller wrote there before, such as its own store), then
+    /// `state` commits the size.
+    pub fn sync(&mut self) -> Result<(), LedgerError> {
+        if self.durable_size == self.size() {
+            return Ok(());
         }
-        self.sync_cache()
+        flush_file_system(&self.dir)?;
+        self.files.mark_synced();
+        self.write_state(self.size())?;
+        self.durable_size = self.size();
+        Ok(())
     }
 
     /// In tests, stop here as if the process died (leaving everything as it is on disk).
@@ -410,19 +356,6 @@ impl TileLog {
         Ok(())
     }
 
-    fn serves(&self, tile_level: u8, index: u64, width: u16) -> bool {
-        if tile_level >= MAX_TILE_LEVELS || width == 0 || width > FULL_WIDTH {
-            return false;
-        }
-        let size = self.size();
-        let full = full_tiles(size, tile_level);
-        if width == FULL_WIDTH {
-            return index < full;
-        }
-        // Older partial tiles stay valid (checkpoints may name them) until the full tile exists.
-        index < full || (index == full && width <= partial_width(size, tile_level))
-    }
-
     fn check_tree_size(&self, tree_size: u64) -> Result<(), LedgerError> {
         if tree_size > self.size() {
             return Err(LedgerError::TreeSizeOutOfRange {
@@ -437,224 +370,12 @@ impl TileLog {
         write_atomic(&self.dir, &self.dir.join(TMP_DIR), relative, bytes)
     }
 
-    fn write_state(&self, size: u64, pending: u64, durable: bool) -> Result<(), LedgerError> {
+    fn write_state(&self, size: u64) -> Result<(), LedgerError> {
         let state = State {
             origin: self.origin.clone(),
             size,
-            pending,
         };
-        let mut batch = FileBatch::new(&self.dir, &self.dir.join(TMP_DIR), durable);
-        batch.put(STATE_FILE, state.encode().as_bytes())?;
-        batch.commit()
-    }
-
-    /// Stop fsyncing every append: files are still put in place atomically, but only
-    /// [`TileLog::sync`] (which [`TileLog::sign_checkpoint`] calls) makes them durable. A crash
-    /// before then rolls the log back to the last synced size when it is reopened, so the
-    /// caller must be able to append those entries again (Mamori's store can: the tiles are
-    /// derived from it). Per-file fsync costs more than everything else an append does.
-    pub fn defer_durability(&mut self) {
-        self.deferred = true;
-    }
-
-    /// Make everything appended so far durable: one `syncfs` of the log's file system, then
-    /// the state file records the size as durable.
-    pub fn sync(&mut self) -> Result<(), LedgerError> {
-        if self.durable_size == self.size() && self.pending == self.size() {
-            return Ok(());
-        }
-        flush_file_system(&self.dir)?;
-        self.write_state(self.size(), self.size(), true)?;
-        let size = self.size();
-        let previous = std::mem::replace(&mut self.durable_size, size);
-        self.remove_replaced_partials(previous);
-        Ok(())
-    }
-
-    /// Read a full hash tile (exactly 256 hashes).
-    fn read_full_tile(&self, tile_level: u8, tile_index: u64) -> Result<Vec<Hash>, LedgerError> {
-        let path = self.dir.join(tile_path(tile_level, tile_index, FULL_WIDTH));
-        let bytes = fs::read(&path).map_err(LedgerError::io(&path))?;
-        if bytes.len() != FULL_TILE_BYTES {
-            return Err(LedgerError::corrupt(
-                &path,
-                format!("{} bytes, expected {FULL_TILE_BYTES}", bytes.len()),
-            ));
-        }
-        Ok(hashes_from_bytes(&bytes))
-    }
-
-    /// Stage the partial tiles and bundle of the new size that differ from the old size's.
-    fn put_partials(
-        &self,
-        batch: &mut FileBatch,
-        old_size: u64,
-        edge: &Edge,
-        edge_entries: &[Hash],
-    ) -> Result<(), LedgerError> {
-        let new_size = edge.size();
-        for tile_level in 0..tile_levels(new_size) {
-            let width = partial_width(new_size, tile_level);
-            let index = full_tiles(new_size, tile_level);
-            let unchanged = (index, width)
-                == (
-                    full_tiles(old_size, tile_level),
-                    partial_width(old_size, tile_level),
-                );
-            if width == 0 || unchanged {
-                continue;
-            }
-            let nodes = edge.level(tile_level).map_or(&[][..], |l| &l.nodes[..]);
-            debug_assert_eq!(nodes.len(), usize::from(width));
-            batch.put(
-                &tile_path(tile_level, index, width),
-                &hashes_to_bytes(nodes),
-            )?;
-        }
-        let width = partial_width(new_size, 0);
-        if width > 0 {
-            debug_assert_eq!(edge_entries.len(), usize::from(width));
-            batch.put(
-                &entries_path(full_tiles(new_size, 0), width),
-                &bundle_bytes(edge_entries),
-            )?;
-        }
-        Ok(())
-    }
-
-    /// Append each cache level's new hashes after the `old_size` ones and fsync them.
-    fn append_cache(
-        &mut self,
-        old_size: u64,
-        new: &[Vec<Hash>],
-        durable: bool,
-    ) -> Result<(), LedgerError> {
-        for level in cache_levels() {
-            let hashes = &new[cache_slot(level)];
-            if !hashes.is_empty() {
-                self.cache
-                    .append(level, cache_len(old_size, level), hashes, durable)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Make the cache hold exactly the durable size's hashes (see [`HashCache::sync`]).
-    fn sync_cache(&mut self) -> Result<(), LedgerError> {
-        let (dir, size) = (self.dir.clone(), self.size());
-        let mut cache = std::mem::replace(&mut self.cache, HashCache::new(&dir));
-        let result = cache.sync(
-            size,
-            |level| self.cache_contents(level),
-            |relative, bytes| self.write_file(relative, bytes),
-        );
-        self.cache = cache;
-        result
-    }
-
-    /// Every hash of cache level `level`, recomputed from the tiles of level `level / 8` (its
-    /// hashes for levels `8t`, the roots of each 16 of them for levels `8t + 4`) and the
-    /// partial tile in memory.
-    fn cache_contents(&self, level: u8) -> Result<Vec<u8>, LedgerError> {
-        let tile_level = (u32::from(level) / TILE_HEIGHT) as u8;
-        let grouped = u32::from(level) % TILE_HEIGHT == GROUP_HEIGHT;
-        let size = self.size();
-        let mut bytes = Vec::with_capacity(cache_len(size, level) as usize * HASH_SIZE);
-        let mut push = |nodes: &[Hash]| {
-            if grouped {
-                for group in nodes.chunks_exact(GROUP_WIDTH) {
-                    bytes.extend_from_slice(&perfect_root(group));
-                }
-            } else {
-                bytes.extend_from_slice(&nodes.concat());
-            }
-        };
-        for tile_index in 0..full_tiles(size, tile_level) {
-            push(&self.read_full_tile(tile_level, tile_index)?);
-        }
-        if let Some(edge) = self.edge.level(tile_level) {
-            push(&edge.nodes);
-        }
-        debug_assert_eq!(
-            bytes.len() as u64,
-            cache_len(size, level) * HASH_SIZE as u64
-        );
-        Ok(bytes)
-    }
-
-    /// If an append was interrupted, remove every file it may have written beyond the durable
-    /// size, then clear the intent.
-    fn recover(&mut self) -> Result<(), LedgerError> {
-        let (size, pending) = (self.size(), self.pending);
-        if pending == size {
-            return Ok(());
-        }
-        debug_assert!(pending > size);
-        clear_dir(&self.dir.join(TMP_DIR))?;
-        for tile_level in 0..tile_levels(pending) {
-            self.remove_beyond(
-                size,
-                pending,
-                |index, width| tile_path(tile_level, index, width),
-                tile_level,
-            )?;
-        }
-        self.remove_beyond(size, pending, entries_path, 0)?;
-        self.sync_cache()?;
-        self.write_state(size, size, true)?;
-        self.pending = size;
-        Ok(())
-    }
-
-    /// Remove the full tiles and the partial tile that growing from `size` to `pending` creates
-    /// at one tile level (hash tiles or entry bundles, per `path`).
-    fn remove_beyond(
-        &self,
-        size: u64,
-        pending: u64,
-        path: impl Fn(u64, u16) -> String,
-        tile_level: u8,
-    ) -> Result<(), LedgerError> {
-        for index in full_tiles(size, tile_level)..full_tiles(pending, tile_level) {
-            remove_file_if_exists(&self.dir.join(path(index, FULL_WIDTH)))?;
-        }
-        let (index, width) = (
-            full_tiles(pending, tile_level),
-            partial_width(pending, tile_level),
-        );
-        let old_edge = (
-            full_tiles(size, tile_level),
-            partial_width(size, tile_level),
-        );
-        if width > 0 && (index, width) != old_edge {
-            remove_file_if_exists(&self.dir.join(path(index, width)))?;
-            if index != old_edge.0 {
-                // Only an empty directory: never touch partial tiles of the durable size.
-                let _ = fs::remove_dir(self.dir.join(format!("{}.p", path(index, FULL_WIDTH))));
-            }
-        }
-        Ok(())
-    }
-
-    /// After a commit, drop the partial tiles whose full tile now exists (best effort: they
-    /// are valid prefixes of the full tile, so a leftover is harmless).
-    fn remove_replaced_partials(&self, old_size: u64) {
-        let new_size = self.size();
-        let mut dirs = Vec::new();
-        for tile_level in 0..tile_levels(old_size) {
-            let old_edge = full_tiles(old_size, tile_level);
-            if partial_width(old_size, tile_level) > 0
-                && full_tiles(new_size, tile_level) > old_edge
-            {
-                dirs.push(tile_path(tile_level, old_edge, FULL_WIDTH));
-                if tile_level == 0 {
-                    dirs.push(entries_path(old_edge, FULL_WIDTH));
-                }
-            }
-        }
-        for full in dirs {
-            let _ = fs::remove_dir_all(self.dir.join(format!("{full}.p")));
-        }
+        self.write_file(STATE_FILE, state.encode().as_bytes())
     }
 }
 
@@ -710,71 +431,35 @@ impl RightEdge {
     }
 }
 
-/// The tree after an append's entries, before it is committed.
-struct Grown {
-    edge: Edge,
-    /// Entries of the new partial entry bundle.
-    entries: Vec<Hash>,
-    /// New hashes per cache level (indexed by `cache_slot`), to append after the old size's.
-    cache: Vec<Vec<Hash>>,
+/// The hashes an append adds to each stored level, in order.
+struct NewHashes {
+    levels: [Vec<Hash>; STORED_LEVELS],
 }
 
-/// Collects what the edge produces during an append: full tiles go to the batch, hashes of
-/// cached levels are kept to be appended to the cache files.
-struct AppendSink<'a> {
-    batch: &'a mut FileBatch,
-    cache: Vec<Vec<Hash>>,
-    /// Crash-safety tests: fail after staging this many more full tiles.
-    #[cfg(test)]
-    crash_after_tiles: Option<usize>,
-}
-
-impl<'a> AppendSink<'a> {
-    fn new(batch: &'a mut FileBatch) -> Self {
-        AppendSink {
-            batch,
-            cache: cache_levels().map(|_| Vec::new()).collect(),
-            #[cfg(test)]
-            crash_after_tiles: None,
+impl Default for NewHashes {
+    fn default() -> Self {
+        NewHashes {
+            levels: std::array::from_fn(|_| Vec::new()),
         }
     }
 }
 
-impl EdgeSink for AppendSink<'_> {
-    type Error = LedgerError;
+impl EdgeSink for NewHashes {
+    type Error = std::convert::Infallible;
 
-    fn node(&mut self, tile_level: u8, _: u64, hash: &Hash) -> Result<(), LedgerError> {
-        // Level 0 lives only in the tiles; higher tile levels are also cached.
-        if tile_level > 0 {
-            let level = tile_level * TILE_HEIGHT as u8;
-            self.cache[cache_slot(level)].push(*hash);
-        }
+    fn node(&mut self, tile_level: u8, _: u64, hash: &Hash) -> Result<(), Self::Error> {
+        let level = tile_level * TILE_HEIGHT as u8;
+        self.levels[slot(level)].push(*hash);
         Ok(())
     }
 
-    fn group(&mut self, tile_level: u8, _: u64, hash: &Hash) -> Result<(), LedgerError> {
+    fn group(&mut self, tile_level: u8, _: u64, hash: &Hash) -> Result<(), Self::Error> {
         let level = tile_level * TILE_HEIGHT as u8 + GROUP_HEIGHT as u8;
-        self.cache[cache_slot(level)].push(*hash);
+        self.levels[slot(level)].push(*hash);
         Ok(())
     }
 
-    fn full_tile(
-        &mut self,
-        tile_level: u8,
-        tile_index: u64,
-        nodes: &[Hash],
-    ) -> Result<(), LedgerError> {
-        self.batch.put(
-            &tile_path(tile_level, tile_index, FULL_WIDTH),
-            &hashes_to_bytes(nodes),
-        )?;
-        #[cfg(test)]
-        if let Some(count) = self.crash_after_tiles.as_mut() {
-            if *count == 0 {
-                return Err(tests::simulated_crash());
-            }
-            *count -= 1;
-        }
+    fn full_tile(&mut self, _: u8, _: u64, _: &[Hash]) -> Result<(), Self::Error> {
         Ok(())
     }
 }
@@ -803,9 +488,14 @@ fn read_or_create_state(dir: &Path, origin: &str) -> Result<State, LedgerError> 
         return State::decode(&bytes, &path);
     }
     // A missing state next to existing data means damage, not a new log.
-    if ["tile", CHECKPOINT_FILE, CHECKPOINTS_DIR]
-        .iter()
-        .any(|name| dir.join(name).exists())
+    if [
+        packed::ENTRIES_FILE,
+        packed::HASHES_DIR,
+        CHECKPOINT_FILE,
+        CHECKPOINTS_DIR,
+    ]
+    .iter()
+    .any(|name| dir.join(name).exists())
     {
         return Err(LedgerError::MissingState {
             dir: dir.to_path_buf(),
@@ -814,7 +504,6 @@ fn read_or_create_state(dir: &Path, origin: &str) -> Result<State, LedgerError> 
     let state = State {
         origin: origin.to_owned(),
         size: 0,
-        pending: 0,
     };
     write_atomic(
         dir,
@@ -825,40 +514,18 @@ fn read_or_create_state(dir: &Path, origin: &str) -> Result<State, LedgerError> 
     Ok(state)
 }
 
-/// The partial tiles of a tree of `size` leaves, read from disk.
-fn load_edge(dir: &Path, size: u64) -> Result<Edge, LedgerError> {
+/// The partial tiles of a tree of `size` leaves, read from the packed files.
+fn load_edge(files: &PackedFiles, size: u64) -> Result<Edge, LedgerError> {
     let mut levels = Vec::new();
     for tile_level in 0..tile_levels(size) {
-        let width = partial_width(size, tile_level);
-        let mut nodes = Vec::new();
-        if width > 0 {
-            let path = dir.join(tile_path(tile_level, full_tiles(size, tile_level), width));
-            let bytes = fs::read(&path).map_err(LedgerError::io(&path))?;
-            if bytes.len() != usize::from(width) * HASH_SIZE {
-                return Err(LedgerError::corrupt(
-                    &path,
-                    format!(
-                        "{} bytes, expected {}",
-                        bytes.len(),
-                        usize::from(width) * HASH_SIZE
-                    ),
-                ));
-            }
-            nodes = hashes_from_bytes(&bytes);
-        }
-        levels.push(EdgeLevel::from_nodes(nodes));
+        let width = usize::from(partial_width(size, tile_level));
+        let first = full_tiles(size, tile_level) * TILE_WIDTH as u64;
+        let mut bytes = vec![0u8; width * HASH_SIZE];
+        let level = tile_level * TILE_HEIGHT as u8;
+        files.read(Packed::Hashes(level), first, &mut bytes)?;
+        levels.push(EdgeLevel::from_nodes(hashes_from_bytes(&bytes)));
     }
     Ok(Edge::from_levels(size, levels))
-}
-
-fn load_partial_bundle(dir: &Path, size: u64) -> Result<Vec<Hash>, LedgerError> {
-    let width = partial_width(size, 0);
-    if width == 0 {
-        return Ok(Vec::new());
-    }
-    let path = dir.join(entries_path(full_tiles(size, 0), width));
-    let bytes = fs::read(&path).map_err(LedgerError::io(&path))?;
-    parse_bundle(&bytes, usize::from(width)).map_err(|reason| LedgerError::corrupt(&path, reason))
 }
 
 /// Sizes of the signed checkpoints in `checkpoints/`, ascending. Names other than 20 decimal
@@ -893,10 +560,6 @@ pub(crate) fn parse_history_name(name: &str) -> Option<u64> {
     name.parse().ok()
 }
 
-pub(crate) fn hashes_to_bytes(hashes: &[Hash]) -> Vec<u8> {
-    hashes.concat()
-}
-
 pub(crate) fn hashes_from_bytes(bytes: &[u8]) -> Vec<Hash> {
     debug_assert_eq!(bytes.len() % HASH_SIZE, 0);
     bytes
@@ -917,29 +580,6 @@ pub(crate) fn bundle_bytes(entries: &[Hash]) -> Vec<u8> {
         bytes.extend_from_slice(entry);
     }
     bytes
-}
-
-/// Parse exactly `count` 32-byte entries from bundle bytes.
-pub(crate) fn parse_bundle(bytes: &[u8], count: usize) -> Result<Vec<Hash>, String> {
-    if bytes.len() != count * ENTRY_RECORD_SIZE {
-        return Err(format!(
-            "{} bytes, expected {}",
-            bytes.len(),
-            count * ENTRY_RECORD_SIZE
-        ));
-    }
-    bytes
-        .chunks_exact(ENTRY_RECORD_SIZE)
-        .enumerate()
-        .map(|(position, record)| match record.split_first_chunk::<2>() {
-            Some((length, entry)) if u16::from_be_bytes(*length) as usize == HASH_SIZE => {
-                let mut hash = [0u8; HASH_SIZE];
-                hash.copy_from_slice(entry);
-                Ok(hash)
-            }
-            _ => Err(format!("entry {position} does not have length 32")),
-        })
-        .collect()
 }
 
 /// Flush every written file of the file system holding `dir` to stable storage.

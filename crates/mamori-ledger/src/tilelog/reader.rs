@@ -1,21 +1,18 @@
 //! Complete-subtree hashes of a [`TileLog`] for proof generation.
 //!
 //! A subtree at tree level `h` is the root of `2^r` hashes of level `h - r`, where `h - r` is
-//! the multiple of 4 at or below `h`: level 0 is stored in the level-0 tiles, levels 4, 8, 12,
-//! ... in the hash cache. So it takes at most 8 stored hashes and 7 SHA-256 calls, and those
+//! the multiple of 4 at or below `h`: levels 0, 4, 8, 12, ... are stored in the packed files.
+//! So it takes at most 8 stored hashes and 7 SHA-256 calls, and those
 //! hashes lie in one aligned run of 16 that the path's siblings at levels `h - r .. h - r + 3`
 //! share. The reader fetches 16 hashes (512 bytes, one `pread`) at a time and keeps them for
 //! the duration of one proof. Hashes in a partial tile, and the subtrees of the current right
 //! edge, come from memory.
 
-use std::fs::File;
-
-use super::cache::{CACHE_STEP, cache_path};
-use super::files::read_exact_at;
+use super::packed::{LEVEL_STEP, Packed};
 use super::{TileLog, hashes_from_bytes};
 use crate::edge::{GROUP_HEIGHT, GROUP_WIDTH};
 use crate::merkle::{SubtreeSource, perfect_root};
-use crate::tile::{FULL_WIDTH, HASH_SIZE, TILE_HEIGHT, TILE_WIDTH, full_tiles, tile_path};
+use crate::tile::{HASH_SIZE, TILE_HEIGHT, TILE_WIDTH, full_tiles};
 use crate::{Hash, LedgerError};
 
 /// Hashes per run read at once.
@@ -36,10 +33,10 @@ impl<'a> LogReader<'a> {
         }
     }
 
-    /// Root of `count` (a power of two, at most 8) consecutive hashes of tree level `level` (0
-    /// or a cached level), starting at `first` (aligned to `count`).
+    /// Root of `count` (a power of two, at most 8) consecutive hashes of stored tree level
+    /// `level`, starting at `first` (aligned to `count`).
     fn stored_root(&mut self, level: u8, first: u64, count: usize) -> Result<Hash, LedgerError> {
-        debug_assert!(level.is_multiple_of(CACHE_STEP));
+        debug_assert!(level.is_multiple_of(LEVEL_STEP));
         debug_assert!(count <= RUN / 2 && first.is_multiple_of(count as u64));
         let log = self.log;
         let (partial_start, partial) = log.partial_hashes(level);
@@ -77,7 +74,7 @@ impl<'a> LogReader<'a> {
 }
 
 impl TileLog {
-    /// Index of the first hash of tree level `level` (0 or cached) in the partial tile of its
+    /// Index of the first hash of stored tree level `level` in the partial tile of its
     /// tile level, and those hashes (in memory).
     fn partial_hashes(&self, level: u8) -> (u64, &[Hash]) {
         let tile_level = (u32::from(level) / TILE_HEIGHT) as u8;
@@ -100,7 +97,7 @@ impl SubtreeSource for LogReader<'_> {
         if let Some(hash) = self.log.right_edge.subtree(level, index) {
             return Ok(hash);
         }
-        let height = level % CACHE_STEP;
+        let height = level % LEVEL_STEP;
         self.stored_root(level - height, index << height, 1 << height)
     }
 
@@ -113,26 +110,10 @@ impl SubtreeSource for LogReader<'_> {
     }
 }
 
-/// Read run `run_index` (16 hashes) of tree level `level` from a full tile or the cache.
+/// Read run `run_index` (16 hashes) of stored tree level `level`.
 fn read_run(log: &TileLog, level: u8, run_index: u64) -> Result<Vec<Hash>, LedgerError> {
     let mut bytes = [0u8; RUN_BYTES];
-    if level == 0 {
-        let runs_per_tile = (TILE_WIDTH / RUN) as u64;
-        let path = log
-            .dir
-            .join(tile_path(0, run_index / runs_per_tile, FULL_WIDTH));
-        let offset = (run_index % runs_per_tile) * RUN_BYTES as u64;
-        File::open(&path)
-            .and_then(|file| read_exact_at(&file, &mut bytes, offset))
-            .map_err(LedgerError::io(&path))?;
-    } else {
-        let path = cache_path(&log.dir, level);
-        let file = log
-            .cache
-            .get(level)
-            .ok_or_else(|| LedgerError::corrupt(&path, "hash cache is not open"))?;
-        read_exact_at(file, &mut bytes, run_index * RUN_BYTES as u64)
-            .map_err(LedgerError::io(&path))?;
-    }
+    log.files
+        .read(Packed::Hashes(level), run_index * RUN as u64, &mut bytes)?;
     Ok(hashes_from_bytes(&bytes))
 }

@@ -1,11 +1,10 @@
-//! The private `state` file: the log's origin and durable size, plus the size an append in
-//! progress is growing to (its files beyond `size` are removed on recovery).
+//! The private `state` file: the log's origin and committed size (the packed files are cut
+//! back to it when the log is opened).
 //!
 //! ```text
-//! mamori-ledger state v1
+//! mamori-ledger state v2
 //! origin <origin>
-//! size <durable tree size>
-//! pending <target size of an unfinished append, or size>
+//! size <committed tree size>
 //! crc32 <8 hex digits over the lines above>
 //! ```
 
@@ -14,21 +13,17 @@ use std::path::Path;
 use crate::LedgerError;
 use crate::tile::parse_canonical_decimal;
 
-const MAGIC: &str = "mamori-ledger state v1";
+const MAGIC: &str = "mamori-ledger state v2";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct State {
     pub origin: String,
     pub size: u64,
-    pub pending: u64,
 }
 
 impl State {
     pub fn encode(&self) -> String {
-        let body = format!(
-            "{MAGIC}\norigin {}\nsize {}\npending {}\n",
-            self.origin, self.size, self.pending
-        );
+        let body = format!("{MAGIC}\norigin {}\nsize {}\n", self.origin, self.size);
         let crc = crc32fast::hash(body.as_bytes());
         format!("{body}crc32 {crc:08x}\n")
     }
@@ -60,17 +55,12 @@ impl State {
         };
         let origin = field("origin")?.to_owned();
         let size = field("size")?;
-        let pending = field("pending")?;
         let number =
             |text: &str| parse_canonical_decimal(text).ok_or_else(|| corrupt("bad number"));
         let state = State {
             origin,
             size: number(size)?,
-            pending: number(pending)?,
         };
-        if state.pending < state.size {
-            return Err(corrupt("pending size below durable size"));
-        }
         Ok(state)
     }
 }
@@ -85,7 +75,6 @@ mod tests {
         let state = State {
             origin: "example.com/log".into(),
             size: 70_000,
-            pending: 70_512,
         };
         let text = state.encode();
         let path = Path::new("state");

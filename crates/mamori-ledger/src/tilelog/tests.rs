@@ -52,8 +52,11 @@ fn snapshot(dir: &Path, under: &str) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn log_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = snapshot(dir, "tile");
-    files.extend(snapshot(dir, "cache"));
+    let mut files = snapshot(dir, packed::HASHES_DIR);
+    files.insert(
+        packed::ENTRIES_FILE.to_owned(),
+        fs::read(dir.join(packed::ENTRIES_FILE)).unwrap(),
+    );
     files
 }
 
@@ -92,8 +95,7 @@ fn audit(dir: &Path, signer: &Signer, entries: &[Hash]) {
     auditor.finish().unwrap();
 }
 
-/// 1,000 entries, then a batch of 20,000 (78 full level-0 tiles and 78 bundles: more staged
-/// files than one flush takes) that crashes, then 1,234 more.
+/// 1,000 entries, then a batch of 20,000 that crashes, then 1,234 more.
 fn batches(all: &[Hash]) -> (&[Hash], &[Hash], &[Hash]) {
     (&all[..1000], &all[1000..21_000], &all[21_000..])
 }
@@ -104,48 +106,41 @@ fn torn_appends_recover_the_old_size_and_resume_identically() {
     let (first, second, third) = batches(&all);
     let clean = clean_log(&[first, second, third]);
     let signer = Signer::generate(ORIGIN).unwrap();
-    for point in [
-        FailPoint::AfterIntent,
-        FailPoint::AfterFullTiles(0),
-        FailPoint::AfterFullTiles(70),
-        FailPoint::BeforeCache,
-        FailPoint::BeforeFilesInPlace,
-        FailPoint::BeforeCommit,
+    for (point, deferred) in [
+        (FailPoint::AfterEntries, false),
+        (FailPoint::BeforeCommit, false),
+        (FailPoint::AfterEntries, true),
+        (FailPoint::BeforeCommit, true),
     ] {
+        let context = format!("{point:?} deferred {deferred}");
         let dir = tempfile::tempdir().unwrap();
         let mut log = TileLog::open(dir.path(), ORIGIN).unwrap();
+        if deferred {
+            log.defer_durability();
+        }
         log.append(first).unwrap();
         log.sign_checkpoint(&signer).unwrap();
         let root = log.root().unwrap();
         let before = log_files(dir.path());
         log.failpoint = Some(point);
-        assert!(log.append(second).is_err(), "{point:?}");
+        assert!(log.append(second).is_err(), "{context}");
         drop(log); // the "crash": nothing else runs
-
-        if point == FailPoint::BeforeCommit {
-            // The new tiles are all in place, only the state still names size 1000.
-            assert!(dir.path().join("tile/0/050").is_file());
-            assert!(dir.path().join("tile/entries/082.p/8").is_file());
-        }
-        if point == FailPoint::BeforeFilesInPlace || point == FailPoint::AfterFullTiles(70) {
-            assert!(
-                fs::read_dir(dir.path().join(TMP_DIR))
-                    .unwrap()
-                    .next()
-                    .is_some(),
-                "temp files left"
-            );
-        }
+        assert!(
+            fs::metadata(dir.path().join(packed::ENTRIES_FILE))
+                .unwrap()
+                .len()
+                > 32 * 1000,
+            "{context}: the torn append wrote entries"
+        );
 
         let mut log = TileLog::open(dir.path(), ORIGIN).unwrap();
-        assert_eq!(log.size(), 1000, "{point:?}");
-        assert_eq!(log.root().unwrap(), root, "{point:?}");
+        assert_eq!(log.size(), 1000, "{context}");
+        assert_eq!(log.root().unwrap(), root, "{context}");
         assert_same_files(
             &log_files(dir.path()),
             &before,
-            &format!("{point:?} after recovery"),
+            &format!("{context} after recovery"),
         );
-        assert_eq!(fs::read_dir(dir.path().join(TMP_DIR)).unwrap().count(), 0);
         audit(dir.path(), &signer, first);
 
         log.append(second).unwrap();
@@ -153,7 +148,7 @@ fn torn_appends_recover_the_old_size_and_resume_identically() {
         assert_same_files(
             &log_files(dir.path()),
             &log_files(clean.path()),
-            &format!("{point:?} resumed"),
+            &format!("{context} resumed"),
         );
         drop(log);
         audit(dir.path(), &signer, &all);
@@ -161,32 +156,23 @@ fn torn_appends_recover_the_old_size_and_resume_identically() {
 }
 
 #[test]
-fn crash_after_commit_keeps_the_new_size() {
-    let all = entries(22_234);
-    let (first, second, third) = batches(&all);
-    let clean = clean_log(&[first, second, third]);
+fn deferred_appends_survive_only_once_synced() {
+    let all = entries(3000);
     let dir = tempfile::tempdir().unwrap();
     let mut log = TileLog::open(dir.path(), ORIGIN).unwrap();
-    log.append(first).unwrap();
-    log.failpoint = Some(FailPoint::AfterCommit);
-    assert!(log.append(second).is_err());
-    drop(log);
-
+    log.defer_durability();
+    log.append(&all[..1000]).unwrap();
+    log.sync().unwrap();
+    log.append(&all[1000..2000]).unwrap();
+    drop(log); // crash before the next sync
     let mut log = TileLog::open(dir.path(), ORIGIN).unwrap();
-    assert_eq!(log.size(), 21_000);
-    // The partial tiles of size 1000 were not removed yet: harmless, valid prefixes.
-    assert!(dir.path().join("tile/0/003.p/232").is_file());
-    let signer = Signer::generate(ORIGIN).unwrap();
-    log.sign_checkpoint(&signer).unwrap();
-    audit(dir.path(), &signer, &all[..21_000]);
-    log.append(third).unwrap();
-    let mut files = log_files(dir.path());
-    // (tile/1/000.p/3 is not a leftover: tile/1/000 is still partial, so it stays anyway.)
-    let leftovers = ["tile/0/003.p/232", "tile/entries/003.p/232"];
-    for leftover in leftovers {
-        assert!(files.remove(leftover).is_some(), "{leftover}");
-    }
-    assert_same_files(&files, &log_files(clean.path()), "after commit");
+    assert_eq!(log.size(), 1000);
+    log.append(&all[1000..]).unwrap();
+    assert_same_files(
+        &log_files(dir.path()),
+        &log_files(clean_log(&[&all]).path()),
+        "replayed",
+    );
 }
 
 #[test]
@@ -198,11 +184,14 @@ fn failed_append_is_cleaned_up_before_the_next_one() {
     log.failpoint = Some(FailPoint::BeforeCommit);
     assert!(log.append(&all[1000..21_000]).is_err());
     assert_eq!(log.size(), 1000);
-    assert!(
-        dir.path().join("tile/0/050").is_file(),
-        "files of the failed append"
+    assert_eq!(
+        fs::metadata(dir.path().join(packed::ENTRIES_FILE))
+            .unwrap()
+            .len(),
+        32 * 21_000,
+        "bytes of the failed append"
     );
-    // The same process goes on with a different, shorter batch: the failed append's files
+    // The same process goes on with a different, shorter batch: the failed append's bytes
     // must not survive (they would be served as tiles of a tree that does not exist).
     log.failpoint = None;
     let other: Vec<Hash> = entries(10)
@@ -216,7 +205,6 @@ fn failed_append_is_cleaned_up_before_the_next_one() {
         &log_files(clean.path()),
         "after a failed append",
     );
-    assert!(!dir.path().join("tile/0/050").exists());
 }
 
 #[test]
@@ -225,7 +213,7 @@ fn leftover_temp_files_are_removed_on_open() {
     let mut log = TileLog::open(dir.path(), ORIGIN).unwrap();
     log.append(&entries(300)).unwrap();
     drop(log);
-    fs::write(dir.path().join("tmp/12345.7.tmp"), b"half a tile").unwrap();
+    fs::write(dir.path().join("tmp/12345.7.tmp"), b"half a file").unwrap();
     fs::create_dir_all(dir.path().join("tmp/odd")).unwrap();
     let log = TileLog::open(dir.path(), ORIGIN).unwrap();
     assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
@@ -233,17 +221,17 @@ fn leftover_temp_files_are_removed_on_open() {
 }
 
 #[test]
-fn cache_longer_than_the_size_is_truncated() {
-    // As left by an append that extended the cache and then died before its commit.
+fn short_packed_file_is_reported_as_damage() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = TileLog::open(dir.path(), ORIGIN).unwrap();
     log.append(&entries(5000)).unwrap();
-    let cache = log_files(dir.path());
     drop(log);
-    let path = cache_path(dir.path(), 4);
-    let mut bytes = fs::read(&path).unwrap();
-    bytes.extend_from_slice(&[7; 64]);
-    fs::write(&path, bytes).unwrap();
-    TileLog::open(dir.path(), ORIGIN).unwrap();
-    assert_same_files(&log_files(dir.path()), &cache, "truncated cache");
+    let path = dir.path().join(packed::hashes_path(4));
+    let bytes = fs::read(&path).unwrap();
+    fs::write(&path, &bytes[..bytes.len() - 32]).unwrap();
+    let error = TileLog::open(dir.path(), ORIGIN).unwrap_err();
+    assert!(
+        error.to_string().contains("hashes/04") && error.to_string().contains("expected"),
+        "{error}"
+    );
 }
