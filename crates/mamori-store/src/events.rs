@@ -1,14 +1,22 @@
 //! The SQLite event table: one row per ledger leaf.
 
 use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::postings::{Dimension, Postings};
 use crate::{Result, StoreError};
 
-/// Bumped whenever the schema changes; `open` refuses a database from the future.
-const SCHEMA_VERSION: i64 = 1;
+/// Bumped whenever the schema changes; `open` refuses a database of another version.
+const SCHEMA_VERSION: i64 = 2;
+
+/// Bytes of the identity kept for de-duplication: a false duplicate needs the same microsecond
+/// and the same 128-bit prefix (2^64 work even for someone choosing the events), and each
+/// byte less is a byte less in every index entry.
+const IDENTITY_BYTES: usize = 16;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -35,11 +43,20 @@ CREATE TABLE IF NOT EXISTS names (
 );
 -- The identity already covers the time, so unique (time, identity) is unique identity. Leading
 -- with the time keeps inserts of time-ordered input near the end of the index instead of on
--- random pages (a random 32-byte key costs a page write per event once the index outgrows the
+-- random pages (a random key costs a page write per event once the index outgrows the
 -- cache), and the same index serves time-range queries.
 CREATE UNIQUE INDEX IF NOT EXISTS events_time_identity ON events(time_us, identity);
-CREATE INDEX IF NOT EXISTS events_account_time ON events(account_id, time_us);
-CREATE INDEX IF NOT EXISTS events_kind_time ON events(kind_id, time_us);
+-- The account and kind indexes: one row per key and stored batch (module `postings`).
+CREATE TABLE IF NOT EXISTS postings (
+    id        INTEGER PRIMARY KEY,
+    dimension INTEGER NOT NULL, -- 1 account, 2 kind
+    key_id    INTEGER NOT NULL, -- names.id
+    first_us  INTEGER NOT NULL,
+    last_us   INTEGER NOT NULL,
+    count     INTEGER NOT NULL,
+    data      BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS postings_key_time ON postings(dimension, key_id, last_us);
 ";
 
 /// An event ready to be stored: already canonicalised and hashed by the caller.
@@ -79,9 +96,32 @@ pub struct StoredEvent {
 /// The SQLite database of events.
 pub struct EventStore {
     conn: Connection,
+    path: std::path::PathBuf,
     next_leaf: u64,
     /// Interned account and kind names; filled lazily, never evicted (one entry per account).
-    name_ids: HashMap<String, i64>,
+    name_ids: HashMap<String, i64, RandomState>,
+    /// Whether commits copy the WAL into the database file (SQLite's autocheckpoint).
+    auto_checkpoint: bool,
+}
+
+/// SQLite's autocheckpoint threshold on the writing connection, in pages (64 MiB).
+const AUTOCHECKPOINT_PAGES: i64 = 4096;
+/// Largest WAL tolerated while commits leave checkpoints to a [`WalCheckpointer`].
+const MAX_WAL_BYTES: u64 = 1 << 30;
+
+/// Copies the WAL into the database file from its own connection, so that the writer's
+/// commits don't (it takes a second core instead of stalling the writer, fsync included).
+pub(crate) struct WalCheckpointer {
+    conn: Connection,
+}
+
+impl WalCheckpointer {
+    /// Checkpoints as much of the WAL as readers allow, without blocking the writer.
+    pub fn run(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
 }
 
 impl EventStore {
@@ -91,11 +131,11 @@ impl EventStore {
             "PRAGMA page_size=16384;
              PRAGMA journal_mode=WAL;
              PRAGMA synchronous=NORMAL;
-             PRAGMA wal_autocheckpoint=4096;
              PRAGMA foreign_keys=ON;
              PRAGMA cache_size=-65536;
              PRAGMA temp_store=MEMORY;",
         )?;
+        conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.execute_batch(SCHEMA)?;
         let version: Option<String> = conn
@@ -123,8 +163,10 @@ impl EventStore {
         let next_leaf = next_leaf_index(&conn)?;
         Ok(EventStore {
             conn,
+            path: path.to_path_buf(),
             next_leaf,
-            name_ids: HashMap::new(),
+            name_ids: HashMap::default(),
+            auto_checkpoint: true,
         })
     }
 
@@ -158,11 +200,13 @@ impl EventStore {
     }
 
     /// Stores a batch in one transaction, assigning consecutive leaf indices to the events whose
-    /// identity is new. Atomic when this returns; durable against power loss after the next
-    /// file-system sync (`DataDir::checkpoint`), since the WAL runs with `synchronous=NORMAL`.
+    /// identity is new, and indexes them by account and kind. Atomic when this returns; durable
+    /// against power loss after the next file-system sync (`DataDir::checkpoint`), since the WAL
+    /// runs with `synchronous=NORMAL`.
     pub fn insert_batch(&mut self, batch: &[NewEvent]) -> Result<BatchOutcome> {
         let mut outcome = BatchOutcome::default();
         let mut next_leaf = self.next_leaf;
+        let mut index = BatchIndex::default();
         let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
@@ -177,19 +221,22 @@ impl EventStore {
                 let inserted = insert.execute(params![
                     leaf_index,
                     &event.entry[..],
-                    &event.identity[..],
+                    &event.identity[..IDENTITY_BYTES],
                     event.time_us,
                     kind_id,
                     account_id,
                     event.json,
                 ])?;
                 if inserted == 1 {
+                    index.add(Dimension::Account, account_id, event.time_us, leaf_index);
+                    index.add(Dimension::Kind, kind_id, event.time_us, leaf_index);
                     outcome.appended.push((next_leaf, event.entry));
                     next_leaf += 1;
                 } else {
                     outcome.duplicates.push(position);
                 }
             }
+            index.store(&tx)?;
         }
         if let Err(error) = tx.commit() {
             // Names interned in the rolled-back transaction are gone from the database.
@@ -197,7 +244,42 @@ impl EventStore {
             return Err(error.into());
         }
         self.next_leaf = next_leaf;
+        self.bound_wal()?;
         Ok(outcome)
+    }
+
+    /// Stops (`false`) or restarts (`true`) copying the WAL into the database file on this
+    /// connection's commits — while a [`WalCheckpointer`] does it on another thread. The WAL
+    /// is still bounded: past [`MAX_WAL_BYTES`] a commit checkpoints here anyway.
+    pub(crate) fn checkpoint_on_commit(&mut self, enabled: bool) -> Result<()> {
+        let pages = if enabled { AUTOCHECKPOINT_PAGES } else { 0 };
+        self.conn.pragma_update(None, "wal_autocheckpoint", pages)?;
+        self.auto_checkpoint = enabled;
+        Ok(())
+    }
+
+    /// A second connection to this database that checkpoints the WAL.
+    pub(crate) fn wal_checkpointer(&self) -> Result<WalCheckpointer> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        Ok(WalCheckpointer { conn })
+    }
+
+    /// When commits do not checkpoint, keeps the WAL from growing without bound: a
+    /// checkpointer on another thread can fall behind a writer that never pauses.
+    fn bound_wal(&self) -> Result<()> {
+        if self.auto_checkpoint {
+            return Ok(());
+        }
+        let wal = self.path.with_extension("sqlite-wal");
+        let bytes = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        if bytes > MAX_WAL_BYTES {
+            // Between this connection's transactions nothing is added to the WAL, so this
+            // checkpoint completes and the next commit starts the WAL over.
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        }
+        Ok(())
     }
 
     /// Calls `visit` for every stored leaf from `start` on, in leaf order.
@@ -225,23 +307,96 @@ impl EventStore {
         from_us: i64,
         to_us: i64,
     ) -> Result<Vec<StoredEvent>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT leaf_index, entry, json, purged_us IS NOT NULL FROM events
-             WHERE account_id = (SELECT id FROM names WHERE name = ?1)
-               AND time_us >= ?2 AND time_us < ?3
-             ORDER BY leaf_index",
+        self.events_by(Dimension::Account, account, from_us, to_us)
+    }
+
+    /// Events of one kind (e.g. `file.copy`) within `[from_us, to_us)`, in leaf order.
+    pub fn events_of_kind(&self, kind: &str, from_us: i64, to_us: i64) -> Result<Vec<StoredEvent>> {
+        self.events_by(Dimension::Kind, kind, from_us, to_us)
+    }
+
+    /// Reads the posting rows of `name` that overlap the range, then the events they list.
+    fn events_by(
+        &self,
+        dimension: Dimension,
+        name: &str,
+        from_us: i64,
+        to_us: i64,
+    ) -> Result<Vec<StoredEvent>> {
+        let mut rows = self.conn.prepare_cached(
+            "SELECT id, first_us, count, data FROM postings
+             WHERE dimension = ?1 AND key_id = (SELECT id FROM names WHERE name = ?2)
+               AND last_us >= ?3 AND first_us < ?4",
         )?;
-        let mut rows = stmt.query(params![account, from_us, to_us])?;
-        let mut found = Vec::new();
-        while let Some(row) = rows.next()? {
-            found.push(read_stored(row)?);
+        let mut leaves = Vec::new();
+        let mut found = rows.query(params![dimension as i64, name, from_us, to_us])?;
+        while let Some(row) = found.next()? {
+            let (id, first_us, count): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            let data = row.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?;
+            let postings = usize::try_from(count)
+                .map_err(|_| format!("negative count {count}"))
+                .and_then(|count| Postings::decode(first_us, count, data))
+                .map_err(|reason| StoreError::Corrupt(format!("postings row {id}: {reason}")))?;
+            leaves.extend(
+                postings
+                    .pairs
+                    .into_iter()
+                    .filter(|&(time, _)| from_us <= time && time < to_us)
+                    .map(|(_, leaf)| leaf),
+            );
         }
-        Ok(found)
+        leaves.sort_unstable();
+        let mut event = self.conn.prepare_cached(
+            "SELECT leaf_index, entry, json, purged_us IS NOT NULL FROM events WHERE leaf_index = ?1",
+        )?;
+        leaves
+            .into_iter()
+            .map(|leaf| event.query_row([leaf], |row| Ok(read_stored(row)))?)
+            .collect()
+    }
+}
+
+/// The posting lists of one batch, per (dimension, key).
+#[derive(Default)]
+struct BatchIndex {
+    lists: HashMap<(Dimension, i64), Vec<(i64, i64)>, RandomState>,
+}
+
+impl BatchIndex {
+    fn add(&mut self, dimension: Dimension, key_id: i64, time_us: i64, leaf_index: i64) {
+        self.lists
+            .entry((dimension, key_id))
+            .or_default()
+            .push((time_us, leaf_index));
+    }
+
+    fn store(self, tx: &Connection) -> Result<()> {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO postings(dimension, key_id, first_us, last_us, count, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for ((dimension, key_id), mut pairs) in self.lists {
+            pairs.sort_unstable();
+            let postings = Postings { pairs };
+            insert.execute(params![
+                dimension as i64,
+                key_id,
+                postings.first_us(),
+                postings.last_us(),
+                postings.pairs.len() as i64,
+                postings.encode(),
+            ])?;
+        }
+        Ok(())
     }
 }
 
 /// The id of `name` in the `names` table, adding it if new.
-fn intern(conn: &Connection, cache: &mut HashMap<String, i64>, name: &str) -> Result<i64> {
+fn intern(
+    conn: &Connection,
+    cache: &mut HashMap<String, i64, RandomState>,
+    name: &str,
+) -> Result<i64> {
     if let Some(&id) = cache.get(name) {
         return Ok(id);
     }
@@ -313,6 +468,77 @@ mod tests {
         assert_eq!(again.appended, vec![(2, event(3).entry)]);
         assert_eq!(again.duplicates, vec![0]);
         assert_eq!(store.size(), 3);
+    }
+
+    #[test]
+    fn account_and_kind_queries_use_the_postings() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = EventStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let at = |n: u8, time_us: i64, account: &str, kind: &'static str| NewEvent {
+            time_us,
+            kind,
+            account: account.to_owned(),
+            ..event(n)
+        };
+        // Two batches, times out of order within and across them, one duplicate.
+        store
+            .insert_batch(&[
+                at(1, 50, "alice", "logon"),
+                at(2, 10, "bob", "logon"),
+                at(3, 30, "alice", "file.copy"),
+            ])
+            .unwrap();
+        store
+            .insert_batch(&[
+                at(4, 20, "alice", "logon"),
+                at(3, 30, "alice", "file.copy"),
+                at(5, 70, "alice", "print"),
+            ])
+            .unwrap();
+        let leaves = |events: Vec<StoredEvent>| -> Vec<u64> {
+            events.iter().map(|e| e.leaf_index).collect()
+        };
+        assert_eq!(
+            leaves(store.events_of_account("alice", 0, 100).unwrap()),
+            [0, 2, 3, 4]
+        );
+        assert_eq!(
+            leaves(store.events_of_account("alice", 20, 50).unwrap()),
+            [2, 3]
+        );
+        assert_eq!(
+            leaves(store.events_of_account("alice", 50, 51).unwrap()),
+            [0]
+        );
+        assert_eq!(leaves(store.events_of_account("bob", 0, 100).unwrap()), [1]);
+        assert!(store.events_of_account("carol", 0, 100).unwrap().is_empty());
+        assert_eq!(
+            leaves(store.events_of_kind("logon", 0, 100).unwrap()),
+            [0, 1, 3]
+        );
+        assert_eq!(
+            leaves(store.events_of_kind("logon", 15, 100).unwrap()),
+            [0, 3]
+        );
+        assert_eq!(
+            leaves(store.events_of_kind("print", 0, 70).unwrap()),
+            Vec::<u64>::new()
+        );
+        let alice = store.events_of_account("alice", 0, 100).unwrap();
+        assert_eq!(alice[1].json.as_deref(), Some(&event(3).json[..]));
+    }
+
+    #[test]
+    fn damaged_postings_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = EventStore::open(&dir.path().join("s.sqlite")).unwrap();
+        store.insert_batch(&[event(1), event(2)]).unwrap();
+        store
+            .conn
+            .execute("UPDATE postings SET data = x'ff'", [])
+            .unwrap();
+        let error = store.events_of_account("user1", 0, i64::MAX).unwrap_err();
+        assert!(error.to_string().contains("postings row"), "{error}");
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //!
 //! - [`EventStore`] is the SQLite database (`store.sqlite`, WAL). Each event
 //!   row is keyed by its **leaf index** in the ledger and holds the event's canonical JSON, its
-//!   ledger entry (SHA-256 of that JSON), its identity (for idempotent imports) and the indexed
-//!   columns `time_us`, `account` and `kind`.
+//!   ledger entry (SHA-256 of that JSON), its identity (for idempotent imports, indexed with
+//!   `time_us`), and interned `account` and `kind` ids, indexed by posting lists (one row per
+//!   key and batch, module `postings`).
 //! - [`DataDir`] composes the store with the `events` tile log (`ledger/events/`) and the log's
 //!   signing key (`keys/events.key`). It is the only writer of both and keeps one invariant:
 //!   **SQLite is committed first, tiles second.** A crash between the two leaves tiles that lag
@@ -25,6 +26,7 @@
 
 mod datadir;
 mod events;
+mod postings;
 
 pub use datadir::{Appender, DataDir, Paths, VerifyError, VerifyReport};
 pub use events::{BatchOutcome, EventStore, NewEvent, StoredEvent};
