@@ -392,21 +392,19 @@ impl Event {
     }
 
     /// Writes the canonical JSON (nonce included) to `out` and returns the event's
-    /// [`identity`](Event::identity), serialising only once: the identity is the hash of the
-    /// written bytes without the nonce member. Equivalent to
-    /// `{ e.write_canonical(out); e.identity() }`.
-    pub fn write_canonical_with_identity(&self, out: &mut Vec<u8>) -> [u8; 32] {
+    /// [`identity`](Event::identity) and its [`entry_digest`](crate::entry_digest), serialising
+    /// once and hashing the bytes before the nonce member once for both. Equivalent to
+    /// `{ e.write_canonical(out); (e.identity(), entry_digest(out)) }`.
+    pub fn write_canonical_with_digests(&self, out: &mut Vec<u8>) -> ([u8; 32], [u8; 32]) {
         let start = out.len();
         let span = crate::ser::write_event(self, true, out);
-        let mut hasher = sha2::Sha256::new();
-        match span {
-            Some((from, to)) => {
-                hasher.update(&out[start..from]);
-                hasher.update(&out[to..]);
-            }
-            None => hasher.update(&out[start..]),
-        }
-        hasher.finalize().into()
+        let mut identity = sha2::Sha256::new();
+        let (from, to) = span.unwrap_or((out.len(), out.len()));
+        identity.update(&out[start..from]);
+        let mut entry = identity.clone();
+        entry.update(&out[from..]);
+        identity.update(&out[to..]);
+        (identity.finalize().into(), entry.finalize().into())
     }
 
     /// The account the event belongs to: `actor.user`.

@@ -52,10 +52,14 @@ proptest! {
         prop_assert_eq!(with_nonce.identity(), without.identity());
         prop_assert_eq!(entry_digest(&without.canonical_json()), without.identity());
         let mut out = b"prefix".to_vec();
-        let id = with_nonce.write_canonical_with_identity(&mut out);
+        let (id, entry) = with_nonce.write_canonical_with_digests(&mut out);
         prop_assert_eq!(id, with_nonce.identity());
         let expected = with_nonce.canonical_json();
         prop_assert_eq!(&out[6..], expected.as_slice());
+        prop_assert_eq!(entry, entry_digest(&expected));
+        // Without a nonce both digests are of the same bytes.
+        let mut out = Vec::new();
+        prop_assert_eq!(without.write_canonical_with_digests(&mut out), (without.identity(), without.identity()));
     }
 
     /// OCSF mapping is lossless, also through JSON text.

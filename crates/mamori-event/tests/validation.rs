@@ -348,7 +348,10 @@ fn nonce_identity_and_digest() {
     assert_ne!(entry_digest(&ca), entry_digest(&cb));
     assert_ne!(entry_digest(&ca), identity);
     let mut out = Vec::new();
-    assert_eq!(a.write_canonical_with_identity(&mut out), identity);
+    assert_eq!(
+        a.write_canonical_with_digests(&mut out),
+        (identity, entry_digest(&ca))
+    );
     assert_eq!(out, ca);
     // Nonce text form.
     let text = na.to_string();

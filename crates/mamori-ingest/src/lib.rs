@@ -84,4 +84,6 @@ pub enum IngestError {
     Random(String),
     #[error("the parsing thread stopped unexpectedly")]
     WorkerPanicked,
+    #[error("starting the parsing thread: {0}")]
+    Thread(std::io::Error),
 }

@@ -89,13 +89,14 @@ impl<R: BufRead + Send> Source for NdjsonSource<R> {
             if self.line.iter().all(u8::is_ascii_whitespace) && !too_long {
                 continue;
             }
-            let location = Location {
+            // Built only for rejections: a file name per line is an allocation per event.
+            let location = || Location {
                 file: self.file.clone(),
                 line: self.line_number,
             };
             if too_long {
                 return Some(Ok(Err(Rejected {
-                    location,
+                    location: location(),
                     reason: format!("line longer than {MAX_LINE_BYTES} bytes"),
                     raw: self.line.clone(),
                 })));
@@ -111,7 +112,7 @@ impl<R: BufRead + Send> Source for NdjsonSource<R> {
                     Ok(event)
                 }
                 Err(error) => Err(Rejected {
-                    location,
+                    location: location(),
                     reason: error.to_string(),
                     raw: self.line.clone(),
                 }),

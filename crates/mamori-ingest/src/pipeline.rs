@@ -3,7 +3,7 @@
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
-use mamori_event::{Event, entry_digest};
+use mamori_event::Event;
 use mamori_store::{Appender, DataDir, NewEvent};
 
 use crate::{IngestError, Quarantine, Rejected, Source};
@@ -77,7 +77,10 @@ pub fn import(
     };
     let (sender, receiver) = sync_channel::<Result<Batch, IngestError>>(BATCHES_IN_FLIGHT);
     let written = std::thread::scope(|scope| {
-        let parser = scope.spawn(move || parse_batches(source.as_mut(), &sender));
+        let parser = std::thread::Builder::new()
+            .name("mamori-parse".into())
+            .spawn_scoped(scope, move || parse_batches(source.as_mut(), &sender))
+            .map_err(IngestError::Thread)?;
         let written = data_dir.append_pipelined(CHECKPOINT_INTERVAL, |appender| {
             write_batches(appender, &receiver, &mut quarantine, &mut summary, |p| {
                 progress(Progress { total_bytes, ..p })
@@ -154,10 +157,10 @@ fn prepare(mut event: Event, canonical: &mut Vec<u8>) -> Result<NewEvent, Ingest
         .try_ensure_nonce()
         .map_err(|e| IngestError::Random(e.to_string()))?;
     canonical.clear();
-    let identity = event.write_canonical_with_identity(canonical);
+    let (identity, entry) = event.write_canonical_with_digests(canonical);
     Ok(NewEvent {
         identity,
-        entry: entry_digest(canonical),
+        entry,
         time_us: event.time.as_microsecond(),
         kind: event.kind.as_str(),
         account: event.account().to_string(),
