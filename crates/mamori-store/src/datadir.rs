@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use mamori_ledger::note::{Signer, Verifier};
 use mamori_ledger::{Hash, TileLog};
 use sha2::{Digest, Sha256};
 
-use crate::events::{BatchOutcome, EventStore, NewEvent, StoredEvent, WalCheckpointer};
+use crate::events::{BatchOutcome, EventStore, NewEvent, WalCheckpointer};
 use crate::{Result, StoreError};
 
 const ORIGIN_KEY: &str = "events_origin";
@@ -296,33 +297,58 @@ impl DataDir {
         // The auditor reads the files as recorded durable.
         self.log.sync()?;
         let mut auditor = Auditor::new(&self.paths.events_log(), verifier, self.origin())?;
-        let mut expected_leaf = 0u64;
+        let size = self.store.size();
+        let chunks = size.div_ceil(VERIFY_CHUNK);
+        let mut readers = Vec::with_capacity(VERIFY_READERS);
+        for _ in 0..VERIFY_READERS {
+            let reader = EventStore::open(&self.paths.store())?;
+            reader.map_for_reading(1 << 40)?;
+            readers.push(reader);
+        }
         let mut purged = 0u64;
-        // One thread reads SQLite while this one hashes and audits: both cores busy.
-        let reader = EventStore::open(&self.paths.store())?;
-        reader.map_for_reading(1 << 40)?;
-        let (sender, receiver) = sync_channel::<Result<Vec<StoredEvent>>>(4);
+        // Readers, each with its own connection, recompute alternate chunks of entries from
+        // the stored JSON while this thread audits the chunks in order: every core hashes, and
+        // memory is bounded by the channels.
         std::thread::scope(|scope| -> Result<(), VerifyError> {
-            std::thread::Builder::new()
-                .name("mamori-read".into())
-                .spawn_scoped(scope, move || read_in_batches(&reader, &sender))
-                .map_err(|e| StoreError::Io {
-                    path: "<thread>".into(),
-                    source: e,
-                })?;
-            // `receiver` moves into this closure, so an early return drops it and unblocks
-            // the reader before the scope joins it.
-            for batch in receiver {
-                for event in batch? {
-                    check_stored_event(&event, expected_leaf, &mut purged)?;
-                    auditor.push(&event.entry)?;
-                    expected_leaf += 1;
+            let mut chunk_receivers = Vec::with_capacity(VERIFY_READERS);
+            for (first, reader) in readers.into_iter().enumerate() {
+                let (sender, receiver) = sync_channel::<Result<Chunk, VerifyError>>(2);
+                chunk_receivers.push(receiver);
+                std::thread::Builder::new()
+                    .name(format!("mamori-verify-{first}"))
+                    .spawn_scoped(scope, move || {
+                        let mut chunk = first as u64;
+                        while chunk < chunks {
+                            let start = chunk * VERIFY_CHUNK;
+                            let recomputed =
+                                recompute_entries(&reader, start..(start + VERIFY_CHUNK).min(size));
+                            let failed = recomputed.is_err();
+                            if sender.send(recomputed).is_err() || failed {
+                                return;
+                            }
+                            chunk += VERIFY_READERS as u64;
+                        }
+                    })
+                    .map_err(|e| StoreError::Io {
+                        path: "<thread>".into(),
+                        source: e,
+                    })?;
+            }
+            let mut checked = 0u64;
+            for chunk in 0..chunks {
+                let receiver = &chunk_receivers[(chunk % VERIFY_READERS as u64) as usize];
+                let recomputed = receiver
+                    .recv()
+                    .map_err(|_| StoreError::Corrupt("a verify reader stopped".into()))??;
+                purged += recomputed.purged;
+                for entry in &recomputed.entries {
+                    auditor.push(entry)?;
                 }
-                progress(expected_leaf);
+                checked += recomputed.entries.len() as u64;
+                progress(checked);
             }
             Ok(())
         })?;
-        progress(expected_leaf);
         let report = auditor.finish()?;
         Ok(VerifyReport {
             leaves: report.leaves,
@@ -332,6 +358,62 @@ impl DataDir {
             latest_checkpoint_size: report.latest_checkpoint_size,
         })
     }
+}
+
+/// Leaves per unit of work of a verify reader.
+const VERIFY_CHUNK: u64 = 16_384;
+/// Threads recomputing entries during verify (the auditing thread makes one more).
+const VERIFY_READERS: usize = 2;
+
+/// Entries recomputed from the stored events of a range of leaves.
+struct Chunk {
+    entries: Vec<Hash>,
+    purged: u64,
+}
+
+/// Checks that every leaf of `range` is stored and that its JSON hashes to its entry (or that
+/// retention recorded its purge), and returns the entries in order.
+fn recompute_entries(store: &EventStore, range: Range<u64>) -> Result<Chunk, VerifyError> {
+    let mut chunk = Chunk {
+        entries: Vec::with_capacity((range.end - range.start) as usize),
+        purged: 0,
+    };
+    let mut expected = range.start;
+    let missing = |leaf_index: u64, next: &str| VerifyError::Leaf {
+        leaf_index,
+        reason: format!("missing from the store (the next stored leaf is {next})"),
+    };
+    store.scan_range(range.clone(), |leaf_index, entry, json| {
+        if leaf_index != expected {
+            return Err(missing(expected, &leaf_index.to_string()));
+        }
+        match json {
+            Some(json) => {
+                let digest: [u8; 32] = Sha256::digest(json).into();
+                if digest != *entry {
+                    return Err(VerifyError::Leaf {
+                        leaf_index,
+                        reason: "the stored event does not hash to its ledger entry (edited event)"
+                            .into(),
+                    });
+                }
+            }
+            None if store.is_purged(leaf_index)? => chunk.purged += 1,
+            None => {
+                return Err(VerifyError::Leaf {
+                    leaf_index,
+                    reason: "the stored event was removed without a retention record".into(),
+                });
+            }
+        }
+        chunk.entries.push(*entry);
+        expected += 1;
+        Ok(())
+    })?;
+    if expected != range.end {
+        return Err(missing(expected, "beyond this range"));
+    }
+    Ok(chunk)
 }
 
 /// Commits batches to the store and hands their entries to the tile thread.
@@ -370,60 +452,6 @@ fn append_tiles(
         if last_checkpoint.elapsed() >= checkpoint_every {
             log.sign_checkpoint(signer)?;
             last_checkpoint = Instant::now();
-        }
-    }
-    Ok(())
-}
-
-/// Sends every stored event in leaf order, in batches, until done or the receiver hangs up.
-fn read_in_batches(reader: &EventStore, sender: &SyncSender<Result<Vec<StoredEvent>>>) {
-    const BATCH: usize = 8192;
-    let mut batch = Vec::with_capacity(BATCH);
-    let scanned = reader.for_each_from(0, |event| {
-        batch.push(event);
-        if batch.len() == BATCH {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-            sender
-                .send(Ok(full))
-                .map_err(|_| StoreError::Corrupt("verification stopped".into()))?;
-        }
-        Ok(())
-    });
-    let last = scanned.map(|()| batch);
-    let _ = sender.send(last);
-}
-
-fn check_stored_event(
-    event: &StoredEvent,
-    expected_leaf: u64,
-    purged: &mut u64,
-) -> Result<(), VerifyError> {
-    if event.leaf_index != expected_leaf {
-        return Err(VerifyError::Leaf {
-            leaf_index: expected_leaf,
-            reason: format!(
-                "missing from the store (the next stored leaf is {})",
-                event.leaf_index
-            ),
-        });
-    }
-    match &event.json {
-        Some(json) => {
-            let digest: [u8; 32] = Sha256::digest(json).into();
-            if digest != event.entry {
-                return Err(VerifyError::Leaf {
-                    leaf_index: expected_leaf,
-                    reason: "the stored event does not hash to its ledger entry (edited event)"
-                        .into(),
-                });
-            }
-        }
-        None if event.purged => *purged += 1,
-        None => {
-            return Err(VerifyError::Leaf {
-                leaf_index: expected_leaf,
-                reason: "the stored event was removed without a retention record".into(),
-            });
         }
     }
     Ok(())

@@ -300,6 +300,61 @@ impl EventStore {
         Ok(())
     }
 
+    /// Calls `visit(leaf_index, entry, json)` for every stored leaf in `range`, in leaf order,
+    /// lending the row's bytes instead of copying them (`json` is `None` once purged; see
+    /// [`EventStore::is_purged`]). A stored entry that is not 32 bytes is an error.
+    pub fn scan_range<E: From<StoreError>>(
+        &self,
+        range: std::ops::Range<u64>,
+        mut visit: impl FnMut(u64, &[u8; 32], Option<&[u8]>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let (start, end) = (
+            i64::try_from(range.start).unwrap_or(i64::MAX),
+            i64::try_from(range.end).unwrap_or(i64::MAX),
+        );
+        let sqlite = |e: rusqlite::Error| E::from(StoreError::from(e));
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT leaf_index, entry, json FROM events
+                 WHERE leaf_index >= ?1 AND leaf_index < ?2 ORDER BY leaf_index",
+            )
+            .map_err(sqlite)?;
+        let mut rows = stmt.query([start, end]).map_err(sqlite)?;
+        while let Some(row) = rows.next().map_err(sqlite)? {
+            let leaf: i64 = row.get(0).map_err(sqlite)?;
+            let leaf = u64::try_from(leaf)
+                .map_err(|_| StoreError::Corrupt(format!("negative leaf index {leaf}")))?;
+            let entry: &[u8; 32] = row
+                .get_ref(1)
+                .map_err(sqlite)?
+                .as_blob()
+                .ok()
+                .and_then(|bytes| bytes.try_into().ok())
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("leaf {leaf}: stored entry is not 32 bytes"))
+                })?;
+            let json = row
+                .get_ref(2)
+                .map_err(sqlite)?
+                .as_blob_or_null()
+                .map_err(|e| sqlite(e.into()))?;
+            visit(leaf, entry, json)?;
+        }
+        Ok(())
+    }
+
+    /// Whether retention recorded the purge of the event at `leaf_index`.
+    pub fn is_purged(&self, leaf_index: u64) -> Result<bool> {
+        let leaf = i64::try_from(leaf_index).unwrap_or(i64::MAX);
+        let purged: Option<bool> = self
+            .conn
+            .prepare_cached("SELECT purged_us IS NOT NULL FROM events WHERE leaf_index = ?1")?
+            .query_row([leaf], |row| row.get(0))
+            .optional()?;
+        Ok(purged.unwrap_or(false))
+    }
+
     /// Events of one account within `[from_us, to_us)`, in leaf order.
     pub fn events_of_account(
         &self,

@@ -70,3 +70,51 @@ fn reopening_catches_the_tiles_up_with_the_store() {
     let verifier = data.verifier();
     assert_eq!(data.verify(&verifier, |_| {}).unwrap().leaves, 1000);
 }
+
+#[test]
+fn verify_names_the_first_bad_leaf_across_reader_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = DataDir::init(dir.path(), ORIGIN).unwrap();
+    data.append_pipelined(Duration::from_secs(3600), |appender| {
+        for first in (0..40_000).step_by(10_000) {
+            appender.append(&batch(first, 10_000))?;
+        }
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+    data.checkpoint().unwrap();
+    let verifier = data.verifier();
+    let mut seen = 0;
+    let report = data.verify(&verifier, |n| seen = n).unwrap();
+    assert_eq!((report.leaves, seen), (40_000, 40_000));
+    drop(data);
+
+    let sqlite = rusqlite::Connection::open(dir.path().join("store.sqlite")).unwrap();
+    // Leaves 16,384 and 32,768 start the second and third chunk a reader recomputes: damage
+    // in a later chunk must not hide damage in an earlier one.
+    sqlite
+        .execute(
+            "UPDATE events SET json = x'7b7d' WHERE leaf_index = 32768",
+            [],
+        )
+        .unwrap();
+    sqlite
+        .execute("DELETE FROM events WHERE leaf_index = 16384", [])
+        .unwrap();
+    let mut data = DataDir::open(dir.path()).unwrap();
+    let error = data.verify(&verifier, |_| {}).unwrap_err();
+    assert_eq!(error.leaf_index(), Some(16_384), "{error}");
+    drop(data);
+    sqlite
+        .execute("DELETE FROM events WHERE leaf_index = 16383", [])
+        .unwrap();
+    let mut data = DataDir::open(dir.path()).unwrap();
+    let error = data.verify(&verifier, |_| {}).unwrap_err();
+    assert_eq!(error.leaf_index(), Some(16_383), "{error}");
+    drop(data);
+    // The last leaf removed: the store looks shorter than the ledger.
+    sqlite
+        .execute("DELETE FROM events WHERE leaf_index = 39999", [])
+        .unwrap();
+    assert!(DataDir::open(dir.path()).is_err());
+}
