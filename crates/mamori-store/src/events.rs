@@ -95,7 +95,7 @@ pub struct StoredEvent {
 
 /// The SQLite database of events.
 pub struct EventStore {
-    conn: Connection,
+    pub(crate) conn: Connection,
     path: std::path::PathBuf,
     next_leaf: u64,
     /// Interned account and kind names; filled lazily, never evicted (one entry per account).
@@ -138,6 +138,8 @@ impl EventStore {
         conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(crate::people::SCHEMA)?;
+        conn.execute_batch(crate::findings::SCHEMA)?;
         let version: Option<String> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key='schema_version'",

@@ -26,10 +26,14 @@
 
 mod datadir;
 mod events;
+mod findings;
+mod people;
 mod postings;
 
 pub use datadir::{Appender, DataDir, Paths, VerifyError, VerifyReport};
 pub use events::{BatchOutcome, EventStore, NewEvent, StoredEvent};
+pub use findings::day_of;
+pub use people::PeopleOutcome;
 
 /// Errors of the store and the data directory.
 #[derive(Debug, thiserror::Error)]

@@ -29,11 +29,21 @@ pub fn export(
     // Every export is covered by a fresh checkpoint of the whole log.
     let checkpoint = data.checkpoint()?;
     let tree = Checkpoint::parse(&mamori_ledger::note::open(&checkpoint, &data.verifier())?)?;
-    let found = data.store().events_of_account(
-        person,
-        from_time.as_microsecond(),
-        to_time.as_microsecond(),
-    )?;
+    // A person linked by HR data stands for all their accounts; otherwise the ID is an account.
+    let store = data.store();
+    let mut accounts = store.accounts_of(person)?;
+    if accounts.is_empty() {
+        accounts.push(person.to_owned());
+    }
+    let mut found = Vec::new();
+    for account in &accounts {
+        found.extend(store.events_of_account(
+            account,
+            from_time.as_microsecond(),
+            to_time.as_microsecond(),
+        )?);
+    }
+    found.sort_by_key(|event| event.leaf_index);
     let mut disclosed = Vec::with_capacity(found.len());
     let mut withheld = Vec::new();
     for event in found {
@@ -54,7 +64,7 @@ pub fn export(
         });
     }
     let statement = serde_json::json!({
-        "subject": { "account": person },
+        "subject": { "person": person, "accounts": accounts },
         "from": from_time.to_string(),
         "to": to_time.to_string(),
         "exported_at": jiff::Timestamp::now().to_string(),

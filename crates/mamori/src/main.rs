@@ -3,6 +3,7 @@
 //! (0 ok, 1 failure, 2 bad usage or bad input).
 
 mod bench;
+mod eval;
 mod evidence;
 mod import;
 mod progress;
@@ -73,6 +74,17 @@ enum Command {
     /// Measure throughput.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Detection quality against an answer key in the CERT layout (insiders.csv + incident
+    /// files): recall within a daily review budget, time to detection, ROC AUC, against a
+    /// random ranking.
+    Eval {
+        /// The answer key directory (holding insiders.csv).
+        #[arg(long)]
+        answers: PathBuf,
+        /// Only this dataset's incidents (e.g. 4.2).
+        #[arg(long)]
+        dataset: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -176,6 +188,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { listen } => serve::run(&data_dir, listen),
         Command::Bench(command) => bench::run(command, cli.json),
+        Command::Eval { answers, dataset } => {
+            eval::run(&data_dir, &answers, dataset.as_deref(), cli.json)
+        }
     }
 }
 

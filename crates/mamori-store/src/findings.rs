@@ -1,0 +1,150 @@
+//! What detection concludes: risk scores per person and day, and alerts.
+//!
+//! Analytics (`mamori-detect`) write these tables; evaluation and the console read them. A
+//! person-day without a row has score 0.
+
+use std::collections::HashMap;
+
+use rusqlite::params;
+
+use crate::postings::{Dimension, Postings};
+use crate::{EventStore, Result, StoreError};
+
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS person_day_scores (
+    person_id TEXT NOT NULL,
+    day       INTEGER NOT NULL, -- days since 1970-01-01 (UTC)
+    score     REAL NOT NULL,
+    PRIMARY KEY (person_id, day)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alerts (
+    id        INTEGER PRIMARY KEY,
+    person_id TEXT NOT NULL,
+    time_us   INTEGER NOT NULL,
+    title     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_person_time ON alerts(person_id, time_us);
+";
+
+/// Microseconds per day.
+const DAY_US: i64 = 86_400_000_000;
+
+/// The UTC day number (days since 1970-01-01) of a time in microseconds.
+pub fn day_of(time_us: i64) -> i64 {
+    time_us.div_euclid(DAY_US)
+}
+
+impl EventStore {
+    /// Every `(account, day)` with at least one stored event, read from the account postings
+    /// (no event is read).
+    pub fn active_account_days(&self) -> Result<HashMap<String, Vec<i64>>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT p.id, n.name, p.first_us, p.count, p.data
+             FROM postings AS p JOIN names AS n ON n.id = p.key_id
+             WHERE p.dimension = ?1",
+        )?;
+        let mut rows = stmt.query([Dimension::Account as i64])?;
+        let mut days: HashMap<String, Vec<i64>> = HashMap::new();
+        while let Some(row) = rows.next()? {
+            let (id, account, first_us, count): (i64, String, i64, i64) =
+                (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+            let data = row.get_ref(4)?.as_blob().map_err(rusqlite::Error::from)?;
+            let postings = usize::try_from(count)
+                .map_err(|_| format!("negative count {count}"))
+                .and_then(|count| Postings::decode(first_us, count, data))
+                .map_err(|reason| StoreError::Corrupt(format!("postings row {id}: {reason}")))?;
+            let list = days.entry(account).or_default();
+            list.extend(postings.pairs.iter().map(|&(time, _)| day_of(time)));
+        }
+        for list in days.values_mut() {
+            list.sort_unstable();
+            list.dedup();
+        }
+        Ok(days)
+    }
+
+    /// Stores (replacing) scores of person-days.
+    pub fn store_scores(&mut self, scores: &[(String, i64, f64)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO person_day_scores(person_id, day, score) VALUES (?1, ?2, ?3)",
+            )?;
+            for (person, day, score) in scores {
+                insert.execute(params![person, day, score])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every stored person-day score.
+    pub fn scores(&self) -> Result<HashMap<(String, i64), f64>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT person_id, day, score FROM person_day_scores")?;
+        let rows = stmt.query_map([], |row| Ok(((row.get(0)?, row.get(1)?), row.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records an alert about a person.
+    pub fn add_alert(&mut self, person_id: &str, time_us: i64, title: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO alerts(person_id, time_us, title) VALUES (?1, ?2, ?3)",
+            params![person_id, time_us, title],
+        )?;
+        Ok(())
+    }
+
+    /// Times of every person's alerts, ascending.
+    pub fn alert_times(&self) -> Result<HashMap<String, Vec<i64>>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT person_id, time_us FROM alerts ORDER BY person_id, time_us")?;
+        let mut rows = stmt.query([])?;
+        let mut times: HashMap<String, Vec<i64>> = HashMap::new();
+        while let Some(row) = rows.next()? {
+            times.entry(row.get(0)?).or_default().push(row.get(1)?);
+        }
+        Ok(times)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::NewEvent;
+
+    #[test]
+    fn active_days_come_from_the_postings() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = EventStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let event = |n: u8, account: &str, time_us: i64| NewEvent {
+            identity: [n; 32],
+            entry: [n; 32],
+            time_us,
+            kind: "logon",
+            account: account.into(),
+            json: vec![n],
+        };
+        store
+            .insert_batch(&[
+                event(1, "a", 5 * DAY_US + 10),
+                event(2, "a", 5 * DAY_US + 20),
+                event(3, "b", -1),
+            ])
+            .unwrap();
+        store.insert_batch(&[event(4, "a", 7 * DAY_US)]).unwrap();
+        let days = store.active_account_days().unwrap();
+        assert_eq!(days["a"], [5, 7]);
+        assert_eq!(days["b"], [-1]);
+
+        store.store_scores(&[("P1".into(), 5, 0.5)]).unwrap();
+        store.store_scores(&[("P1".into(), 5, 0.75)]).unwrap();
+        assert_eq!(store.scores().unwrap()[&("P1".to_string(), 5)], 0.75);
+        store.add_alert("P1", 99, "USB after hours").unwrap();
+        store.add_alert("P1", 42, "first").unwrap();
+        assert_eq!(store.alert_times().unwrap()["P1"], [42, 99]);
+    }
+}
