@@ -7,6 +7,7 @@ mod evidence;
 mod import;
 mod progress;
 mod serve;
+mod simulate;
 mod verify;
 
 use std::path::PathBuf;
@@ -68,6 +69,9 @@ enum Command {
     /// Measure throughput.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Write a synthetic organisation's activity with planted insiders and the answer key
+    /// (CERT r4.2 layout or Mamori events; see docs/simulator.md).
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Subcommand)]
@@ -171,6 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { listen } => serve::run(&data_dir, listen),
         Command::Bench(command) => bench::run(command, cli.json),
+        Command::Simulate(args) => simulate::run(args, cli.json),
     }
 }
 
