@@ -493,7 +493,9 @@ impl Planner<'_> {
                 }
             }
         }
-        steps.sort_by_key(|(day, _)| *day);
+        steps.sort_by_key(|(day, step)| (*day, *step as u8));
+        // A short period can fold two planned days into one; each step happens once a day.
+        steps.dedup();
         let Some(&(last_step, _)) = steps.last() else {
             return;
         };
