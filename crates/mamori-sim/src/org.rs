@@ -11,7 +11,7 @@ use rand::RngExt;
 
 use crate::error::SimError;
 use crate::habits::Habits;
-use crate::rng::{SimRng, pick, weighted};
+use crate::rng::{SimRng, pick};
 use crate::vocab::{FIRST_NAMES, HOME_MAIL_DOMAINS, LAST_NAMES, PARTNER_DOMAINS};
 
 /// The organisation's mail domain (CERT's is `dtaa.com`).
@@ -645,19 +645,6 @@ fn plan_slots(users: u32) -> Vec<Slot> {
     }
     slots.truncate(users as usize);
     slots
-}
-
-/// Draws a staff member's index at random among those matching `filter` (used by the plan).
-pub fn pick_person(rng: &mut SimRng, candidates: &[u32]) -> Option<u32> {
-    if candidates.is_empty() {
-        return None;
-    }
-    Some(candidates[rng.random_range(0..candidates.len())])
-}
-
-/// Weighted pick of a web category for a person.
-pub fn pick_category(rng: &mut SimRng, habits: &Habits) -> usize {
-    weighted(rng, &habits.web_weights)
 }
 
 #[cfg(test)]

@@ -656,10 +656,13 @@ fn incident_step(
             }
         }
         Step::UsbTheft => {
+            // Markedly above the person's own rate, even for a USB-heavy person.
+            let usual_files_per_day = actor.habits.usb_per_day * actor.habits.files_per_connect;
+            let most = 20.0f64.max(3.0 * usual_files_per_day).round() as u32;
             let (connections, files) = if incident.slow {
                 (1, 1..=3)
             } else {
-                (rng.random_range(1..=2), 5..=20)
+                (rng.random_range(1..=2), (most / 4)..=most)
             };
             for _ in 0..connections {
                 let connect = working_second(rng, actor);
