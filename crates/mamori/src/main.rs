@@ -8,6 +8,7 @@ mod evidence;
 mod import;
 mod progress;
 mod serve;
+mod simulate;
 mod verify;
 
 use std::path::PathBuf;
@@ -74,6 +75,9 @@ enum Command {
     /// Measure throughput.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Write a synthetic organisation's activity with planted insiders and the answer key
+    /// (CERT r4.2 layout or Mamori events; see docs/simulator.md).
+    Simulate(simulate::SimulateArgs),
     /// Detection quality against an answer key in the CERT layout (insiders.csv + incident
     /// files): recall within a daily review budget, time to detection, ROC AUC, against a
     /// random ranking.
@@ -188,6 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { listen } => serve::run(&data_dir, listen),
         Command::Bench(command) => bench::run(command, cli.json),
+        Command::Simulate(args) => simulate::run(args, cli.json),
         Command::Eval { answers, dataset } => {
             eval::run(&data_dir, &answers, dataset.as_deref(), cli.json)
         }

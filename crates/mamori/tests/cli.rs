@@ -397,3 +397,47 @@ fn served_tiles_and_checkpoint_pass_an_independent_c2sp_implementation() {
         stderr(&out)
     );
 }
+
+#[test]
+fn simulated_events_import_without_rejections_and_bad_options_exit_2() {
+    let env = Env::new();
+    let out_dir = env.dir.path().join("sim");
+    let out = run_with_deadline(env.command(&[
+        "--json",
+        "simulate",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--format",
+        "ndjson",
+        "--users",
+        "40",
+        "--days",
+        "7",
+    ]));
+    assert!(out.status.success(), "simulate: {}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(summary["people"], 40);
+    let rows = summary["rows"].as_u64().unwrap();
+    assert!(rows > 1000, "{summary}");
+    let (out, imported) = import_json(&env, &out_dir.join("events.ndjson"));
+    assert!(out.status.success(), "import: {}", stderr(&out));
+    assert_eq!(imported["imported"].as_u64(), Some(rows), "{imported}");
+    assert_eq!(imported["quarantined"].as_u64(), Some(0), "{imported}");
+
+    let bad = env.run(&[
+        "simulate",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--format",
+        "xml",
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    let too_small = env.run(&[
+        "simulate",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--users",
+        "3",
+    ]);
+    assert_eq!(too_small.status.code(), Some(2), "{}", stderr(&too_small));
+}

@@ -1,0 +1,267 @@
+//! The answer key, in the official CERT layout (`answers/insiders.csv` and one file per
+//! incident, `answers/r4.2-<scenario>/r4.2-<scenario>-<USER>.csv`, whose rows are the file type
+//! followed by the data row exactly as written in the data file), and our own
+//! `answers/truth.ndjson` with one object per person.
+//!
+//! Only the rows of malicious incidents and careless events are kept in memory (a few per
+//! insider per day), never the background activity.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{FileStats, create, csv_writer, file_size, write_cert_fields};
+use crate::calendar::{DayStamp, iso};
+use crate::error::SimError;
+use crate::org::Organisation;
+use crate::record::{Record, Tag};
+use crate::scenario::{Leaving, Plan};
+
+/// `dataset` column of `insiders.csv`.
+pub const DATASET: &str = "4.2";
+pub const INSIDERS_HEADER: [&str; 6] = ["dataset", "scenario", "details", "user", "start", "end"];
+
+#[derive(Default)]
+struct Trail {
+    /// The answer file's bytes (type column + data row, one per line).
+    lines: Vec<u8>,
+    rows: u64,
+    ids: Vec<String>,
+    first: Option<String>,
+    last: Option<String>,
+}
+
+impl Trail {
+    fn push(&mut self, org: &Organisation, stamp: &DayStamp, record: &Record) -> csv::Result<()> {
+        let mut writer = csv_writer(Vec::new());
+        writer.write_field(record.file_type().as_str())?;
+        write_cert_fields(&mut writer, org, stamp, record)?;
+        let bytes = writer
+            .into_inner()
+            .map_err(|e| csv::Error::from(e.into_error()))?;
+        self.lines.extend_from_slice(&bytes);
+        self.rows += 1;
+        self.ids.push(record.id.as_str().to_string());
+        let time = stamp.cert_time(record.second);
+        if self.first.is_none() {
+            self.first = Some(time.clone());
+        }
+        self.last = Some(time);
+        Ok(())
+    }
+}
+
+/// Collects tagged rows as days are written.
+pub struct Answers {
+    incidents: Vec<Trail>,
+    careless: Vec<Trail>,
+}
+
+impl Answers {
+    pub fn new(plan: &Plan, people: usize) -> Self {
+        Answers {
+            incidents: plan.incidents.iter().map(|_| Trail::default()).collect(),
+            careless: (0..people).map(|_| Trail::default()).collect(),
+        }
+    }
+
+    pub fn observe(
+        &mut self,
+        org: &Organisation,
+        stamp: &DayStamp,
+        records: &[Record],
+    ) -> Result<(), SimError> {
+        for record in records {
+            let trail = match record.tag {
+                Some(Tag::Incident(n)) => &mut self.incidents[n as usize],
+                Some(Tag::Careless(person)) => &mut self.careless[person as usize],
+                None => continue,
+            };
+            trail
+                .push(org, stamp, record)
+                .map_err(SimError::csv("answers"))?;
+        }
+        Ok(())
+    }
+
+    /// Writes `answers/` under `dir`.
+    pub fn write(
+        self,
+        dir: &Path,
+        org: &Organisation,
+        plan: &Plan,
+    ) -> Result<Vec<FileStats>, SimError> {
+        let answers = dir.join("answers");
+        let insiders_path = answers.join("insiders.csv");
+        let mut insiders = csv_writer(create(&insiders_path)?);
+        insiders
+            .write_record(INSIDERS_HEADER)
+            .map_err(SimError::csv(&insiders_path))?;
+        let mut incident_rows = 0;
+        let mut incident_bytes = 0;
+        for (incident, trail) in plan.incidents.iter().zip(&self.incidents) {
+            let (Some(start), Some(end)) = (&trail.first, &trail.last) else {
+                continue;
+            };
+            let user = &org.person(incident.actor).user_id;
+            let scenario = incident.family.number().to_string();
+            let details = format!("r{DATASET}-{scenario}-{user}.csv");
+            insiders
+                .write_record([DATASET, &scenario, &details, user, start, end])
+                .map_err(SimError::csv(&insiders_path))?;
+            let path = answers
+                .join(format!("r{DATASET}-{scenario}"))
+                .join(&details);
+            let mut file = create(&path)?;
+            file.write_all(&trail.lines).map_err(SimError::io(&path))?;
+            file.flush().map_err(SimError::io(&path))?;
+            incident_rows += trail.rows;
+            incident_bytes += trail.lines.len() as u64;
+        }
+        insiders.flush().map_err(SimError::io(&insiders_path))?;
+        drop(insiders);
+        let truth = write_truth(&answers, org, plan, &self)?;
+        Ok(vec![
+            FileStats {
+                file: "answers/insiders.csv".into(),
+                rows: plan.incidents.len() as u64,
+                bytes: file_size(&insiders_path)?,
+            },
+            FileStats {
+                file: "answers/r4.2-*/ (malicious rows)".into(),
+                rows: incident_rows,
+                bytes: incident_bytes,
+            },
+            truth,
+        ])
+    }
+}
+
+/// One line of `truth.ndjson`.
+#[derive(Serialize)]
+struct Truth<'a> {
+    user: &'a str,
+    person_id: &'a str,
+    name: &'a str,
+    role: &'static str,
+    /// The family name for insiders; otherwise the most telling benign part: `careless`,
+    /// `laid_off`, `benign_leaver`, `joiner`, `after_hours_worker`, `weekend_worker`,
+    /// `usb_heavy`, `cloud_user` or `normal`.
+    label: &'static str,
+    malicious: bool,
+    /// CERT scenario number (1–5) for insiders.
+    scenario: Option<u32>,
+    /// Insider variants: `stays` (does not leave), `slow` (low volume over many weeks).
+    variants: Vec<&'static str>,
+    /// Every benign trait that can look like a signal.
+    traits: Vec<&'static str>,
+    /// First and last malicious or careless row (`MM/DD/YYYY HH:MM:SS`).
+    start: Option<&'a str>,
+    end: Option<&'a str>,
+    /// The other account involved (family 3: the supervisor whose account is abused; family
+    /// 4: the colleague whose PC is used).
+    other_user: Option<&'a str>,
+    hire_date: String,
+    notice_date: Option<String>,
+    termination_date: Option<String>,
+    /// Ids of the malicious or careless rows.
+    ids: &'a [String],
+}
+
+fn write_truth(
+    answers: &Path,
+    org: &Organisation,
+    plan: &Plan,
+    collected: &Answers,
+) -> Result<FileStats, SimError> {
+    let path = answers.join("truth.ndjson");
+    let mut file = create(&path)?;
+    let no_ids: Vec<String> = Vec::new();
+    for person in &org.people {
+        let part = plan.person(person.index);
+        let habits = &person.habits.traits;
+        let mut traits = Vec::new();
+        for (present, name) in [
+            (part.joiner, "joiner"),
+            (part.leaving == Some(Leaving::Benign), "benign_leaver"),
+            (part.leaving == Some(Leaving::LaidOff), "laid_off"),
+            (part.job_hunting, "job_site_browsing"),
+            (habits.after_hours, "after_hours_worker"),
+            (habits.weekend, "weekend_worker"),
+            (habits.usb_heavy, "usb_heavy"),
+            (habits.cloud_user, "cloud_user"),
+            (!part.careless_days.is_empty(), "careless"),
+        ] {
+            if present {
+                traits.push(name);
+            }
+        }
+        let incident = part.incident.map(|n| &plan.incidents[n as usize]);
+        let trail = match incident {
+            Some(incident) => Some(&collected.incidents[incident.number as usize]),
+            None if !part.careless_days.is_empty() => {
+                Some(&collected.careless[person.index as usize])
+            }
+            None => None,
+        };
+        let label = match incident {
+            Some(incident) => incident.family.name(),
+            None => [
+                "careless",
+                "laid_off",
+                "benign_leaver",
+                "joiner",
+                "after_hours_worker",
+                "weekend_worker",
+                "usb_heavy",
+                "cloud_user",
+            ]
+            .into_iter()
+            .find(|label| traits.contains(label))
+            .unwrap_or("normal"),
+        };
+        let mut variants = Vec::new();
+        if let Some(incident) = incident {
+            if !incident.leaves {
+                variants.push("stays");
+            }
+            if incident.slow {
+                variants.push("slow");
+            }
+        }
+        let truth = Truth {
+            user: &person.user_id,
+            person_id: &person.person_id,
+            name: &person.name,
+            role: person.role.as_str(),
+            label,
+            malicious: incident.is_some(),
+            scenario: incident.map(|i| i.family.number()),
+            variants,
+            traits,
+            start: trail.and_then(|t| t.first.as_deref()),
+            end: trail.and_then(|t| t.last.as_deref()),
+            other_user: incident
+                .and_then(|i| i.other)
+                .filter(|_| incident.is_some_and(|i| i.family.number() != 5))
+                .map(|o| org.person(o).user_id.as_str()),
+            hire_date: iso(person.hire_date),
+            notice_date: person.notice_date.map(iso),
+            termination_date: person.termination_date.map(iso),
+            ids: trail.map_or(&no_ids, |t| &t.ids),
+        };
+        serde_json::to_writer(&mut file, &truth).map_err(|source| SimError::Json {
+            path: path.clone(),
+            source,
+        })?;
+        file.write_all(b"\n").map_err(SimError::io(&path))?;
+    }
+    file.flush().map_err(SimError::io(&path))?;
+    drop(file);
+    Ok(FileStats {
+        file: "answers/truth.ndjson".into(),
+        rows: org.people.len() as u64,
+        bytes: file_size(&path)?,
+    })
+}

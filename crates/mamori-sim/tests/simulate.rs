@@ -1,0 +1,357 @@
+//! End-to-end properties of a simulation: determinism, the answer key joins the data, LDAP
+//! agrees with the truth, events are valid Mamori events, the HR file has the right header.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use mamori_sim::{Config, Format, Profile, simulate};
+
+fn config(format: Format, seed: u64, users: u32, days: u32) -> Config {
+    Config {
+        format,
+        profile: Profile::Dense,
+        seed,
+        users,
+        days,
+        ..Config::default()
+    }
+}
+
+/// One dense simulation per format, shared by the tests of this file.
+fn dense(format: Format) -> &'static Path {
+    static CERT: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static NDJSON: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let cell = match format {
+        Format::Cert => &CERT,
+        Format::Ndjson => &NDJSON,
+    };
+    cell.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        simulate(&config(format, 42, 210, 40), dir.path()).unwrap();
+        dir
+    })
+    .path()
+}
+
+/// Every file under `dir`, relative path → bytes.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&path).unwrap(),
+                );
+            }
+        }
+    }
+    files
+}
+
+fn truth(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("answers/truth.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_same_seed_gives_byte_identical_output_and_another_seed_does_not() {
+    for format in [Format::Cert, Format::Ndjson] {
+        let (a, b, c) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        simulate(&config(format, 7, 60, 14), a.path()).unwrap();
+        simulate(&config(format, 7, 60, 14), b.path()).unwrap();
+        simulate(&config(format, 8, 60, 14), c.path()).unwrap();
+        let (first, second, other) = (tree(a.path()), tree(b.path()), tree(c.path()));
+        assert!(first.len() > 5);
+        assert_eq!(first, second, "{format:?}: same seed, different output");
+        let activity = if format == Format::Cert {
+            "logon.csv"
+        } else {
+            "events.ndjson"
+        };
+        assert_ne!(
+            first[Path::new(activity)],
+            other[Path::new(activity)],
+            "{format:?}: seed ignored"
+        );
+    }
+}
+
+#[test]
+fn both_formats_hold_the_same_rows_under_the_same_ids() {
+    let cert = dense(Format::Cert);
+    let mut cert_ids = HashSet::new();
+    for file in [
+        "logon.csv",
+        "device.csv",
+        "file.csv",
+        "http.csv",
+        "email.csv",
+    ] {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_path(cert.join(file))
+            .unwrap();
+        for row in reader.records() {
+            assert!(
+                cert_ids.insert(row.unwrap()[0].to_string()),
+                "duplicate id in {file}"
+            );
+        }
+    }
+    let events = std::fs::read_to_string(dense(Format::Ndjson).join("events.ndjson")).unwrap();
+    let event_ids: HashSet<String> = events
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["source"]["ref"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(cert_ids.len(), events.lines().count());
+    assert_eq!(cert_ids, event_ids);
+    assert_eq!(
+        std::fs::read(cert.join("answers/insiders.csv")).unwrap(),
+        std::fs::read(dense(Format::Ndjson).join("answers/insiders.csv")).unwrap()
+    );
+}
+
+#[test]
+fn every_family_is_present_and_answer_rows_are_the_data_rows_byte_for_byte() {
+    let dir = dense(Format::Cert);
+    let mut data_lines: HashMap<&str, HashSet<String>> = HashMap::new();
+    for kind in ["logon", "device", "file", "http", "email"] {
+        let text = std::fs::read_to_string(dir.join(format!("{kind}.csv"))).unwrap();
+        data_lines.insert(kind, text.lines().skip(1).map(str::to_string).collect());
+    }
+    let insiders = std::fs::read_to_string(dir.join("answers/insiders.csv")).unwrap();
+    let mut lines = insiders.lines();
+    assert_eq!(
+        lines.next(),
+        Some("dataset,scenario,details,user,start,end")
+    );
+    let mut families = HashSet::new();
+    for line in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        let [dataset, scenario, details, user, start, end] = fields[..] else {
+            panic!("bad insiders row {line}")
+        };
+        assert_eq!(dataset, "4.2");
+        assert_eq!(details, format!("r4.2-{scenario}-{user}.csv"));
+        assert_eq!(start.len(), 19, "{start}");
+        assert!(
+            start[6..10].parse::<u32>().is_ok() && &start[2..3] == "/" && &start[10..11] == " "
+        );
+        families.insert(scenario.to_string());
+        let answer =
+            std::fs::read_to_string(dir.join(format!("answers/r4.2-{scenario}/{details}")))
+                .unwrap();
+        assert!(!answer.is_empty(), "{details} is empty");
+        let mut first_time = None;
+        let mut last_time = None;
+        for row in answer.lines() {
+            let (kind, data_row) = row.split_once(',').unwrap();
+            assert!(
+                data_lines[kind].contains(data_row),
+                "{details}: row not in {kind}.csv: {data_row}"
+            );
+            let time = data_row.split(',').nth(1).unwrap().to_string();
+            first_time.get_or_insert(time.clone());
+            last_time = Some(time);
+        }
+        assert_eq!(first_time.as_deref(), Some(start), "{details}");
+        assert_eq!(last_time.as_deref(), Some(end), "{details}");
+    }
+    let expected: HashSet<String> = (1..=5).map(|n| n.to_string()).collect();
+    assert_eq!(families, expected);
+    // Variants that defeat shortcuts are there too.
+    let truth = truth(dir);
+    let has = |predicate: &dyn Fn(&serde_json::Value) -> bool| truth.iter().any(predicate);
+    assert!(has(&|t| t["malicious"] == true
+        && t["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "stays")));
+    assert!(has(&|t| t["malicious"] == true
+        && t["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "slow")));
+    assert!(has(&|t| t["label"] == "benign_leaver"));
+    assert!(has(
+        &|t| t["label"] == "careless" && !t["ids"].as_array().unwrap().is_empty()
+    ));
+    assert!(has(&|t| t["malicious"] == false
+        && t["traits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "after_hours_worker")));
+    assert!(has(&|t| t["malicious"] == false
+        && t["traits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "usb_heavy")));
+}
+
+#[test]
+fn ldap_snapshots_agree_with_hire_and_termination_dates() {
+    let dir = dense(Format::Cert);
+    let mut snapshots = BTreeMap::new();
+    for entry in std::fs::read_dir(dir.join("LDAP")).unwrap() {
+        let path = entry.unwrap().path();
+        let month = path.file_stem().unwrap().to_string_lossy().into_owned(); // YYYY-MM
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        assert_eq!(
+            reader.headers().unwrap().iter().collect::<Vec<_>>(),
+            [
+                "employee_name",
+                "user_id",
+                "email",
+                "role",
+                "business_unit",
+                "functional_unit",
+                "department",
+                "team",
+                "supervisor"
+            ]
+        );
+        let users: HashSet<String> = reader
+            .records()
+            .map(|r| r.unwrap()[1].to_string())
+            .collect();
+        snapshots.insert(month, users);
+    }
+    assert_eq!(snapshots.len(), 2); // 4 Jan – 12 Feb 2010
+    let mut leavers = 0;
+    for person in truth(dir) {
+        let user = person["user"].as_str().unwrap();
+        let hired = &person["hire_date"].as_str().unwrap()[..7];
+        let left = person["termination_date"]
+            .as_str()
+            .map(|d| d[..7].to_string());
+        leavers += usize::from(left.is_some());
+        for (month, users) in &snapshots {
+            let expected =
+                hired <= month.as_str() && left.as_ref().is_none_or(|last| month <= last);
+            assert_eq!(
+                users.contains(user),
+                expected,
+                "{user} in LDAP/{month}.csv (hired {hired}, left {left:?})"
+            );
+        }
+    }
+    assert!(leavers > 5);
+}
+
+#[test]
+fn every_event_line_is_a_valid_mamori_event_from_the_simulator() {
+    let dir = dense(Format::Ndjson);
+    let text = std::fs::read_to_string(dir.join("events.ndjson")).unwrap();
+    let mut kinds = HashSet::new();
+    for (number, line) in text.lines().enumerate() {
+        let event = mamori_event::Event::from_json(line.as_bytes())
+            .unwrap_or_else(|e| panic!("line {}: {e}: {line}", number + 1));
+        let source = event.source.as_ref().unwrap();
+        assert_eq!(source.name.as_deref(), Some("sim"));
+        kinds.insert(event.kind.as_str());
+    }
+    for kind in [
+        "logon",
+        "logoff",
+        "device.connect",
+        "device.disconnect",
+        "file.copy",
+        "http.request",
+        "http.upload",
+        "http.download",
+        "email.send",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} event");
+    }
+}
+
+#[test]
+fn hr_csv_has_the_documented_header_and_a_version_per_notice() {
+    let dir = dense(Format::Ndjson);
+    let mut reader = csv::Reader::from_path(dir.join("hr.csv")).unwrap();
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        mamori_event::HR_CSV_COLUMNS
+    );
+    let mut versions: HashMap<String, Vec<csv::StringRecord>> = HashMap::new();
+    for row in reader.records() {
+        let row = row.unwrap();
+        versions.entry(row[0].to_string()).or_default().push(row);
+    }
+    assert_eq!(versions.len(), 210);
+    let with_notice = versions.values().filter(|rows| rows.len() == 2).count();
+    assert!(with_notice > 5);
+    for rows in versions.values().filter(|rows| rows.len() == 2) {
+        assert_eq!(
+            &rows[1][1], &rows[1][12],
+            "second version starts on the notice date"
+        );
+        assert!(
+            !rows[1][13].is_empty(),
+            "termination date given with notice"
+        );
+        assert!(rows[0][12].is_empty());
+    }
+}
+
+#[test]
+fn realistic_profile_plants_one_of_each_family_in_200_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = simulate(
+        &Config {
+            profile: Profile::Realistic,
+            users: 200,
+            days: 45,
+            seed: 3,
+            ..Config::default()
+        },
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!(
+        summary.insiders.values().copied().collect::<Vec<_>>(),
+        vec![1; 5],
+        "{:?}",
+        summary.insiders
+    );
+}
+
+#[test]
+fn a_short_period_never_repeats_a_row() {
+    // Windows are squeezed into 7 days, so planned days fold onto each other.
+    let dir = tempfile::tempdir().unwrap();
+    simulate(&config(Format::Ndjson, 1, 40, 7), dir.path()).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("events.ndjson")).unwrap();
+    let mut ids = HashSet::new();
+    for line in text.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(
+            ids.insert(event["source"]["ref"].as_str().unwrap().to_string()),
+            "repeated: {line}"
+        );
+    }
+}
