@@ -441,3 +441,66 @@ fn simulated_events_import_without_rejections_and_bad_options_exit_2() {
     ]);
     assert_eq!(too_small.status.code(), Some(2), "{}", stderr(&too_small));
 }
+
+#[test]
+fn eval_reads_the_simulators_answer_key_and_says_when_scores_are_all_zero() {
+    let env = Env::new();
+    let out_dir = env.dir.path().join("sim");
+    let out = run_with_deadline(env.command(&[
+        "simulate",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--format",
+        "ndjson",
+        "--users",
+        "200",
+        "--days",
+        "28",
+        "--profile",
+        "dense",
+        "--seed",
+        "3",
+    ]));
+    assert!(out.status.success(), "simulate: {}", stderr(&out));
+    let (out, _) = import_json(&env, &out_dir.join("events.ndjson"));
+    assert!(out.status.success(), "import: {}", stderr(&out));
+    let answers = out_dir.join("answers");
+    let incidents = std::fs::read_to_string(answers.join("insiders.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert!(incidents > 0);
+
+    let out = env.run(&["--json", "eval", "--answers", answers.to_str().unwrap()]);
+    assert!(out.status.success(), "eval: {}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["all_scores_zero"], true, "{report}");
+    assert_eq!(
+        report["overall"]["incidents"].as_u64(),
+        Some(incidents as u64)
+    );
+    assert_eq!(report["incidents_without_activity"], 0, "{report}");
+    assert!(report["malicious_person_days"].as_u64().unwrap() >= incidents as u64);
+    // Constant scores: AUC exactly one half; the random baseline is there to compare with.
+    assert_eq!(report["overall"]["model"]["auc"], 0.5);
+    assert!(report["overall"]["random"]["budgets"][1]["recall"].is_number());
+    let text = env.run(&["eval", "--answers", answers.to_str().unwrap()]);
+    assert!(
+        stdout(&text).contains("every stored score is 0"),
+        "{}",
+        stdout(&text)
+    );
+
+    // An answer key that names an unknown column is bad input.
+    let broken = env.dir.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(
+        broken.join("insiders.csv"),
+        "dataset,scenario,who\n4.2,1,X\n",
+    )
+    .unwrap();
+    let out = env.run(&["eval", "--answers", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("insiders.csv"), "{}", stderr(&out));
+}
