@@ -9,8 +9,9 @@
 //!        └──────────────────────────────►  quarantine/<time>-<source>.ndjson (location + reason)
 //! ```
 //!
-//! Parsing, canonical JSON and hashing run on a worker thread; SQLite commits on the caller's
-//! thread; tile appends on a third, behind the commits. Memory is bounded by a
+//! Four threads overlap: the source reads and parses (`mamori-parse`); canonical JSON and
+//! hashing run on `mamori-prepare`; SQLite commits on the caller's thread; ledger appends and
+//! WAL checkpoints on `mamori-ledger`, behind the commits. Memory is bounded by a
 //! few batches in flight, whatever the input size. Bad input never aborts the import: each bad
 //! record goes to the quarantine file with its location and the reason. A signed checkpoint is
 //! issued every [`CHECKPOINT_INTERVAL`] while new leaves arrive, and at the end.
@@ -82,8 +83,8 @@ pub enum IngestError {
     Store(#[from] mamori_store::StoreError),
     #[error("random number generator: {0}")]
     Random(String),
-    #[error("the parsing thread stopped unexpectedly")]
+    #[error("an import thread stopped unexpectedly")]
     WorkerPanicked,
-    #[error("starting the parsing thread: {0}")]
+    #[error("starting an import thread: {0}")]
     Thread(std::io::Error),
 }

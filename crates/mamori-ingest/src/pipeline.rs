@@ -44,11 +44,23 @@ pub struct Summary {
     pub seconds: f64,
 }
 
-struct Batch {
-    events: Vec<NewEvent>,
+/// Records read in a row: parsed events (then prepared ones) and rejections.
+struct Batch<E = NewEvent> {
+    events: Vec<E>,
     rejected: Vec<Rejected>,
     records: u64,
     bytes_read: u64,
+}
+
+impl<E> Batch<E> {
+    fn new() -> Self {
+        Batch {
+            events: Vec::with_capacity(BATCH_EVENTS),
+            rejected: Vec::new(),
+            records: 0,
+            bytes_read: 0,
+        }
+    }
 }
 
 /// Imports everything `source` yields into `data_dir`. Bad records are quarantined, never fatal;
@@ -75,24 +87,29 @@ pub fn import(
         checkpoint: String::new(),
         seconds: 0.0,
     };
+    let (parsed_sender, parsed_receiver) =
+        sync_channel::<Result<Batch<Event>, IngestError>>(BATCHES_IN_FLIGHT);
     let (sender, receiver) = sync_channel::<Result<Batch, IngestError>>(BATCHES_IN_FLIGHT);
     let written = std::thread::scope(|scope| {
-        let parser = std::thread::Builder::new()
-            .name("mamori-parse".into())
-            .spawn_scoped(scope, move || parse_batches(source.as_mut(), &sender))
+        let spawn = |name: &str| std::thread::Builder::new().name(format!("mamori-{name}"));
+        let parser = spawn("parse")
+            .spawn_scoped(scope, move || parse_batches(source.as_mut(), &parsed_sender))
+            .map_err(IngestError::Thread)?;
+        let preparer = spawn("prepare")
+            .spawn_scoped(scope, move || prepare_batches(&parsed_receiver, &sender))
             .map_err(IngestError::Thread)?;
         let written = data_dir.append_pipelined(CHECKPOINT_INTERVAL, |appender| {
             write_batches(appender, &receiver, &mut quarantine, &mut summary, |p| {
                 progress(Progress { total_bytes, ..p })
             })
         });
-        // Unblock the parser if the writer stopped early, then wait for it.
+        // Unblock the workers if the writer stopped early, then wait for them.
         drop(receiver);
-        let parsed = parser.join();
-        match (written, parsed) {
-            (Err(e), _) => Err(e),
-            (Ok(()), Err(_)) => Err(IngestError::WorkerPanicked),
-            (Ok(()), Ok(())) => Ok(()),
+        let (prepared, parsed) = (preparer.join(), parser.join());
+        match (written, prepared, parsed) {
+            (Err(e), _, _) => Err(e),
+            (Ok(()), Err(_), _) | (Ok(()), _, Err(_)) => Err(IngestError::WorkerPanicked),
+            (Ok(()), Ok(()), Ok(())) => Ok(()),
         }
     });
     // Whatever happened, keep what was quarantined and sign what was appended.
@@ -107,20 +124,13 @@ pub fn import(
     Ok(summary)
 }
 
-/// The parsing thread: reads records, canonicalises and hashes events, sends batches.
-fn parse_batches(source: &mut dyn Source, sender: &SyncSender<Result<Batch, IngestError>>) {
-    let mut batch = new_batch();
-    let mut canonical = Vec::with_capacity(1024);
+/// The parsing thread: reads records and sends them in batches of events and rejections.
+fn parse_batches(source: &mut dyn Source, sender: &SyncSender<Result<Batch<Event>, IngestError>>) {
+    let mut batch = Batch::new();
     while let Some(record) = source.next_record() {
         batch.records += 1;
         match record {
-            Ok(Ok(event)) => match prepare(event, &mut canonical) {
-                Ok(prepared) => batch.events.push(prepared),
-                Err(error) => {
-                    let _ = sender.send(Err(error));
-                    return;
-                }
-            },
+            Ok(Ok(event)) => batch.events.push(event),
             Ok(Err(rejected)) => batch.rejected.push(rejected),
             Err(error) => {
                 let _ = sender.send(Err(IngestError::Read {
@@ -135,19 +145,38 @@ fn parse_batches(source: &mut dyn Source, sender: &SyncSender<Result<Batch, Inge
             if sender.send(Ok(batch)).is_err() {
                 return;
             }
-            batch = new_batch();
+            batch = Batch::new();
         }
     }
     batch.bytes_read = source.bytes_read();
     let _ = sender.send(Ok(batch));
 }
 
-fn new_batch() -> Batch {
-    Batch {
-        events: Vec::with_capacity(BATCH_EVENTS),
-        rejected: Vec::new(),
-        records: 0,
-        bytes_read: 0,
+/// The preparing thread: canonicalises and hashes each batch's events (as much work as
+/// parsing them, so it gets its own thread).
+fn prepare_batches(
+    parsed: &Receiver<Result<Batch<Event>, IngestError>>,
+    sender: &SyncSender<Result<Batch, IngestError>>,
+) {
+    let mut canonical = Vec::with_capacity(1024);
+    for batch in parsed {
+        let prepared = batch.and_then(|batch| {
+            let events = batch
+                .events
+                .into_iter()
+                .map(|event| prepare(event, &mut canonical))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Batch {
+                events,
+                rejected: batch.rejected,
+                records: batch.records,
+                bytes_read: batch.bytes_read,
+            })
+        });
+        let failed = prepared.is_err();
+        if sender.send(prepared).is_err() || failed {
+            return;
+        }
     }
 }
 
