@@ -340,10 +340,6 @@ impl<R: Read + Seek + Send> Source for CertFileSource<R> {
         }
         let read = self.reader.read_byte_record(&mut self.record);
         let after = self.reader.position().clone();
-        let line = self
-            .record
-            .position()
-            .map_or(self.boundary.line, Position::line);
         let record_start = self
             .record
             .position()
@@ -359,6 +355,7 @@ impl<R: Read + Seek + Send> Source for CertFileSource<R> {
                     self.finished = true;
                     return Some(Err(error.into()));
                 }
+                let line = self.boundary.line;
                 self.boundary = ResumePoint {
                     offset: after.byte(),
                     line: after.line(),
@@ -371,6 +368,18 @@ impl<R: Read + Seek + Send> Source for CertFileSource<R> {
             line: after.line(),
         };
         let cut_off = after.byte() >= self.total_bytes && !self.ends_with_newline;
+        // The csv reader dates a record from the end of the previous one, so after blank
+        // lines it names the first blank line; count back from the record's end instead.
+        let newlines_inside = self
+            .record
+            .as_slice()
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        let line = after
+            .line()
+            .saturating_sub(newlines_inside as u64)
+            .saturating_sub(u64::from(!cut_off));
         if cut_off {
             match self.truncation(record_start) {
                 Ok(Some(reason)) => return Some(Ok(Err(self.reject(line, reason)))),
