@@ -236,12 +236,12 @@ fn parse_row(record: &ByteRecord, columns: &HrColumns) -> Result<PersonRecord, S
     person.hire_date = date("hire_date")?;
     person.notice_date = date("notice_date")?;
     person.termination_date = date("termination_date")?;
-    if let (Some(hire), Some(end)) = (person.hire_date, person.termination_date) {
-        if end < hire {
-            return Err(format!(
-                "termination_date: {end} is before hire_date {hire}"
-            ));
-        }
+    if let (Some(hire), Some(end)) = (person.hire_date, person.termination_date)
+        && end < hire
+    {
+        return Err(format!(
+            "termination_date: {end} is before hire_date {hire}"
+        ));
     }
     person.priority = match cell("priority")? {
         Some(value) => parse_flag(value).ok_or_else(|| {

@@ -5,6 +5,7 @@ use jiff::civil::date;
 use mamori_event::{EmploymentType, PersonRecord};
 use mamori_ingest::Rejected;
 use mamori_ingest::hr::{HrCsvReader, HrError};
+use proptest::prelude::*;
 
 fn read(bytes: &[u8]) -> (Vec<Result<PersonRecord, Rejected>>, Option<&'static str>) {
     let mut reader = HrCsvReader::new(bytes, "hr.csv").unwrap();
@@ -173,11 +174,11 @@ fn invalid_utf8_after_utf8_was_detected_rejects_only_that_row() {
     assert!(records[4001].is_ok());
 }
 
-proptest::proptest! {
+proptest! {
     #[test]
     fn arbitrary_bytes_never_panic_the_reader(
-        header in proptest::prop::bool::ANY,
-        body in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..600),
+        header in prop::bool::ANY,
+        body in prop::collection::vec(any::<u8>(), 0..600),
     ) {
         let mut input = Vec::new();
         if header {
@@ -187,7 +188,7 @@ proptest::proptest! {
         input.extend_from_slice(&body);
         if let Ok(reader) = HrCsvReader::new(&input[..], "fuzz") {
             for record in reader {
-                proptest::prop_assert!(record.is_ok());
+                prop_assert!(record.is_ok());
             }
         }
     }
