@@ -1,5 +1,5 @@
-//! Parse throughput of the CERT importer on generated `http.csv`-like rows (r4.2 style: about
-//! 500 bytes a row, 60 content words, the real file's average). Ignored by default; run with
+//! Parse throughput of the CERT importer on generated `http.csv`-like rows (r4.2 and r6.2
+//! style: about 560 bytes a row, 60 content words; r4.2's http.csv averages about 500 bytes). Ignored by default; run with
 //! `cargo test -p mamori-ingest --release --test cert_throughput -- --ignored --nocapture`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,31 +11,14 @@ use mamori_ingest::cert::{CertFileSource, CertOptions, ContentKey};
 
 const ROWS: usize = 400_000;
 
-const WORDS: &[&str] = &[
-    "remain",
-    "representatives",
-    "consistent",
-    "ontario",
-    "leaders",
-    "ability",
-    "donation",
-    "quadruple",
-    "agreed",
-    "built",
-    "handsome",
-    "searching",
-    "track",
-    "wounded",
-    "moved",
-    "imaging",
-    "underwent",
-    "appearance",
-    "span",
-    "compiled",
-    "month",
-    "final",
-    "job",
+/// Keywords sprinkled into the content (one word in 30), so the category lookup finds some.
+const KEYWORDS: &[&str] = &[
     "resume",
+    "job",
+    "wikileaks",
+    "dropbox",
+    "password",
+    "layoff",
 ];
 
 fn generate(path: &std::path::Path, r6: bool) -> u64 {
@@ -69,11 +52,21 @@ fn generate(path: &std::path::Path, r6: bool) -> u64 {
             next() % 1_000_000_000
         );
         let mut content = String::new();
+        // Pseudo-random lower-case words of 3 to 10 letters: a large vocabulary, like the
+        // real files' (a handful of repeated words would make every lookup look alike).
         for index in 0..60 {
             if index > 0 {
                 content.push(' ');
             }
-            content.push_str(WORDS[(next() % WORDS.len() as u64) as usize]);
+            let draw = next();
+            if draw % 30 == 0 {
+                content.push_str(KEYWORDS[((draw >> 8) % KEYWORDS.len() as u64) as usize]);
+                continue;
+            }
+            let length = 3 + (draw >> 8) % 8;
+            for letter in 0..length {
+                content.push(char::from(b'a' + ((draw >> (16 + 3 * letter)) % 26) as u8));
+            }
         }
         if r6 {
             writeln!(

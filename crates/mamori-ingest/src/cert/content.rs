@@ -361,6 +361,17 @@ fn scan_words(content: &[u8]) -> (u64, u32) {
 }
 
 fn word_categories(table: &KeywordTable, content: &[u8], start: usize, end: usize) -> u32 {
+    // Most words start with a letter: test their first two bytes against the table's first
+    // pairs before trimming and packing. Same bytes, same folding as `pack`, so the answer is
+    // the one the full lookup would give (a one-letter word, whose packed second byte would be
+    // 0, is never a keyword anyway).
+    if end - start >= 2 && content[start].is_ascii_alphanumeric() {
+        let pair = ((usize::from(content[start] | 0x20) & 0x1f) << 5)
+            | (usize::from(content[start + 1] | 0x20) & 0x1f);
+        if table.first_pairs[pair / 64] & (1 << (pair % 64)) == 0 {
+            return 0;
+        }
+    }
     let (core_start, core_length) = trim_punctuation(&content[start..end]);
     if core_length == 0 || core_length > MAX_KEYWORD_LEN {
         return 0;
