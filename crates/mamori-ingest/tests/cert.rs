@@ -45,8 +45,12 @@ fn drain<R: std::io::Read + std::io::Seek + Send>(
     out
 }
 
+/// The event's canonical JSON, after checking that it parses back to the same event (what
+/// the import pipeline and any later reader rely on).
 fn json(event: &Event) -> serde_json::Value {
-    serde_json::from_slice(&event.canonical_json()).unwrap()
+    let canonical = event.canonical_json();
+    assert_eq!(&Event::from_json(&canonical).unwrap(), event);
+    serde_json::from_slice(&canonical).unwrap()
 }
 
 fn events(records: &[Result<Event, Rejected>]) -> Vec<serde_json::Value> {
