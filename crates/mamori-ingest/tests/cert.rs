@@ -820,3 +820,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_file_without_header_resumes_like_one_with_a_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let headerless = LOGON.split_once('\n').unwrap().1;
+    let path = write(dir.path(), "logon.csv", headerless);
+    let mut source = CertFileSource::open(&path, &options()).unwrap();
+    let first = source.next_record().unwrap().unwrap().unwrap();
+    assert_eq!(
+        first.source.unwrap().reference.as_deref(),
+        Some("{X1D9-S0ES98JV-5357PWMI}")
+    );
+    let point = source.resume_point();
+    assert_eq!(point.line, 2);
+    let mut resumed = CertFileSource::open_at(&path, point, &options()).unwrap();
+    let rest = drain(&mut resumed);
+    assert_eq!(rest.len(), 1);
+    assert_eq!(
+        json(rest[0].as_ref().unwrap())["source"]["ref"],
+        "{G2B3-L6EJ61GT-2222RKSO}"
+    );
+}
