@@ -18,6 +18,8 @@
 //!
 //! This crate knows nothing of HTTP or the console.
 
+pub mod cert;
+pub mod hr;
 mod ndjson;
 mod pipeline;
 mod quarantine;
