@@ -25,7 +25,7 @@ mod pipeline;
 mod quarantine;
 
 pub use ndjson::NdjsonSource;
-pub use pipeline::{CHECKPOINT_INTERVAL, Progress, Summary, import};
+pub use pipeline::{CHECKPOINT_INTERVAL, Progress, Summary, import, import_resumable};
 pub use quarantine::Quarantine;
 
 use mamori_event::Event;
@@ -43,6 +43,19 @@ impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.file, self.line)
     }
+}
+
+/// Where to (re)start reading a file: a byte offset at a record boundary and the line number of
+/// the record that starts there (for messages: a reader that seeks cannot count lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResumePoint {
+    pub offset: u64,
+    pub line: u64,
+}
+
+impl ResumePoint {
+    /// The start of the file (the header, if any, is skipped).
+    pub const START: ResumePoint = ResumePoint { offset: 0, line: 1 };
 }
 
 /// A record the source could not turn into an event.
@@ -66,6 +79,11 @@ pub trait Source: Send {
     fn bytes_read(&self) -> u64;
     /// Total input size when known, for progress.
     fn total_bytes(&self) -> Option<u64>;
+    /// Where a later import of the same input could start again after the records yielded so
+    /// far, for sources that can seek (see [`import_resumable`]).
+    fn resume_point(&self) -> Option<ResumePoint> {
+        None
+    }
 }
 
 /// Errors that stop an import (bad records never do).

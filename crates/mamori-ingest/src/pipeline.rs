@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use mamori_event::Event;
 use mamori_store::{Appender, DataDir, NewEvent};
 
-use crate::{IngestError, Quarantine, Rejected, Source};
+use crate::{IngestError, Quarantine, Rejected, ResumePoint, Source};
 
 /// How often a long import signs a checkpoint of what it has appended so far.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
@@ -50,6 +50,8 @@ struct Batch<E = NewEvent> {
     rejected: Vec<Rejected>,
     records: u64,
     bytes_read: u64,
+    /// Where the source could start again after this batch's last record.
+    resume: Option<ResumePoint>,
 }
 
 impl<E> Batch<E> {
@@ -59,6 +61,7 @@ impl<E> Batch<E> {
             rejected: Vec::new(),
             records: 0,
             bytes_read: 0,
+            resume: None,
         }
     }
 }
@@ -68,7 +71,20 @@ impl<E> Batch<E> {
 /// so far stays appended, so running the same import again completes it (imports are idempotent).
 pub fn import(
     data_dir: &mut DataDir,
+    source: Box<dyn Source>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Summary, IngestError> {
+    import_resumable(data_dir, source, None, progress)
+}
+
+/// [`import`], recording after every committed batch where the source could start again (its
+/// [`Source::resume_point`]) in the store's metadata under `resume_key`, so that an interrupted
+/// import of a large file continues where it stopped instead of reading it again. (Reading it
+/// again would also be correct — imports are idempotent — only slower.)
+pub fn import_resumable(
+    data_dir: &mut DataDir,
     mut source: Box<dyn Source>,
+    resume_key: Option<&str>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Summary, IngestError> {
     let started = Instant::now();
@@ -93,15 +109,21 @@ pub fn import(
     let written = std::thread::scope(|scope| {
         let spawn = |name: &str| std::thread::Builder::new().name(format!("mamori-{name}"));
         let parser = spawn("parse")
-            .spawn_scoped(scope, move || parse_batches(source.as_mut(), &parsed_sender))
+            .spawn_scoped(scope, move || {
+                parse_batches(source.as_mut(), &parsed_sender)
+            })
             .map_err(IngestError::Thread)?;
         let preparer = spawn("prepare")
             .spawn_scoped(scope, move || prepare_batches(&parsed_receiver, &sender))
             .map_err(IngestError::Thread)?;
         let written = data_dir.append_pipelined(CHECKPOINT_INTERVAL, |appender| {
-            write_batches(appender, &receiver, &mut quarantine, &mut summary, |p| {
-                progress(Progress { total_bytes, ..p })
-            })
+            let mut writer = Writer {
+                appender,
+                quarantine: &mut quarantine,
+                summary: &mut summary,
+                resume_key,
+            };
+            writer.write_batches(&receiver, |p| progress(Progress { total_bytes, ..p }))
         });
         // Unblock the workers if the writer stopped early, then wait for them.
         drop(receiver);
@@ -142,6 +164,7 @@ fn parse_batches(source: &mut dyn Source, sender: &SyncSender<Result<Batch<Event
         }
         if batch.events.len() + batch.rejected.len() >= BATCH_EVENTS {
             batch.bytes_read = source.bytes_read();
+            batch.resume = source.resume_point();
             if sender.send(Ok(batch)).is_err() {
                 return;
             }
@@ -149,6 +172,7 @@ fn parse_batches(source: &mut dyn Source, sender: &SyncSender<Result<Batch<Event
         }
     }
     batch.bytes_read = source.bytes_read();
+    batch.resume = source.resume_point();
     let _ = sender.send(Ok(batch));
 }
 
@@ -171,6 +195,7 @@ fn prepare_batches(
                 rejected: batch.rejected,
                 records: batch.records,
                 bytes_read: batch.bytes_read,
+                resume: batch.resume,
             })
         });
         let failed = prepared.is_err();
@@ -198,30 +223,47 @@ fn prepare(mut event: Event, canonical: &mut Vec<u8>) -> Result<NewEvent, Ingest
 }
 
 /// The writer (caller's thread): stores batches, quarantines rejections; the appender's own
-/// thread writes the tiles and the periodic checkpoints.
-fn write_batches(
-    appender: &mut Appender<'_>,
-    receiver: &Receiver<Result<Batch, IngestError>>,
-    quarantine: &mut Quarantine,
-    summary: &mut Summary,
-    mut progress: impl FnMut(Progress),
-) -> Result<(), IngestError> {
-    for batch in receiver.iter() {
-        let batch = batch?;
-        let outcome = appender.append(&batch.events)?;
-        for rejected in &batch.rejected {
-            tracing::debug!(location = %rejected.location, reason = %rejected.reason, "record quarantined");
-            quarantine.add(rejected)?;
+/// The writer (caller's thread): stores batches, quarantines rejections, records resume
+/// points; the appender's own thread writes the ledger and the periodic checkpoints.
+struct Writer<'w, 'a> {
+    appender: &'w mut Appender<'a>,
+    quarantine: &'w mut Quarantine,
+    summary: &'w mut Summary,
+    resume_key: Option<&'w str>,
+}
+
+impl Writer<'_, '_> {
+    fn write_batches(
+        &mut self,
+        receiver: &Receiver<Result<Batch, IngestError>>,
+        mut progress: impl FnMut(Progress),
+    ) -> Result<(), IngestError> {
+        for batch in receiver.iter() {
+            let batch = batch?;
+            let outcome = self.appender.append(&batch.events)?;
+            for rejected in &batch.rejected {
+                tracing::debug!(location = %rejected.location, reason = %rejected.reason, "record quarantined");
+                self.quarantine.add(rejected)?;
+            }
+            if let (Some(key), Some(point)) = (self.resume_key, batch.resume) {
+                // Rejections first: what is behind a resume point must never be read again.
+                if !batch.rejected.is_empty() {
+                    self.quarantine.finish()?;
+                }
+                self.appender
+                    .set_meta(key, &format!("{} {}", point.offset, point.line))?;
+            }
+            let summary = &mut *self.summary;
+            summary.records += batch.records;
+            summary.imported += outcome.appended.len() as u64;
+            summary.duplicates += outcome.duplicates.len() as u64;
+            summary.bytes = batch.bytes_read;
+            progress(Progress {
+                records: summary.records,
+                bytes_read: batch.bytes_read,
+                total_bytes: None,
+            });
         }
-        summary.records += batch.records;
-        summary.imported += outcome.appended.len() as u64;
-        summary.duplicates += outcome.duplicates.len() as u64;
-        summary.bytes = batch.bytes_read;
-        progress(Progress {
-            records: summary.records,
-            bytes_read: batch.bytes_read,
-            total_bytes: None,
-        });
+        Ok(())
     }
-    Ok(())
 }

@@ -38,6 +38,10 @@ impl Paths {
     pub fn events_key(&self) -> PathBuf {
         self.root.join("keys").join("events.key")
     }
+    /// The key of keyed content hashes (`raw.content_hmac`): 32 random bytes, hex.
+    pub fn content_key(&self) -> PathBuf {
+        self.root.join("keys").join("content.key")
+    }
     pub fn events_vkey(&self) -> PathBuf {
         self.root.join("keys").join("events.vkey")
     }
@@ -207,12 +211,42 @@ impl DataDir {
         &self.store
     }
 
+    /// The store, for writes that do not touch the ledger (people, scores, alerts, metadata).
+    /// Events go through [`DataDir::append_pipelined`] only.
+    pub fn store_mut(&mut self) -> &mut EventStore {
+        &mut self.store
+    }
+
     pub fn log(&self) -> &TileLog {
         &self.log
     }
 
     pub fn origin(&self) -> &str {
         self.log.origin()
+    }
+
+    /// The secret key of keyed content hashes, created (0600) on first use. Content such as
+    /// web pages and mail bodies is kept only as an HMAC under this key, so equal contents can
+    /// be matched without storing them, and nobody without the key can test a guess.
+    pub fn content_key(&self) -> Result<[u8; 32]> {
+        let path = self.paths.content_key();
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                let mut key = [0u8; 32];
+                hex::decode_to_slice(text.trim(), &mut key).map_err(|_| {
+                    StoreError::Corrupt(format!("{}: not 64 hex digits", path.display()))
+                })?;
+                Ok(key)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; 32];
+                getrandom::fill(&mut key)
+                    .map_err(|e| StoreError::Corrupt(format!("random number generator: {e}")))?;
+                write_secret(&path, hex::encode(key).as_bytes())?;
+                Ok(key)
+            }
+            Err(e) => Err(io_error(&path, e)),
+        }
     }
 
     /// The events log's signing key (for signing evidence manifests).
@@ -423,6 +457,11 @@ pub struct Appender<'a> {
 }
 
 impl Appender<'_> {
+    /// Records a metadata value (e.g. an import's resume point) after the batches so far.
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.store.set_meta(key, value)
+    }
+
     /// Commits the batch to SQLite and queues its new entries for the tiles.
     pub fn append(&mut self, batch: &[NewEvent]) -> Result<BatchOutcome> {
         let outcome = self.store.insert_batch(batch)?;

@@ -37,6 +37,12 @@ CREATE TABLE IF NOT EXISTS accounts (
     person_id TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS accounts_person ON accounts(person_id);
+-- Big Five scores (O, C, E, A, N) where a data set has them (CERT psychometric.csv). Special
+-- category data in most jurisdictions: read only for research and evaluation, never for scores.
+CREATE TABLE IF NOT EXISTS psychometric (
+    person_id TEXT PRIMARY KEY,
+    o INTEGER NOT NULL, c INTEGER NOT NULL, e INTEGER NOT NULL, a INTEGER NOT NULL, n INTEGER NOT NULL
+) WITHOUT ROWID;
 ";
 
 /// What storing a set of person versions changed.
@@ -113,6 +119,22 @@ impl EventStore {
         }
         tx.commit()?;
         Ok(outcome)
+    }
+
+    /// Stores (replacing) Big Five scores `(person_id, [o, c, e, a, n])`.
+    pub fn store_psychometric(&mut self, scores: &[(String, [u16; 5])]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO psychometric(person_id, o, c, e, a, n)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for (person, [o, c, e, a, n]) in scores {
+                insert.execute(params![person, o, c, e, a, n])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// The version of `person_id`'s record in force on `day`, if the person existed then.

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use mamori_ingest::{NdjsonSource, Source, Summary};
+use mamori_ingest::cert::{self, CertFileSource, CertOptions, ContentKey};
+use mamori_ingest::hr::HrCsvReader;
+use mamori_ingest::{NdjsonSource, Quarantine, ResumePoint, Source, Summary};
 use mamori_store::DataDir;
 
 use crate::BadInput;
@@ -85,4 +87,223 @@ fn print_summary(path: &Path, summary: &Summary, json: bool) -> anyhow::Result<(
     println!("ledger size {}; signed checkpoint:", summary.tree_size);
     print!("{}", summary.checkpoint);
     Ok(())
+}
+
+/// `import cert DIR`: the LDAP snapshots (→ persons), psychometric scores, then each activity
+/// file, resuming a file where an earlier, interrupted import of the same file stopped.
+pub fn cert(
+    data_dir: &Path,
+    dir: &Path,
+    options: &CertImportOptions,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let layout = cert::discover(dir).map_err(|e| BadInput(e.to_string()))?;
+    let mut data = DataDir::open(data_dir).map_err(|e| BadInput(e.to_string()))?;
+    let mut quarantined = 0u64;
+    if let Some(ldap_dir) = &layout.ldap_dir {
+        let history = cert::read_ldap(ldap_dir).map_err(|e| BadInput(e.to_string()))?;
+        let outcome = data.store_mut().store_people(&history.records)?;
+        let file = quarantine_all(&data, "cert-ldap", &history.rejected)?;
+        quarantined += history.rejected.len() as u64;
+        let persons: std::collections::BTreeSet<&str> = history
+            .records
+            .iter()
+            .map(|r| r.person_id.as_str())
+            .collect();
+        report(
+            json,
+            || {
+                serde_json::json!({
+                    "input": ldap_dir, "months": history.months.len(), "persons": persons.len(),
+                    "versions": outcome, "quarantined": history.rejected.len(), "quarantine_file": file,
+                })
+            },
+            || {
+                format!(
+                    "{}: {} monthly snapshots, {} persons, {} versions added, {} unchanged, {} replaced, {} quarantined",
+                    ldap_dir.display(),
+                    history.months.len(),
+                    persons.len(),
+                    outcome.added,
+                    outcome.unchanged,
+                    outcome.replaced,
+                    history.rejected.len(),
+                )
+            },
+        );
+    }
+    if let Some(path) = &layout.psychometric {
+        let table = cert::read_psychometric(path).map_err(|e| BadInput(e.to_string()))?;
+        let scores: Vec<(String, [u16; 5])> = table
+            .scores
+            .iter()
+            .map(|p| (p.user_id.clone(), [p.o, p.c, p.e, p.a, p.n]))
+            .collect();
+        data.store_mut().store_psychometric(&scores)?;
+        quarantine_all(&data, "cert-psychometric", &table.rejected)?;
+        quarantined += table.rejected.len() as u64;
+        report(
+            json,
+            || serde_json::json!({"input": path, "persons": scores.len(), "quarantined": table.rejected.len()}),
+            || {
+                format!(
+                    "{}: {} persons' scores, {} quarantined",
+                    path.display(),
+                    scores.len(),
+                    table.rejected.len()
+                )
+            },
+        );
+    }
+    let mut cert_options = CertOptions::new(ContentKey(data.content_key()?));
+    cert_options.utc_offset = options.utc_offset;
+    if !options.organisation_domains.is_empty() {
+        cert_options.organisation_domains = options.organisation_domains.clone();
+    }
+    for file in &layout.files {
+        let key = resume_key(&file.path)?;
+        let resume = data
+            .store()
+            .meta(&key)?
+            .and_then(|value| parse_resume_point(&value));
+        let source = match resume {
+            Some(point) => {
+                tracing::info!(file = %file.path.display(), offset = point.offset, "resuming");
+                CertFileSource::open_at(&file.path, point, &cert_options)
+            }
+            None => CertFileSource::open(&file.path, &cert_options),
+        }
+        .map_err(|e| BadInput(e.to_string()))?;
+        let mut reporter = Reporter::new("importing", Some(file.bytes), "bytes");
+        let summary =
+            mamori_ingest::import_resumable(&mut data, Box::new(source), Some(&key), &mut |p| {
+                reporter.update(p.bytes_read, p.records)
+            })
+            .context("import stopped")?;
+        reporter.finish();
+        quarantined += summary.quarantined;
+        print_summary(&file.path, &summary, json)?;
+    }
+    Ok(if quarantined > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Options of `import cert`.
+pub struct CertImportOptions {
+    /// The data set's times are local; this offset turns them into UTC.
+    pub utc_offset: jiff::tz::Offset,
+    /// E-mail domains inside the organisation (default: the CERT data set's).
+    pub organisation_domains: Vec<String>,
+}
+
+/// `import hr FILE.csv`: person versions and account links (docs/hr.md).
+pub fn hr(data_dir: &Path, path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let file = File::open(path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    let name = path.display().to_string();
+    let reader =
+        HrCsvReader::new(BufReader::new(file), &name).map_err(|e| BadInput(e.to_string()))?;
+    let mut data = DataDir::open(data_dir).map_err(|e| BadInput(e.to_string()))?;
+    let (mut records, mut rejected) = (Vec::new(), Vec::new());
+    let mut outcome = mamori_store::PeopleOutcome::default();
+    for row in reader {
+        match row.with_context(|| format!("reading {name}"))? {
+            Ok(record) => records.push(record),
+            Err(bad) => rejected.push(bad),
+        }
+        if records.len() == 10_000 {
+            add_outcome(&mut outcome, data.store_mut().store_people(&records)?);
+            records.clear();
+        }
+    }
+    add_outcome(&mut outcome, data.store_mut().store_people(&records)?);
+    let quarantine_file = quarantine_all(&data, "hr", &rejected)?;
+    report(
+        json,
+        || {
+            serde_json::json!({
+                "input": path, "versions": outcome, "quarantined": rejected.len(), "quarantine_file": quarantine_file,
+            })
+        },
+        || {
+            let mut text = format!(
+                "{}: {} versions added, {} unchanged, {} replaced, {} quarantined",
+                path.display(),
+                outcome.added,
+                outcome.unchanged,
+                outcome.replaced,
+                rejected.len()
+            );
+            if let Some(file) = &quarantine_file {
+                text.push_str(&format!(
+                    "\nquarantined rows with reasons: {}",
+                    file.display()
+                ));
+            }
+            text
+        },
+    );
+    Ok(if rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn add_outcome(total: &mut mamori_store::PeopleOutcome, more: mamori_store::PeopleOutcome) {
+    total.added += more.added;
+    total.unchanged += more.unchanged;
+    total.replaced += more.replaced;
+}
+
+/// Writes `rejected` to a quarantine file of the data directory; its path, if any.
+fn quarantine_all(
+    data: &DataDir,
+    source: &'static str,
+    rejected: &[mamori_ingest::Rejected],
+) -> anyhow::Result<Option<PathBuf>> {
+    if rejected.is_empty() {
+        return Ok(None);
+    }
+    let mut quarantine = Quarantine::new(&data.paths().quarantine(), source);
+    for record in rejected {
+        quarantine.add(record)?;
+    }
+    quarantine.finish()?;
+    Ok(Some(quarantine.path().to_path_buf()))
+}
+
+fn report(json: bool, value: impl FnOnce() -> serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{}", value());
+    } else {
+        println!("{}", text());
+    }
+}
+
+/// Metadata key of a file's resume point: the file's path, size and modification time, so a
+/// changed file is read from the start again.
+fn resume_key(path: &Path) -> anyhow::Result<String> {
+    let metadata = std::fs::metadata(path).with_context(|| path.display().to_string())?;
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    Ok(format!(
+        "import.resume.cert:{}:{}:{modified}",
+        canonical.display(),
+        metadata.len()
+    ))
+}
+
+fn parse_resume_point(value: &str) -> Option<ResumePoint> {
+    let (offset, line) = value.split_once(' ')?;
+    Some(ResumePoint {
+        offset: offset.parse().ok()?,
+        line: line.parse().ok()?,
+    })
 }

@@ -98,6 +98,20 @@ enum ImportCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// A CMU SEI CERT Insider Threat data set directory, r4.2, r5.2 or r6.2 (docs/cert.md):
+    /// LDAP snapshots become persons, activity files become events; an interrupted import
+    /// resumes where it stopped.
+    Cert {
+        dir: PathBuf,
+        /// UTC offset of the data set's local times, e.g. `-05:00`.
+        #[arg(long, default_value = "+00:00")]
+        utc_offset: String,
+        /// An e-mail domain inside the organisation (repeatable; default `dtaa.com`).
+        #[arg(long = "org-domain")]
+        org_domains: Vec<String>,
+    },
+    /// HR records as CSV (docs/hr.md): time-versioned persons and their accounts.
+    Hr { path: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -175,6 +189,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(ImportCommand::Ndjson { paths }) => {
             import::ndjson(&data_dir, &paths, cli.json)
         }
+        Command::Import(ImportCommand::Cert {
+            dir,
+            utc_offset,
+            org_domains,
+        }) => {
+            let utc_offset = parse_offset(&utc_offset)?;
+            let options = import::CertImportOptions {
+                utc_offset,
+                organisation_domains: org_domains,
+            };
+            import::cert(&data_dir, &dir, &options, cli.json)
+        }
+        Command::Import(ImportCommand::Hr { path }) => import::hr(&data_dir, &path, cli.json),
         Command::Verify { key } => verify::run(&data_dir, key.as_deref(), cli.json),
         Command::Keys(KeysCommand::Show) => {
             let data = mamori_store::DataDir::open(&data_dir)?;
@@ -197,6 +224,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eval::run(&data_dir, &answers, dataset.as_deref(), cli.json)
         }
     }
+}
+
+/// `+09:00`, `-05:00`, `Z`.
+fn parse_offset(text: &str) -> anyhow::Result<jiff::tz::Offset> {
+    let bad = || BadInput(format!("--utc-offset {text:?}: expected +HH:MM or -HH:MM"));
+    if text == "Z" {
+        return Ok(jiff::tz::Offset::UTC);
+    }
+    let (sign, rest) = match text.as_bytes().first() {
+        Some(b'+') => (1, &text[1..]),
+        Some(b'-') => (-1, &text[1..]),
+        _ => return Err(bad().into()),
+    };
+    let (hours, minutes) = rest.split_once(':').ok_or_else(bad)?;
+    let (hours, minutes): (i32, i32) = (
+        hours.parse().map_err(|_| bad())?,
+        minutes.parse().map_err(|_| bad())?,
+    );
+    if hours > 18 || minutes > 59 {
+        return Err(bad().into());
+    }
+    Ok(jiff::tz::Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).map_err(|_| bad())?)
 }
 
 fn init(

@@ -504,3 +504,188 @@ fn eval_reads_the_simulators_answer_key_and_says_when_scores_are_all_zero() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("insiders.csv"), "{}", stderr(&out));
 }
+
+/// `--json` output lines of a command, parsed.
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    stdout(out)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn cert_layout_imports_with_persons_resumes_and_quarantines_a_cut_last_line() {
+    let env = Env::new();
+    let set = env.dir.path().join("cert");
+    let out = run_with_deadline(env.command(&[
+        "--json",
+        "simulate",
+        "--out",
+        set.to_str().unwrap(),
+        "--format",
+        "cert",
+        "--users",
+        "60",
+        "--days",
+        "35",
+        "--seed",
+        "11",
+    ]));
+    assert!(out.status.success(), "simulate: {}", stderr(&out));
+    let simulated: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let rows = |file: &str| -> u64 {
+        simulated["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["file"] == file)
+            .map(|f| f["rows"].as_u64().unwrap())
+            .unwrap()
+    };
+    // Cut http.csv in the middle of its last row, as an interrupted download would.
+    let http = set.join("http.csv");
+    let bytes = std::fs::read(&http).unwrap();
+    std::fs::write(&http, &bytes[..bytes.len() - 20]).unwrap();
+
+    let out = run_with_deadline(env.command(&["--json", "import", "cert", set.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let ldap = &lines[0];
+    assert_eq!(ldap["persons"], 60, "{ldap}");
+    let summary = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["input"].as_str().is_some_and(|i| i.ends_with(name)))
+            .unwrap_or_else(|| panic!("no summary for {name}: {lines:?}"))
+            .clone()
+    };
+    for file in ["logon.csv", "device.csv", "file.csv", "email.csv"] {
+        assert_eq!(
+            summary(file)["imported"].as_u64(),
+            Some(rows(file)),
+            "{file}"
+        );
+        assert_eq!(summary(file)["quarantined"], 0, "{file}");
+    }
+    let http_summary = summary("http.csv");
+    assert_eq!(
+        http_summary["imported"].as_u64(),
+        Some(rows("http.csv") - 1)
+    );
+    assert_eq!(http_summary["quarantined"], 1);
+    let quarantine_file = http_summary["quarantine_file"].as_str().unwrap();
+    let quarantined = std::fs::read_to_string(quarantine_file).unwrap();
+    assert!(quarantined.contains("http.csv"), "{quarantined}");
+    // Web content is never stored as text, not even in the quarantine.
+    let content_word = "wikileaks";
+    assert!(!quarantined.contains(content_word));
+
+    // Accounts are linked to the LDAP persons: evidence by person.
+    let answers = set.join("answers");
+    let out = env.run(&["--json", "eval", "--answers", answers.to_str().unwrap()]);
+    assert!(out.status.success(), "eval: {}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["persons"], 60, "{report}");
+
+    // A second run resumes every file at its end: nothing read again.
+    let out = run_with_deadline(env.command(&["--json", "import", "cert", set.to_str().unwrap()]));
+    assert!(out.status.code().is_some(), "{}", stderr(&out));
+    for line in json_lines(&out)
+        .iter()
+        .filter(|l| l.get("records").is_some())
+    {
+        assert_eq!(line["records"], 0, "{line}");
+    }
+    // A changed file is read again from the start; what is already stored is not stored twice.
+    let mut logon = std::fs::read(set.join("logon.csv")).unwrap();
+    logon
+        .extend_from_slice(b"{Z9Z9-Z9ZZ99ZZ-9999ZZZZ},01/05/2010 07:00:00,XYZ0001,PC-0001,Logon\n");
+    std::fs::write(set.join("logon.csv"), logon).unwrap();
+    let out = run_with_deadline(env.command(&["--json", "import", "cert", set.to_str().unwrap()]));
+    let lines = json_lines(&out);
+    let logon = lines
+        .iter()
+        .find(|l| {
+            l["input"]
+                .as_str()
+                .is_some_and(|i| i.ends_with("logon.csv"))
+        })
+        .unwrap();
+    assert_eq!(
+        logon["records"].as_u64(),
+        Some(rows("logon.csv") + 1),
+        "{logon}"
+    );
+    assert_eq!(logon["imported"], 1, "{logon}");
+    assert!(env.run(&["verify"]).status.success());
+}
+
+#[test]
+fn hr_csv_links_accounts_to_persons_for_evidence() {
+    let env = Env::new();
+    let hr = env.file(
+        "hr.csv",
+        "person_id,valid_from,name,department,accounts,termination_date\n\
+         E100,2026-01-01,山田 花子,設計部,ACM0001;ACM0002,\n\
+         E100,2026-03-01,山田 花子,営業部,ACM0001;ACM0002,2026-03-31\n\
+         E200,2026-01-01,,設計部,ACM0003,\n",
+    );
+    let out = env.run(&["--json", "import", "hr", hr.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an empty name is bad input: {}",
+        stderr(&out)
+    );
+    let summary: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(summary["versions"]["added"], 2, "{summary}");
+    assert_eq!(summary["quarantined"], 1, "{summary}");
+    let again = env.run(&["--json", "import", "hr", hr.to_str().unwrap()]);
+    let summary: serde_json::Value = serde_json::from_str(stdout(&again).trim()).unwrap();
+    assert_eq!(summary["versions"]["unchanged"], 2, "{summary}");
+
+    // Events of both accounts, exported by the person.
+    let (out, _) = import_json(&env, &env.file("events.ndjson", &events(300)));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bundle = env.dir.path().join("e100.zip");
+    let out = env.run(&[
+        "--json",
+        "evidence",
+        "export",
+        "--person",
+        "E100",
+        "--from",
+        "2000-01-01",
+        "--to",
+        "2100-01-01",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let exported: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let by_account = |account: &str| {
+        let out = env.run(&[
+            "--json",
+            "evidence",
+            "export",
+            "--person",
+            account,
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2100-01-01",
+            "--out",
+            env.dir
+                .path()
+                .join(format!("{account}.zip"))
+                .to_str()
+                .unwrap(),
+        ]);
+        let value: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+        value["events"].as_u64().unwrap()
+    };
+    let (one, two) = (by_account("ACM0001"), by_account("ACM0002"));
+    assert!(one > 0 && two > 0);
+    assert_eq!(exported["events"].as_u64(), Some(one + two));
+}

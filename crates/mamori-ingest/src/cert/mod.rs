@@ -24,11 +24,12 @@ mod time;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub use crate::ResumePoint;
 pub use content::{CONTENT_CATEGORIES, ContentDigester, ContentFeatures, ContentKey};
 pub use layout::{FileKind, Layout, Release};
 pub use ldap::{LdapHistory, Psychometric, PsychometricTable, read_ldap, read_psychometric};
 pub use row::{CLOUD_STORAGE_DOMAINS, raw_key};
-pub use source::{CertFileSource, ResumePoint};
+pub use source::CertFileSource;
 
 /// `source.name` of every event this importer makes.
 pub const SOURCE_NAME: &str = "cert";

@@ -10,6 +10,7 @@ use mamori_event::Event;
 use super::layout::{Columns, FileKind, Layout};
 use super::row::RowMapper;
 use super::{CertError, CertOptions, SOURCE_NAME};
+use crate::ResumePoint;
 use crate::{Location, Rejected, Source};
 
 /// The csv reader's buffer: large reads keep system calls off the profile.
@@ -17,19 +18,6 @@ const READ_BUFFER_BYTES: usize = 256 * 1024;
 
 /// A final record without a newline is read back whole to check its quotes, up to this size.
 const MAX_TAIL_RECORD_BYTES: u64 = 4 * 1024 * 1024;
-
-/// Where to (re)start reading: a byte offset at a record boundary and the line number of the
-/// record that starts there (for messages; the csv reader cannot know it after a seek).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ResumePoint {
-    pub offset: u64,
-    pub line: u64,
-}
-
-impl ResumePoint {
-    /// The start of the file (the header, if any, is skipped).
-    pub const START: ResumePoint = ResumePoint { offset: 0, line: 1 };
-}
 
 /// What the first record of a file says about it.
 pub(crate) struct Detected {
@@ -268,23 +256,25 @@ impl<R: Read + Seek> CertFileSource<R> {
         out
     }
 
-    /// Why the record just read, the last of a file that does not end with a newline, looks
-    /// cut off: a wrong field count or an open quote. `None` when it looks whole.
-    fn truncation(&mut self, record_start: u64) -> io::Result<Option<String>> {
+    /// Why the record just read, the last of a file that does not end with a newline, is taken
+    /// as cut off. Every CERT file ends each line with a newline, and a cut inside the last,
+    /// unquoted field (`content`) leaves a record that looks whole: features computed from half
+    /// a page would be wrong, so even that record is set aside, with the most precise reason.
+    fn truncation(&mut self, record_start: u64) -> io::Result<String> {
         let expected = self.mapper.columns().count;
         if self.record.len() != expected {
-            return Ok(Some(format!(
+            return Ok(format!(
                 "truncated last record: the file ends without a newline inside a record of {} \
                  fields (expected {expected})",
                 self.record.len()
-            )));
+            ));
         }
         let length = self.total_bytes.saturating_sub(record_start);
         if length > MAX_TAIL_RECORD_BYTES {
-            return Ok(Some(format!(
+            return Ok(format!(
                 "truncated last record: the file ends without a newline inside a record of \
                  {length} bytes"
-            )));
+            ));
         }
         // The csv reader has reached the end, so its buffer is empty and the underlying
         // reader can be moved and put back at the end without disturbing it.
@@ -294,11 +284,11 @@ impl<R: Read + Seek> CertFileSource<R> {
         input.by_ref().take(length).read_to_end(&mut tail)?;
         input.seek(SeekFrom::End(0))?;
         if ends_inside_quotes(&tail) {
-            return Ok(Some(
-                "truncated last record: the file ends inside a quoted field".to_string(),
-            ));
+            return Ok("truncated last record: the file ends inside a quoted field".to_string());
         }
-        Ok(None)
+        Ok("truncated last record: the file ends without a newline after it, so its last field \
+            may be cut short"
+            .to_string())
     }
 }
 
@@ -332,6 +322,10 @@ impl<R: Read + Seek + Send> Source for CertFileSource<R> {
 
     fn input(&self) -> &str {
         &self.file
+    }
+
+    fn resume_point(&self) -> Option<ResumePoint> {
+        Some(self.boundary)
     }
 
     fn next_record(&mut self) -> Option<io::Result<Result<Event, Rejected>>> {
@@ -382,8 +376,7 @@ impl<R: Read + Seek + Send> Source for CertFileSource<R> {
             .saturating_sub(u64::from(!cut_off));
         if cut_off {
             match self.truncation(record_start) {
-                Ok(Some(reason)) => return Some(Ok(Err(self.reject(line, reason)))),
-                Ok(None) => {}
+                Ok(reason) => return Some(Ok(Err(self.reject(line, reason)))),
                 Err(error) => {
                     self.finished = true;
                     return Some(Err(error));
