@@ -116,7 +116,9 @@ pub(crate) struct WalCheckpointer {
 }
 
 impl WalCheckpointer {
-    /// Checkpoints as much of the WAL as readers allow, without blocking the writer.
+    /// Checkpoints as much of the WAL as readers allow, without blocking the writer. (Run
+    /// after every batch: measured against waiting for 32 MiB or 256 MiB of WAL, copying
+    /// little and often stalls the writer least.)
     pub fn run(&self) -> Result<()> {
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;

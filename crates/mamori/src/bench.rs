@@ -12,10 +12,15 @@ use mamori_store::DataDir;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// NDJSON parse + canonicalise + hash + store + ledger append, then `verify`.
+    /// Parse + canonicalise + hash + store + ledger append, then `verify`: of `--events`
+    /// generated NDJSON events, or (`--source cert DIR`) of a CERT-layout data set.
     Ingest {
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
+        #[arg(long, value_enum, default_value_t = IngestSource::Ndjson)]
+        source: IngestSource,
+        /// The data set directory, with `--source cert`.
+        dir: Option<std::path::PathBuf>,
     },
     /// Inclusion proofs from the on-disk tiles of a log of `--leaves` entries, and the audit rate.
     Proofs {
@@ -26,9 +31,30 @@ pub enum BenchCommand {
     },
 }
 
+/// What `bench ingest` imports.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum IngestSource {
+    Ndjson,
+    Cert,
+}
+
 pub fn run(command: BenchCommand, json: bool) -> anyhow::Result<ExitCode> {
     let figures = match command {
-        BenchCommand::Ingest { events } => ingest(events)?,
+        BenchCommand::Ingest {
+            source: IngestSource::Ndjson,
+            events,
+            ..
+        } => ingest(events)?,
+        BenchCommand::Ingest {
+            source: IngestSource::Cert,
+            dir,
+            ..
+        } => {
+            let dir = dir.ok_or_else(|| {
+                crate::BadInput("--source cert needs the data set directory".into())
+            })?;
+            ingest_cert(&dir)?
+        }
         BenchCommand::Proofs { leaves, proofs } => proofs_bench(leaves, proofs)?,
     };
     if json {
@@ -81,6 +107,57 @@ fn ingest(events: u64) -> anyhow::Result<serde_json::Value> {
         "ingest_peak_rss_megabytes": ingest_peak_rss,
         // verify maps the store into memory (page cache, reclaimable), so this grows with it.
         "peak_rss_megabytes_after_verify": peak_rss_megabytes(),
+    }))
+}
+
+/// Imports a CERT data set into a temporary data directory as `import cert` does (LDAP,
+/// then every activity file), then verifies it.
+fn ingest_cert(dir: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    use mamori_ingest::cert::{self, CertFileSource, CertOptions, ContentKey};
+    let layout = cert::discover(dir).map_err(|e| crate::BadInput(e.to_string()))?;
+    let work = tempfile::tempdir().context("temporary directory")?;
+    let mut data = DataDir::init(&work.path().join("data"), "bench.mamori.invalid/events")?;
+    let started = Instant::now();
+    let mut persons = 0;
+    if let Some(ldap) = &layout.ldap_dir {
+        let history = cert::read_ldap(ldap)?;
+        persons = data.store_mut().store_people(&history.records)?.added;
+    }
+    let options = CertOptions::new(ContentKey(data.content_key()?));
+    let (mut rows, mut bytes, mut quarantined) = (0u64, 0u64, 0u64);
+    let mut files = Vec::new();
+    for file in &layout.files {
+        let file_started = Instant::now();
+        let source = CertFileSource::open(&file.path, &options)?;
+        let summary = mamori_ingest::import(&mut data, Box::new(source), &mut |_| {})?;
+        rows += summary.records;
+        bytes += file.bytes;
+        quarantined += summary.quarantined;
+        files.push(serde_json::json!({
+            "file": file.path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "rows": summary.records,
+            "rows_per_second": round(summary.records as f64 / file_started.elapsed().as_secs_f64()),
+        }));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let ingest_peak_rss = peak_rss_megabytes();
+    let started = Instant::now();
+    let verifier = data.verifier();
+    let report = data.verify(&verifier, |_| {})?;
+    let verify_seconds = started.elapsed().as_secs_f64();
+    Ok(serde_json::json!({
+        "source": "cert",
+        "dir": dir,
+        "persons": persons,
+        "rows": rows,
+        "quarantined": quarantined,
+        "input_bytes": bytes,
+        "ingest_seconds": round(seconds),
+        "ingest_rows_per_second": round(rows as f64 / seconds),
+        "ingest_megabytes_per_second": round(bytes as f64 / seconds / 1e6),
+        "ingest_peak_rss_megabytes": ingest_peak_rss,
+        "files": files,
+        "verify_leaves_per_second": round(report.leaves as f64 / verify_seconds),
     }))
 }
 

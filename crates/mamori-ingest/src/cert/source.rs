@@ -286,9 +286,11 @@ impl<R: Read + Seek> CertFileSource<R> {
         if ends_inside_quotes(&tail) {
             return Ok("truncated last record: the file ends inside a quoted field".to_string());
         }
-        Ok("truncated last record: the file ends without a newline after it, so its last field \
+        Ok(
+            "truncated last record: the file ends without a newline after it, so its last field \
             may be cut short"
-            .to_string())
+                .to_string(),
+        )
     }
 }
 
