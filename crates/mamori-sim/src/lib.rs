@@ -182,7 +182,7 @@ pub fn simulate(config: &Config, out: &Path) -> Result<Summary, SimError> {
     )?;
     let mut sink: Box<dyn Sink> = match config.format {
         Format::Cert => Box::new(write::cert::CertSink::create(out, &org)?),
-        Format::Ndjson => Box::new(write::ndjson::NdjsonSink::create(out, &org)?),
+        Format::Ndjson => Box::new(write::ndjson::NdjsonSink::create(out, &org, config.seed)?),
     };
     let mut answers = write::answers::Answers::new(&plan, org.people.len());
     // Generation and writing overlap: one thread makes the days, this one writes them.

@@ -14,7 +14,7 @@
 //! [`content`]. The dataset itself is not redistributable: tests write their own fixtures.
 //! Layouts, sources and every mapping choice are documented in `docs/cert.md`.
 
-pub mod content;
+pub use mamori_content::features as content;
 mod layout;
 mod ldap;
 mod row;

@@ -24,9 +24,7 @@ pub mod raw_key {
     pub const ATTACHMENTS: &str = "attachments";
     pub const ATTACHMENT_NAME: &str = "name";
     pub const ATTACHMENT_SIZE: &str = "size";
-    pub const CONTENT_HMAC: &str = "content_hmac";
-    pub const CONTENT_WORDS: &str = "content_words";
-    pub const CONTENT_CATEGORIES: &str = "content_categories";
+    pub use mamori_content::raw_key::{CONTENT_CATEGORIES, CONTENT_HMAC, CONTENT_WORDS};
     pub const CONTENT_MAGIC: &str = "content_magic";
 }
 
@@ -339,15 +337,7 @@ impl RowMapper {
     /// HMAC over the whole field; words and categories over `text` (the field less any part
     /// kept apart, like a file's magic bytes).
     fn content_features(&self, whole: &[u8], text: &[u8], raw: &mut Map<String, Value>) {
-        let features = self.digester.digest_parts(whole, text);
-        raw.insert(raw_key::CONTENT_HMAC.into(), Value::from(features.hmac));
-        raw.insert(raw_key::CONTENT_WORDS.into(), Value::from(features.words));
-        if !features.categories.is_empty() {
-            raw.insert(
-                raw_key::CONTENT_CATEGORIES.into(),
-                Value::Array(features.categories.into_iter().map(Value::from).collect()),
-            );
-        }
+        mamori_content::insert_features(raw, self.digester.digest_parts(whole, text));
     }
 
     fn is_organisation_address(&self, address: &str) -> bool {

@@ -15,6 +15,8 @@ use crate::error::SimError;
 use crate::org::{BUSINESS_UNIT, ORG_DOMAIN, Organisation, Person, Role};
 use crate::record::{Body, HttpAction, Record};
 use crate::vocab::Category;
+use mamori_content::{ContentDigester, ContentKey};
+use sha2::{Digest, Sha256};
 
 /// `source.name` of every simulated event.
 pub const SOURCE_NAME: &str = "sim";
@@ -24,10 +26,13 @@ pub struct NdjsonSink {
     writer: BufWriter<File>,
     rows: u64,
     hr: FileStats,
+    /// Content is written as the features an importer keeps (`mamori_content`), never as
+    /// text: simulated events look like imported ones to detection.
+    digester: ContentDigester,
 }
 
 impl NdjsonSink {
-    pub fn create(dir: &Path, org: &Organisation) -> Result<Self, SimError> {
+    pub fn create(dir: &Path, org: &Organisation, seed: u64) -> Result<Self, SimError> {
         let path = dir.join("events.ndjson");
         let writer = create(&path)?;
         let hr = write_hr(dir, org)?;
@@ -36,8 +41,18 @@ impl NdjsonSink {
             writer,
             rows: 0,
             hr,
+            digester: ContentDigester::new(&content_key(seed)),
         })
     }
+}
+
+/// The content HMAC key of a simulation: derived from the seed, so output stays deterministic.
+/// (A real deployment's key is a secret of its data directory; synthetic text needs none.)
+fn content_key(seed: u64) -> ContentKey {
+    let mut hasher = Sha256::new();
+    hasher.update(b"mamori-sim content key");
+    hasher.update(seed.to_be_bytes());
+    ContentKey(hasher.finalize().into())
 }
 
 impl Sink for NdjsonSink {
@@ -48,10 +63,12 @@ impl Sink for NdjsonSink {
         records: &[Record],
     ) -> Result<(), SimError> {
         for record in records {
-            write_event(&mut self.writer, org, stamp, record).map_err(|source| SimError::Json {
-                path: self.path.clone(),
-                source,
-            })?;
+            write_event(&mut self.writer, &self.digester, org, stamp, record).map_err(
+                |source| SimError::Json {
+                    path: self.path.clone(),
+                    source,
+                },
+            )?;
             self.writer
                 .write_all(b"\n")
                 .map_err(SimError::io(&self.path))?;
@@ -128,11 +145,13 @@ struct SourceOut<'a> {
 #[serde(untagged)]
 enum RawOut<'a> {
     Content {
-        content: &'a str,
+        #[serde(flatten)]
+        content: ContentOut,
     },
     Web {
         category: &'static str,
-        content: &'a str,
+        #[serde(flatten)]
+        content: ContentOut,
     },
     Mail {
         from: &'a str,
@@ -140,12 +159,34 @@ enum RawOut<'a> {
         cc: &'a [String],
         bcc: &'a [String],
         attachments: u8,
-        content: &'a str,
+        #[serde(flatten)]
+        content: ContentOut,
     },
+}
+
+/// What is kept of a content field, under the keys of `mamori_content::raw_key`.
+#[derive(Serialize)]
+struct ContentOut {
+    content_hmac: String,
+    content_words: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    content_categories: Vec<&'static str>,
+}
+
+impl ContentOut {
+    fn of(digester: &ContentDigester, content: &str) -> Self {
+        let features = digester.digest(content.as_bytes());
+        ContentOut {
+            content_hmac: features.hmac,
+            content_words: features.words,
+            content_categories: features.categories,
+        }
+    }
 }
 
 fn write_event<W: Write>(
     writer: &mut W,
+    digester: &ContentDigester,
     org: &Organisation,
     stamp: &DayStamp,
     record: &Record,
@@ -179,7 +220,9 @@ fn write_event<W: Write>(
                 kind: "removable",
                 ..Default::default()
             });
-            raw = Some(RawOut::Content { content });
+            raw = Some(RawOut::Content {
+                content: ContentOut::of(digester, content),
+            });
             "file.copy"
         }
         Body::Http {
@@ -206,7 +249,7 @@ fn write_event<W: Write>(
             });
             raw = Some(RawOut::Web {
                 category: category.as_str(),
-                content,
+                content: ContentOut::of(digester, content),
             });
             match action {
                 HttpAction::Visit => "http.request",
@@ -242,7 +285,7 @@ fn write_event<W: Write>(
                 cc,
                 bcc,
                 attachments: *attachments,
-                content,
+                content: ContentOut::of(digester, content),
             });
             "email.send"
         }

@@ -186,10 +186,10 @@ impl ContentDigester {
 
     /// HMAC over `whole`; words and categories over `text` (the field less any part kept
     /// apart, like a copied file's magic bytes).
-    pub(crate) fn digest_parts(&self, whole: &[u8], text: &[u8]) -> ContentFeatures {
+    pub fn digest_parts(&self, whole: &[u8], text: &[u8]) -> ContentFeatures {
         let mut mac = self.keyed.clone();
         mac.update(whole);
-        let hmac = mamori_event::to_hex(&mac.finalize().into_bytes());
+        let hmac = hex::encode(mac.finalize().into_bytes());
         let (words, mask) = scan_words(text);
         let categories = CONTENT_CATEGORIES
             .iter()
