@@ -267,13 +267,36 @@ fn every_event_line_is_a_valid_mamori_event_from_the_simulator() {
     let dir = dense(Format::Ndjson);
     let text = std::fs::read_to_string(dir.join("events.ndjson")).unwrap();
     let mut kinds = HashSet::new();
+    let mut categories_seen = HashSet::new();
     for (number, line) in text.lines().enumerate() {
         let event = mamori_event::Event::from_json(line.as_bytes())
             .unwrap_or_else(|e| panic!("line {}: {e}: {line}", number + 1));
         let source = event.source.as_ref().unwrap();
         assert_eq!(source.name.as_deref(), Some("sim"));
         kinds.insert(event.kind.as_str());
+        // Content is kept only as features, never as text (data minimisation).
+        assert!(!event.raw.contains_key("content"), "line {}", number + 1);
+        if matches!(
+            event.kind.as_str(),
+            "http.request" | "email.send" | "file.copy"
+        ) {
+            assert!(
+                event.raw["content_hmac"].as_str().unwrap().len() == 64,
+                "line {}",
+                number + 1
+            );
+            assert!(
+                event.raw["content_words"].as_u64().unwrap() > 0,
+                "line {}",
+                number + 1
+            );
+        }
+        if let Some(categories) = event.raw.get("content_categories") {
+            categories_seen.extend(categories.as_array().unwrap().iter().map(|c| c.to_string()));
+        }
     }
+    // The planted job hunts and leaks show up as keyword categories.
+    assert!(categories_seen.len() >= 3, "{categories_seen:?}");
     for kind in [
         "logon",
         "logoff",
