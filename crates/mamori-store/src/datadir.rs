@@ -260,7 +260,7 @@ impl DataDir {
 
     /// Runs `work` with an appender that commits each batch to SQLite on this thread while a
     /// second thread appends the committed entries to the tiles — the store still comes first
-    /// for every batch, but the two overlap across batches. While leaves arrive, the tile thread
+    /// for every batch, but the two overlap across batches. While leaves arrive, the ledger thread
     /// signs a checkpoint every `checkpoint_every`. Returns once every committed entry is in
     /// the tiles; durable at the next [`DataDir::checkpoint`].
     pub fn append_pipelined<T, E: From<StoreError>>(
@@ -269,7 +269,7 @@ impl DataDir {
         work: impl FnOnce(&mut Appender<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let (store, log, signer) = (&mut self.store, &mut self.log, &self.signer);
-        // The tile thread also checkpoints the WAL, which would otherwise stall this thread's
+        // The ledger thread also checkpoints the WAL, which would otherwise stall this thread's
         // commits (copying pages and an fsync) for a fifth of the import.
         let checkpointer = store.wal_checkpointer()?;
         store.checkpoint_on_commit(false)?;
@@ -289,7 +289,7 @@ impl DataDir {
                 tiles: sender,
             };
             let worked = work(&mut appender);
-            // Closing the channel lets the tile thread finish what is queued, then stop.
+            // Closing the channel lets the ledger thread finish what is queued, then stop.
             drop(appender);
             let tiled = tiles
                 .join()
@@ -450,7 +450,7 @@ fn recompute_entries(store: &EventStore, range: Range<u64>) -> Result<Chunk, Ver
     Ok(chunk)
 }
 
-/// Commits batches to the store and hands their entries to the tile thread.
+/// Commits batches to the store and hands their entries to the ledger thread.
 pub struct Appender<'a> {
     store: &'a mut EventStore,
     tiles: SyncSender<Vec<Hash>>,
@@ -475,7 +475,7 @@ impl Appender<'_> {
     }
 }
 
-/// The tile thread: appends committed entries in order, signing checkpoints as it goes, and
+/// The ledger thread: appends committed entries in order, signing checkpoints as it goes, and
 /// copies the store's WAL into its database file after each batch.
 fn append_tiles(
     log: &mut TileLog,

@@ -39,7 +39,7 @@ fn pipelined_appends_reach_the_tiles_and_checkpoint_as_they_go() {
     })
     .unwrap();
     assert_eq!(data.log().size(), 900);
-    // The tile thread signed after every batch (interval zero), on top of init's empty tree.
+    // The ledger thread signed after every batch (interval zero), on top of init's empty tree.
     let sizes: Vec<String> = data
         .log()
         .checkpoint_history()

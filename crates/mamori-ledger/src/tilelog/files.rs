@@ -2,15 +2,11 @@
 //! place, and the directories that gained entries are fsynced, so a crash leaves each path with
 //! either its old content or its complete new content.
 
-use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::LedgerError;
-
-/// Temporary files are opened for fsync at most this many at a time.
-const MAX_PENDING_FILES: usize = 128;
 
 /// Read a whole file, `None` if it does not exist.
 pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, LedgerError> {
@@ -75,121 +71,44 @@ pub(crate) fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) ->
     Ok(())
 }
 
-/// A set of files written atomically and durably together. Nothing is visible at the final
-/// paths before [`FileBatch::commit`] (or an intermediate flush when many files are pending),
-/// and after `commit` returns every file and directory entry is on stable storage.
-pub(crate) struct FileBatch {
-    root: PathBuf,
-    tmp_dir: PathBuf,
-    pending: Vec<PendingFile>,
-    dirs: BTreeSet<PathBuf>,
-    counter: u64,
-    /// Whether `commit` makes the files durable (fsync) or only puts them in place.
-    durable: bool,
-}
-
-struct PendingFile {
-    file: File,
-    tmp: PathBuf,
-    dest: PathBuf,
-}
-
-impl FileBatch {
-    /// `root` is the log directory; temporary files go to `tmp_dir` (same file system).
-    /// Without `durable`, files are put in place atomically but not fsynced: a later
-    /// `syncfs` (see `TileLog::sync`) makes them durable.
-    pub fn new(root: &Path, tmp_dir: &Path, durable: bool) -> Self {
-        FileBatch {
-            root: root.to_path_buf(),
-            tmp_dir: tmp_dir.to_path_buf(),
-            pending: Vec::new(),
-            dirs: BTreeSet::new(),
-            counter: 0,
-            durable,
-        }
-    }
-
-    /// Stage `bytes` for `relative` (a path under the root).
-    pub fn put(&mut self, relative: &str, bytes: &[u8]) -> Result<(), LedgerError> {
-        let dest = self.root.join(relative);
-        self.create_parent(&dest)?;
-        self.counter += 1;
-        let tmp = self
-            .tmp_dir
-            .join(format!("{}.{}.tmp", std::process::id(), self.counter));
-        let mut file = File::create(&tmp).map_err(LedgerError::io(&tmp))?;
-        file.write_all(bytes).map_err(LedgerError::io(&tmp))?;
-        self.pending.push(PendingFile { file, tmp, dest });
-        if self.pending.len() >= MAX_PENDING_FILES {
-            self.flush_files()?;
-        }
-        Ok(())
-    }
-
-    /// Make `dest`'s directory exist, remembering every directory whose entries changed.
-    fn create_parent(&mut self, dest: &Path) -> Result<(), LedgerError> {
-        let Some(parent) = dest.parent() else {
-            return Ok(());
-        };
-        self.dirs.insert(parent.to_path_buf());
-        if parent.is_dir() {
-            return Ok(());
-        }
-        fs::create_dir_all(parent).map_err(LedgerError::io(parent))?;
-        // Every new directory's own entry lives in its parent: fsync those too.
-        let mut ancestor = parent.parent();
-        while let Some(dir) = ancestor {
-            if !dir.starts_with(&self.root) {
-                break;
-            }
-            self.dirs.insert(dir.to_path_buf());
-            if dir == self.root {
-                break;
-            }
-            ancestor = dir.parent();
-        }
-        Ok(())
-    }
-
-    /// fsync the staged files and rename them into place.
-    fn flush_files(&mut self) -> Result<(), LedgerError> {
-        // fsync all first, then rename: one journal commit can cover many files.
-        for pending in self.pending.iter().filter(|_| self.durable) {
-            pending
-                .file
-                .sync_data()
-                .map_err(LedgerError::io(&pending.tmp))?;
-        }
-        for pending in self.pending.drain(..) {
-            drop(pending.file);
-            fs::rename(&pending.tmp, &pending.dest).map_err(LedgerError::io(&pending.dest))?;
-        }
-        Ok(())
-    }
-
-    /// Put every staged file in place and make it durable.
-    pub fn commit(&mut self) -> Result<(), LedgerError> {
-        self.flush_files()?;
-        let dirs = std::mem::take(&mut self.dirs);
-        if self.durable {
-            for dir in dirs {
-                sync_dir(&dir)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Write one file atomically and durably (temp file, fsync, rename, fsync directory).
+/// Write one file atomically and durably: a temporary file in `tmp_dir` (same file system),
+/// fsynced, renamed to `root/relative`, then the directories whose entries changed fsynced. A
+/// crash leaves the path with either its old content or all of the new.
 pub(crate) fn write_atomic(
     root: &Path,
     tmp_dir: &Path,
     relative: &str,
     bytes: &[u8],
 ) -> Result<(), LedgerError> {
-    let mut batch = FileBatch::new(root, tmp_dir, true);
-    batch.put(relative, bytes)?;
-    batch.commit()
+    let dest = root.join(relative);
+    let parent = dest.parent().unwrap_or(root);
+    let mut changed_dirs = vec![parent.to_path_buf()];
+    if !parent.is_dir() {
+        fs::create_dir_all(parent).map_err(LedgerError::io(parent))?;
+        // A new directory's own entry lives in its parent.
+        changed_dirs.extend(
+            parent
+                .ancestors()
+                .skip(1)
+                .take_while(|dir| dir.starts_with(root))
+                .map(Path::to_path_buf),
+        );
+    }
+    let tmp = tmp_dir.join(format!(
+        "{}.{}.tmp",
+        std::process::id(),
+        relative.replace('/', "_")
+    ));
+    let mut file = File::create(&tmp).map_err(LedgerError::io(&tmp))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_data())
+        .map_err(LedgerError::io(&tmp))?;
+    drop(file);
+    fs::rename(&tmp, &dest).map_err(LedgerError::io(&dest))?;
+    for dir in changed_dirs {
+        sync_dir(&dir)?;
+    }
+    Ok(())
 }
 
 /// Remove everything in the temporary directory (left by an interrupted write).
