@@ -37,6 +37,7 @@ pub struct Summary {
     /// Records set aside in the quarantine file.
     pub quarantined: u64,
     pub quarantine_file: Option<std::path::PathBuf>,
+    /// Input bytes read by this import (a resumed one starts where the last stopped).
     pub bytes: u64,
     /// Leaves in the ledger after the import.
     pub tree_size: u64,
@@ -90,6 +91,8 @@ pub fn import_resumable(
     let started = Instant::now();
     let source_name = source.name();
     let total_bytes = source.total_bytes();
+    // A resumed source starts past the bytes an earlier import read: count only this one's.
+    let first_byte = source.bytes_read();
     let mut quarantine = Quarantine::new(&data_dir.paths().quarantine(), source_name);
     let mut summary = Summary {
         source: source_name,
@@ -118,6 +121,7 @@ pub fn import_resumable(
             .map_err(IngestError::Thread)?;
         let written = data_dir.append_pipelined(CHECKPOINT_INTERVAL, |appender| {
             let mut writer = Writer {
+                first_byte,
                 appender,
                 quarantine: &mut quarantine,
                 summary: &mut summary,
@@ -226,6 +230,7 @@ fn prepare(mut event: Event, canonical: &mut Vec<u8>) -> Result<NewEvent, Ingest
 /// The writer (caller's thread): stores batches, quarantines rejections, records resume
 /// points; the appender's own thread writes the ledger and the periodic checkpoints.
 struct Writer<'w, 'a> {
+    first_byte: u64,
     appender: &'w mut Appender<'a>,
     quarantine: &'w mut Quarantine,
     summary: &'w mut Summary,
@@ -257,7 +262,7 @@ impl Writer<'_, '_> {
             summary.records += batch.records;
             summary.imported += outcome.appended.len() as u64;
             summary.duplicates += outcome.duplicates.len() as u64;
-            summary.bytes = batch.bytes_read;
+            summary.bytes = batch.bytes_read.saturating_sub(self.first_byte);
             progress(Progress {
                 records: summary.records,
                 bytes_read: batch.bytes_read,
