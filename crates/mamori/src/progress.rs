@@ -11,6 +11,7 @@ const PLAIN_INTERVAL: Duration = Duration::from_secs(5);
 pub struct Reporter {
     bar: Option<ProgressBar>,
     label: &'static str,
+    total: Option<u64>,
     started: Instant,
     last_plain: Instant,
 }
@@ -38,25 +39,32 @@ impl Reporter {
         Reporter {
             bar,
             label,
+            total,
             started: now,
             last_plain: now,
         }
     }
 
-    /// Work done so far; `items` is an extra count shown on plain lines (e.g. records).
+    /// Work done so far; `items` is an extra count with its rate (e.g. records).
     pub fn update(&mut self, position: u64, items: u64) {
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
+        let rate = items as f64 / seconds;
         if let Some(bar) = &self.bar {
             bar.set_position(position);
+            bar.set_message(format!("{} {items} records {rate:.0}/s", self.label));
             return;
         }
         if self.last_plain.elapsed() >= PLAIN_INTERVAL {
             self.last_plain = Instant::now();
-            let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
-            eprintln!(
-                "{}: {items} records, {:.0}/s",
-                self.label,
-                items as f64 / seconds
-            );
+            let eta = self
+                .total
+                .filter(|&total| position > 0 && total > position)
+                .map(|total| {
+                    let left = (total - position) as f64 * seconds / position as f64;
+                    format!(", ETA {left:.0} s")
+                })
+                .unwrap_or_default();
+            eprintln!("{}: {items} records, {rate:.0}/s{eta}", self.label);
         }
     }
 
