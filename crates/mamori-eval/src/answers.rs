@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
-use jiff::civil::DateTime;
 
 use crate::EvalError;
 
@@ -157,20 +156,38 @@ fn read_incident_file(path: &Path) -> Result<Vec<AnswerRecord>, EvalError> {
     Ok(records)
 }
 
-/// `MM/DD/YYYY HH:MM:SS` or `YYYY-MM-DD HH:MM:SS`, as UTC.
+/// `MM/DD/YYYY HH:MM:SS` or `YYYY-MM-DD HH:MM:SS`, as UTC; month, day and hour may lack their
+/// leading zero (`1/2/2010 7:05:00`), as some copies of the answer key write them.
 pub fn parse_time(text: &str) -> Option<Timestamp> {
-    let text = text.trim();
-    let civil = if let Some((date, time)) = text.split_once(' ')
-        && date.contains('/')
-    {
+    let (date, time) = text.trim().split_once(' ')?;
+    let (year, month, day) = if date.contains('/') {
         let mut parts = date.split('/');
         let (month, day, year) = (parts.next()?, parts.next()?, parts.next()?);
-        format!("{year}-{month:0>2}-{day:0>2}T{time}")
-            .parse::<DateTime>()
-            .ok()?
+        (year, month, day)
     } else {
-        text.replacen(' ', "T", 1).parse::<DateTime>().ok()?
+        let mut parts = date.split('-');
+        (parts.next()?, parts.next()?, parts.next()?)
     };
+    let mut clock = time.split(':');
+    let (hour, minute, second) = (clock.next()?, clock.next()?, clock.next()?);
+    if clock.next().is_some() {
+        return None;
+    }
+    let number = |text: &str, digits: std::ops::RangeInclusive<usize>| {
+        (digits.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse::<i16>().ok())
+            .flatten()
+    };
+    let civil = jiff::civil::DateTime::new(
+        number(year, 4..=4)?,
+        i8::try_from(number(month, 1..=2)?).ok()?,
+        i8::try_from(number(day, 1..=2)?).ok()?,
+        i8::try_from(number(hour, 1..=2)?).ok()?,
+        i8::try_from(number(minute, 2..=2)?).ok()?,
+        i8::try_from(number(second, 2..=2)?).ok()?,
+        0,
+    )
+    .ok()?;
     jiff::tz::Offset::UTC.to_timestamp(civil).ok()
 }
 
@@ -188,7 +205,33 @@ mod tests {
             parse_time("1/2/2010 07:05:00").unwrap().to_string(),
             "2010-01-02T07:05:00Z"
         );
+        assert_eq!(
+            parse_time("1/2/2010 7:05:00").unwrap().to_string(),
+            "2010-01-02T07:05:00Z"
+        );
         assert_eq!(parse_time("13/45/2010 00:00:00"), None);
+        assert_eq!(parse_time("02/29/2010 00:00:00"), None);
+        assert_eq!(parse_time("01/02/2010 24:00:00"), None);
+        assert_eq!(parse_time("01/02/2010 07:05"), None);
+        assert_eq!(parse_time("01/02/10 07:05:00"), None);
         assert_eq!(parse_time(""), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(text in ".{0,40}") {
+            let _ = parse_time(&text);
+        }
+
+        #[test]
+        fn valid_times_round_trip(second in 0i64..4_102_444_800) {
+            let time = Timestamp::from_second(second).unwrap();
+            let civil = jiff::tz::Offset::UTC.to_datetime(time);
+            let text = format!(
+                "{}/{}/{} {}:{:02}:{:02}",
+                civil.month(), civil.day(), civil.year(), civil.hour(), civil.minute(), civil.second()
+            );
+            proptest::prop_assert_eq!(parse_time(&text), Some(time));
+        }
     }
 }
