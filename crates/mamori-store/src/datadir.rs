@@ -269,8 +269,8 @@ impl DataDir {
         work: impl FnOnce(&mut Appender<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let (store, log, signer) = (&mut self.store, &mut self.log, &self.signer);
-        // The ledger thread also checkpoints the WAL, which would otherwise stall this thread's
-        // commits (copying pages and an fsync) for a fifth of the import.
+        // The ledger thread also checkpoints the WAL: done by this thread's commits, copying the
+        // pages and their fsync would stall the writer, the pipeline's slowest stage.
         let checkpointer = store.wal_checkpointer()?;
         store.checkpoint_on_commit(false)?;
         let (sender, receiver) = sync_channel::<Vec<Hash>>(2);
