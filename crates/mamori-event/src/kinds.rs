@@ -150,6 +150,8 @@ vocabulary! {
         AccountPrivilegeChange = "account.privilege_change",
         /// A Mamori policy decision (e.g. a block or a warning) about another action.
         PolicyDecision = "policy.decision",
+        /// A log record no more specific kind describes (its fields are in `raw`).
+        LogRecord = "log.record",
     }
 }
 
