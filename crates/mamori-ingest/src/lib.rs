@@ -19,11 +19,13 @@
 //! This crate knows nothing of HTTP or the console.
 
 pub mod cert;
+mod evtx;
 pub mod hr;
 mod ndjson;
 mod pipeline;
 mod quarantine;
 
+pub use evtx::EvtxSource;
 pub use ndjson::NdjsonSource;
 pub use pipeline::{CHECKPOINT_INTERVAL, Progress, Summary, import, import_resumable};
 pub use quarantine::Quarantine;
