@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use mamori_ingest::cert::{self, CertFileSource, CertOptions, ContentKey};
 use mamori_ingest::hr::HrCsvReader;
-use mamori_ingest::{NdjsonSource, Quarantine, ResumePoint, Source, Summary};
+use mamori_ingest::{EvtxSource, NdjsonSource, Quarantine, ResumePoint, Source, Summary};
 use mamori_store::DataDir;
 
 use crate::BadInput;
@@ -29,6 +29,55 @@ pub fn ndjson(data_dir: &Path, paths: &[PathBuf], json: bool) -> anyhow::Result<
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `import evtx PATH...`: each `.evtx` file, directories searched recursively (in name order).
+pub fn evtx(data_dir: &Path, paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            find_evtx_files(path, &mut files)
+                .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+        } else {
+            files.push(path.clone());
+        }
+    }
+    if files.is_empty() {
+        return Err(BadInput("no .evtx files found".into()).into());
+    }
+    let mut data = DataDir::open(data_dir).map_err(|e| BadInput(e.to_string()))?;
+    let mut any_quarantined = false;
+    for path in &files {
+        let source =
+            EvtxSource::open(path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+        let summary = import_with_progress(&mut data, Box::new(source))?;
+        any_quarantined |= summary.quarantined > 0;
+        print_summary(path, &summary, json)?;
+    }
+    Ok(if any_quarantined {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn find_evtx_files(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        entries.push(entry?.path());
+    }
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            find_evtx_files(&path, files)?;
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("evtx"))
+        {
+            files.push(path);
+        }
+    }
+    Ok(())
 }
 
 pub fn open_ndjson(path: &Path) -> anyhow::Result<Box<dyn Source>> {

@@ -112,6 +112,12 @@ enum ImportCommand {
     },
     /// HR records as CSV (docs/hr.md): time-versioned persons and their accounts.
     Hr { path: PathBuf },
+    /// Windows event logs (docs/evtx.md): `.evtx` files, or directories searched recursively
+    /// for them; one event per record.
+    Evtx {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -202,6 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             import::cert(&data_dir, &dir, &options, cli.json)
         }
         Command::Import(ImportCommand::Hr { path }) => import::hr(&data_dir, &path, cli.json),
+        Command::Import(ImportCommand::Evtx { paths }) => import::evtx(&data_dir, &paths, cli.json),
         Command::Verify { key } => verify::run(&data_dir, key.as_deref(), cli.json),
         Command::Keys(KeysCommand::Show) => {
             let data = mamori_store::DataDir::open(&data_dir)?;

@@ -689,3 +689,59 @@ fn hr_csv_links_accounts_to_persons_for_evidence() {
     assert!(one > 0 && two > 0);
     assert_eq!(exported["events"].as_u64(), Some(one + two));
 }
+
+/// SigmaHQ's regression logs, read in place (not in the repository: see
+/// `crates/mamori-ingest/tests/evtx.rs`).
+const SIGMA_REGRESSION_DATA: &str = "/work/shared/testdata/sigma/regression_data";
+
+#[test]
+fn evtx_directories_import_recursively_and_verify() {
+    if !Path::new(SIGMA_REGRESSION_DATA).is_dir() {
+        eprintln!("note: {SIGMA_REGRESSION_DATA} is missing; skipping");
+        return;
+    }
+    let env = Env::new();
+    let out = env.run(&["--json", "import", "evtx", SIGMA_REGRESSION_DATA]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summaries = json_lines(&out);
+    assert!(summaries.len() > 100, "{} files", summaries.len());
+    let records: u64 = summaries
+        .iter()
+        .map(|s| s["records"].as_u64().unwrap())
+        .sum();
+    let imported: u64 = summaries
+        .iter()
+        .map(|s| s["imported"].as_u64().unwrap())
+        .sum();
+    let duplicates: u64 = summaries
+        .iter()
+        .map(|s| s["duplicates"].as_u64().unwrap())
+        .sum();
+    assert_eq!(imported + duplicates, records);
+    assert!(summaries.iter().all(|s| s["quarantined"] == 0));
+
+    let verify = env.run(&["--json", "verify"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    let report: serde_json::Value = serde_json::from_str(stdout(&verify).trim()).unwrap();
+    assert_eq!(report["leaves"], imported);
+    assert_eq!(report["ok"], true);
+}
+
+#[test]
+fn a_file_that_is_not_evtx_is_quarantined_and_exits_2() {
+    let env = Env::new();
+    let input = env.file("Security.evtx", "not an event log\n");
+    let out = env.run(&["--json", "import", "evtx", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let summary = &json_lines(&out)[0];
+    assert_eq!(summary["quarantined"], 1);
+    assert_eq!(summary["imported"], 0);
+    let quarantine = std::fs::read_to_string(summary["quarantine_file"].as_str().unwrap()).unwrap();
+    assert!(quarantine.contains("not an EVTX file"), "{quarantine}");
+
+    let empty = env.dir.path().join("no-logs");
+    std::fs::create_dir(&empty).unwrap();
+    let out = env.run(&["import", "evtx", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no .evtx files"), "{}", stderr(&out));
+}
