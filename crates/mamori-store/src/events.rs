@@ -7,11 +7,12 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::bodies::{Bodies, BodyRange};
 use crate::postings::{Dimension, Postings};
 use crate::{Result, StoreError};
 
 /// Bumped whenever the schema changes; `open` refuses a database of another version.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Bytes of the identity kept for de-duplication: a false duplicate needs the same microsecond
 /// and the same 128-bit prefix (2^64 work even for someone choosing the events), and each
@@ -23,8 +24,9 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
--- One row per ledger leaf. `json` is the canonical JSON whose SHA-256 is `entry`; retention
--- may later clear `json` (setting `purged_us`) but never touches `entry`, so proofs stay valid.
+-- One row per ledger leaf. The canonical JSON whose SHA-256 is `entry` is line `leaf_index` of
+-- the bodies file (module `bodies`), at bytes [body_at, body_at + body_len). Retention may later
+-- erase a body (setting `purged_us`) but never touches `entry`, so proofs stay valid.
 CREATE TABLE IF NOT EXISTS events (
     leaf_index INTEGER PRIMARY KEY,
     entry      BLOB NOT NULL,
@@ -32,7 +34,8 @@ CREATE TABLE IF NOT EXISTS events (
     time_us    INTEGER NOT NULL,
     kind_id    INTEGER NOT NULL, -- names.id
     account_id INTEGER NOT NULL, -- names.id
-    json       BLOB,
+    body_at    INTEGER NOT NULL,
+    body_len   INTEGER NOT NULL,
     purged_us  INTEGER
 );
 -- Accounts and kinds are interned: small integer keys keep the secondary indexes a fraction of
@@ -97,6 +100,9 @@ pub struct StoredEvent {
 pub struct EventStore {
     pub(crate) conn: Connection,
     path: std::path::PathBuf,
+    bodies: Bodies,
+    /// The bodies of the batch being stored, each followed by a newline (kept for its capacity).
+    lines: Vec<u8>,
     next_leaf: u64,
     /// Interned account and kind names; filled lazily, never evicted (one entry per account).
     name_ids: HashMap<String, i64, RandomState>,
@@ -165,9 +171,12 @@ impl EventStore {
             }
         }
         let next_leaf = next_leaf_index(&conn)?;
+        let bodies = Bodies::open(&path.with_extension("ndjson"), bodies_end(&conn)?)?;
         Ok(EventStore {
             conn,
             path: path.to_path_buf(),
+            bodies,
+            lines: Vec::new(),
             next_leaf,
             name_ids: HashMap::default(),
             auto_checkpoint: true,
@@ -206,16 +215,19 @@ impl EventStore {
     /// Stores a batch in one transaction, assigning consecutive leaf indices to the events whose
     /// identity is new, and indexes them by account and kind. Atomic when this returns; durable
     /// against power loss after the next file-system sync (`DataDir::checkpoint`), since the WAL
-    /// runs with `synchronous=NORMAL`.
+    /// runs with `synchronous=NORMAL` (the bodies themselves are synced before the commit).
     pub fn insert_batch(&mut self, batch: &[NewEvent]) -> Result<BatchOutcome> {
         let mut outcome = BatchOutcome::default();
         let mut next_leaf = self.next_leaf;
         let mut index = BatchIndex::default();
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.clear();
+        let bodies_end = self.bodies.end();
         let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO events(leaf_index, entry, identity, time_us, kind_id, account_id, json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT OR IGNORE INTO events(leaf_index, entry, identity, time_us, kind_id, account_id, body_at, body_len)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             for (position, event) in batch.iter().enumerate() {
                 let leaf_index = i64::try_from(next_leaf)
@@ -229,9 +241,12 @@ impl EventStore {
                     event.time_us,
                     kind_id,
                     account_id,
-                    event.json,
+                    sql_int(bodies_end + lines.len() as u64)?,
+                    sql_int(event.json.len() as u64)?,
                 ])?;
                 if inserted == 1 {
+                    lines.extend_from_slice(&event.json);
+                    lines.push(b'\n');
                     index.add(Dimension::Account, account_id, event.time_us, leaf_index);
                     index.add(Dimension::Kind, kind_id, event.time_us, leaf_index);
                     outcome.appended.push((next_leaf, event.entry));
@@ -242,11 +257,14 @@ impl EventStore {
             }
             index.store(&tx)?;
         }
+        self.bodies.write_durably(&lines)?;
         if let Err(error) = tx.commit() {
             // Names interned in the rolled-back transaction are gone from the database.
             self.name_ids.clear();
             return Err(error.into());
         }
+        self.bodies.committed(lines.len() as u64);
+        self.lines = lines;
         self.next_leaf = next_leaf;
         self.bound_wal()?;
         Ok(outcome)
@@ -292,21 +310,19 @@ impl EventStore {
         start: u64,
         mut visit: impl FnMut(StoredEvent) -> Result<()>,
     ) -> Result<()> {
-        let start = i64::try_from(start).unwrap_or(i64::MAX);
-        let mut stmt = self.conn.prepare(
-            "SELECT leaf_index, entry, json, purged_us IS NOT NULL FROM events
-             WHERE leaf_index >= ?1 ORDER BY leaf_index",
-        )?;
-        let mut rows = stmt.query([start])?;
-        while let Some(row) = rows.next()? {
-            visit(read_stored(row)?)?;
-        }
-        Ok(())
+        self.scan_range(start..u64::MAX, |leaf_index, entry, json| {
+            visit(StoredEvent {
+                leaf_index,
+                entry: *entry,
+                json: json.map(<[u8]>::to_vec),
+                purged: json.is_none(),
+            })
+        })
     }
 
     /// Calls `visit(leaf_index, entry, json)` for every stored leaf in `range`, in leaf order,
-    /// lending the row's bytes instead of copying them (`json` is `None` once purged; see
-    /// [`EventStore::is_purged`]). A stored entry that is not 32 bytes is an error.
+    /// lending the body's bytes instead of copying them (`json` is `None` once retention purged
+    /// the event).
     pub fn scan_range<E: From<StoreError>>(
         &self,
         range: std::ops::Range<u64>,
@@ -319,31 +335,20 @@ impl EventStore {
         let sqlite = |e: rusqlite::Error| E::from(StoreError::from(e));
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT leaf_index, entry, json FROM events
-                 WHERE leaf_index >= ?1 AND leaf_index < ?2 ORDER BY leaf_index",
-            )
+            .prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM events
+                 WHERE leaf_index >= ?1 AND leaf_index < ?2 ORDER BY leaf_index"
+            ))
             .map_err(sqlite)?;
         let mut rows = stmt.query([start, end]).map_err(sqlite)?;
+        let mut window = self.bodies.window(SCAN_READ_AHEAD);
         while let Some(row) = rows.next().map_err(sqlite)? {
-            let leaf: i64 = row.get(0).map_err(sqlite)?;
-            let leaf = u64::try_from(leaf)
-                .map_err(|_| StoreError::Corrupt(format!("negative leaf index {leaf}")))?;
-            let entry: &[u8; 32] = row
-                .get_ref(1)
-                .map_err(sqlite)?
-                .as_blob()
-                .ok()
-                .and_then(|bytes| bytes.try_into().ok())
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("leaf {leaf}: stored entry is not 32 bytes"))
-                })?;
-            let json = row
-                .get_ref(2)
-                .map_err(sqlite)?
-                .as_blob_or_null()
-                .map_err(|e| sqlite(e.into()))?;
-            visit(leaf, entry, json)?;
+            let row = EventRow::read(row)?;
+            let json = match row.purged {
+                true => None,
+                false => Some(window.get(row.leaf_index, row.body)?),
+            };
+            visit(row.leaf_index, &row.entry, json)?;
         }
         Ok(())
     }
@@ -405,13 +410,30 @@ impl EventStore {
             );
         }
         leaves.sort_unstable();
-        let mut event = self.conn.prepare_cached(
-            "SELECT leaf_index, entry, json, purged_us IS NOT NULL FROM events WHERE leaf_index = ?1",
-        )?;
-        leaves
-            .into_iter()
-            .map(|leaf| event.query_row([leaf], |row| Ok(read_stored(row)))?)
-            .collect()
+        let mut event = self.conn.prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS} FROM events WHERE leaf_index = ?1"
+        ))?;
+        // Exact reads: the events of one account or kind are scattered through the file.
+        let mut window = self.bodies.window(0);
+        let mut events = Vec::with_capacity(leaves.len());
+        for leaf in leaves {
+            let mut rows = event.query([leaf])?;
+            let row = rows.next()?.ok_or_else(|| {
+                StoreError::Corrupt(format!("leaf {leaf}: listed by postings but not stored"))
+            })?;
+            let row = EventRow::read(row)?;
+            let json = match row.purged {
+                true => None,
+                false => Some(window.get(row.leaf_index, row.body)?.to_vec()),
+            };
+            events.push(StoredEvent {
+                leaf_index: row.leaf_index,
+                entry: row.entry,
+                json,
+                purged: row.purged,
+            });
+        }
+        Ok(events)
     }
 }
 
@@ -479,25 +501,63 @@ fn next_leaf_index(conn: &Connection) -> Result<u64> {
     }
 }
 
-fn read_stored(row: &rusqlite::Row<'_>) -> Result<StoredEvent> {
-    let leaf_index: i64 = row.get(0)?;
-    let leaf_index = u64::try_from(leaf_index)
-        .map_err(|_| StoreError::Corrupt(format!("negative leaf index {leaf_index}")))?;
-    let entry_bytes: Vec<u8> = row.get(1)?;
-    let entry: [u8; 32] = entry_bytes.as_slice().try_into().map_err(|_| {
-        StoreError::Corrupt(format!(
-            "leaf {leaf_index}: stored entry has {} bytes, expected 32",
-            entry_bytes.len()
-        ))
-    })?;
-    let json: Option<Vec<u8>> = row.get(2)?;
-    let purged: bool = row.get(3)?;
-    Ok(StoredEvent {
-        leaf_index,
-        entry,
-        json,
-        purged,
-    })
+/// Where the next body goes: after the body of the last leaf.
+fn bodies_end(conn: &Connection) -> Result<u64> {
+    let last: Option<(i64, i64, i64)> = conn
+        .query_row(
+            "SELECT leaf_index, body_at, body_len FROM events ORDER BY leaf_index DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    match last {
+        None => Ok(0),
+        Some((leaf, at, len)) => {
+            let range = BodyRange::from_row(leaf.max(0) as u64, at, len)?;
+            Ok(range.at + range.len + 1)
+        }
+    }
+}
+
+/// A byte offset or length as SQLite's signed integer.
+fn sql_int(n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{n} does not fit in the store")))
+}
+
+/// Bytes read at a time when scanning bodies in leaf order.
+const SCAN_READ_AHEAD: usize = 1 << 20;
+
+/// The columns [`EventRow::read`] expects, in order.
+const ROW_COLUMNS: &str = "leaf_index, entry, body_at, body_len, purged_us IS NOT NULL";
+
+/// An event row without its body.
+struct EventRow {
+    leaf_index: u64,
+    entry: [u8; 32],
+    body: BodyRange,
+    purged: bool,
+}
+
+impl EventRow {
+    fn read(row: &rusqlite::Row<'_>) -> Result<EventRow> {
+        let leaf_index: i64 = row.get(0)?;
+        let leaf_index = u64::try_from(leaf_index)
+            .map_err(|_| StoreError::Corrupt(format!("negative leaf index {leaf_index}")))?;
+        let entry = row
+            .get_ref(1)?
+            .as_blob()
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("leaf {leaf_index}: stored entry is not 32 bytes"))
+            })?;
+        Ok(EventRow {
+            leaf_index,
+            entry,
+            body: BodyRange::from_row(leaf_index, row.get(2)?, row.get(3)?)?,
+            purged: row.get(4)?,
+        })
+    }
 }
 
 #[cfg(test)]

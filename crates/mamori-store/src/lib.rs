@@ -3,9 +3,10 @@
 //!
 //! # Overview
 //!
-//! - [`EventStore`] is the SQLite database (`store.sqlite`, WAL). Each event
-//!   row is keyed by its **leaf index** in the ledger and holds the event's canonical JSON, its
-//!   ledger entry (SHA-256 of that JSON), its identity (for idempotent imports, indexed with
+//! - [`EventStore`] is the SQLite database (`store.sqlite`, WAL) and the bodies file beside it
+//!   (`store.ndjson`: each event's canonical JSON, one per line in leaf order, module `bodies`).
+//!   Each event row is keyed by its **leaf index** in the ledger and holds where its body is,
+//!   its ledger entry (SHA-256 of the body), its identity (for idempotent imports, indexed with
 //!   `time_us`), and interned `account` and `kind` ids, indexed by posting lists (one row per
 //!   key and batch, module `postings`).
 //! - [`DataDir`] composes the store with the `events` tile log (`ledger/events/`) and the log's
@@ -24,6 +25,7 @@
 //!
 //! This crate knows nothing of input formats (that is `mamori-ingest`) nor of HTTP.
 
+mod bodies;
 mod datadir;
 mod events;
 mod findings;
@@ -51,6 +53,9 @@ pub enum StoreError {
     NotInitialised(String),
     #[error("{0}")]
     Corrupt(String),
+    /// One stored event is damaged or missing.
+    #[error("leaf {leaf_index}: {reason}")]
+    Leaf { leaf_index: u64, reason: String },
     #[error("signing key: {0}")]
     Key(#[from] mamori_ledger::note::NoteError),
 }

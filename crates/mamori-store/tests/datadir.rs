@@ -92,12 +92,12 @@ fn verify_names_the_first_bad_leaf_across_reader_chunks() {
     let sqlite = rusqlite::Connection::open(dir.path().join("store.sqlite")).unwrap();
     // Leaves 16,384 and 32,768 start the second and third chunk a reader recomputes: damage
     // in a later chunk must not hide damage in an earlier one.
-    sqlite
-        .execute(
-            "UPDATE events SET json = x'7b7d' WHERE leaf_index = 32768",
-            [],
-        )
-        .unwrap();
+    // Event n is line n of the bodies file, `{"n":n}`: make 32768 read `{"n":42768}`.
+    let bodies = dir.path().join("store.ndjson");
+    let mut text = std::fs::read_to_string(&bodies).unwrap();
+    let at = text.find("{\"n\":32768}").unwrap();
+    text.replace_range(at + 5..at + 6, "4");
+    std::fs::write(&bodies, text).unwrap();
     sqlite
         .execute("DELETE FROM events WHERE leaf_index = 16384", [])
         .unwrap();
@@ -117,4 +117,33 @@ fn verify_names_the_first_bad_leaf_across_reader_chunks() {
         .execute("DELETE FROM events WHERE leaf_index = 39999", [])
         .unwrap();
     assert!(DataDir::open(dir.path()).is_err());
+}
+
+#[test]
+fn lost_bodies_are_named_by_verify_and_refused_by_the_next_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = DataDir::init(dir.path(), ORIGIN).unwrap();
+    data.append_pipelined(Duration::ZERO, |appender| {
+        appender.append(&batch(0, 100)).map(|_| ())
+    })
+    .unwrap();
+    drop(data);
+    // As if the file system lost the end of the bodies file: lines 0..=89 and part of 90 stay.
+    let bodies = dir.path().join("store.ndjson");
+    let text = std::fs::read_to_string(&bodies).unwrap();
+    let cut = text.find("{\"n\":90}").unwrap() + 3;
+    std::fs::write(&bodies, &text[..cut]).unwrap();
+    let mut data = DataDir::open(dir.path()).unwrap();
+    let verifier = data.verifier();
+    let error = data.verify(&verifier, |_| {}).unwrap_err();
+    assert_eq!(error.leaf_index(), Some(90), "{error}");
+    let refused = data
+        .append_pipelined(Duration::ZERO, |appender| {
+            appender.append(&batch(100, 1)).map(|_| ())
+        })
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("bodies were lost"),
+        "{refused}"
+    );
 }

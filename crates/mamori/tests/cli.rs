@@ -174,12 +174,13 @@ fn bad_lines_are_quarantined_with_line_and_reason_and_the_rest_is_imported() {
 fn verify_names_the_first_edited_event() {
     // More events than the verifier reads ahead, so failing early must stop the reader too.
     let env = with_events(60_000);
-    env.sqlite()
-        .execute(
-            "UPDATE events SET json = CAST(replace(CAST(json AS TEXT), 'part-1234.', 'part-9999.') AS BLOB) WHERE leaf_index = 1234",
-            [],
-        )
-        .unwrap();
+    // The bodies file holds event n on line n: edit one, keeping its length.
+    let bodies = env.data().join("store.ndjson");
+    let text = std::fs::read_to_string(&bodies).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    assert!(lines[1234].contains("part-1234."), "{}", lines[1234]);
+    lines[1234] = lines[1234].replace("part-1234.", "part-9999.");
+    std::fs::write(&bodies, lines.join("\n") + "\n").unwrap();
     let out = run_with_deadline(env.command(&["verify"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("leaf 1234"), "{}", stderr(&out));
