@@ -11,7 +11,8 @@
 //! Crash safety: a batch's bodies are written after the committed end and made durable
 //! (`fdatasync`) *before* the transaction that references them commits, so a committed row
 //! never points at bytes a power loss could take. Bytes after the last committed body (a batch
-//! whose transaction did not commit) are cut off before the next write.
+//! whose transaction did not commit, or was rewritten without its duplicates) are cut off
+//! before the next write.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -25,8 +26,9 @@ pub(crate) struct Bodies {
     path: PathBuf,
     /// The end of the last committed body (including its newline).
     end: u64,
-    /// Whether bytes after `end` (left by an uncommitted batch) were cut off already.
-    tail_cut: bool,
+    /// The end of what was written since: bytes of a batch that may not commit. `None` until
+    /// the first write looks at the file (a crash may have left such bytes).
+    written_end: Option<u64>,
 }
 
 /// Where one body lives in the file (without its trailing newline).
@@ -67,7 +69,7 @@ impl Bodies {
             file,
             path: path.to_path_buf(),
             end,
-            tail_cut: false,
+            written_end: None,
         })
     }
 
@@ -75,35 +77,44 @@ impl Bodies {
         self.end
     }
 
-    /// Writes `lines` (bodies, each followed by a newline) after the committed end and makes
-    /// them durable. They count as committed only after [`Bodies::committed`].
-    pub fn write_durably(&mut self, lines: &[u8]) -> Result<()> {
+    /// Writes `lines` (bodies, each followed by a newline) after the committed end, replacing
+    /// whatever was written there before. Not durable until [`Bodies::sync`]; committed only
+    /// after [`Bodies::committed`].
+    pub fn write(&mut self, lines: &[u8]) -> Result<()> {
         let io = |e| io_error(&self.path, e);
-        if !self.tail_cut {
-            let len = self.file.metadata().map_err(io)?.len();
-            if len < self.end {
-                return Err(StoreError::Corrupt(format!(
-                    "{}: {len} bytes, but the database references bodies up to byte {}: \
-                     event bodies were lost",
-                    self.path.display(),
-                    self.end
-                )));
+        let written_end = match self.written_end {
+            Some(written_end) => written_end,
+            None => {
+                let len = self.file.metadata().map_err(io)?.len();
+                if len < self.end {
+                    return Err(StoreError::Corrupt(format!(
+                        "{}: {len} bytes, but the database references bodies up to byte {}: \
+                         event bodies were lost",
+                        self.path.display(),
+                        self.end
+                    )));
+                }
+                if len > self.end {
+                    tracing::warn!(
+                        path = %self.path.display(),
+                        uncommitted = len - self.end,
+                        "cutting off the bodies of a batch that was never committed"
+                    );
+                }
+                len
             }
-            if len > self.end {
-                tracing::warn!(
-                    path = %self.path.display(),
-                    uncommitted = len - self.end,
-                    "cutting off the bodies of a batch that was never committed"
-                );
-                self.file.set_len(self.end).map_err(io)?;
-            }
-            self.tail_cut = true;
-        }
-        if lines.is_empty() {
-            return Ok(());
+        };
+        if written_end > self.end {
+            self.file.set_len(self.end).map_err(io)?;
         }
         self.file.write_all_at(lines, self.end).map_err(io)?;
-        self.file.sync_data().map_err(io)
+        self.written_end = Some(self.end + lines.len() as u64);
+        Ok(())
+    }
+
+    /// Makes what was written durable (`fdatasync`).
+    pub fn sync(&self) -> Result<()> {
+        self.file.sync_data().map_err(|e| io_error(&self.path, e))
     }
 
     /// Records that the transaction referencing the last `len` written bytes committed.
@@ -210,15 +221,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("b.ndjson");
         let mut bodies = Bodies::open(&path, 0).unwrap();
-        bodies.write_durably(b"{\"a\":1}\n").unwrap();
+        bodies.write(b"{\"a\":1}\n").unwrap();
         bodies.committed(8);
-        bodies.write_durably(b"{\"never\":1}\n").unwrap(); // its transaction failed
-        let mut bodies = Bodies::open(&path, 8).unwrap();
-        bodies.write_durably(b"{}\n").unwrap();
-        bodies.committed(3);
-        assert_eq!(std::fs::read(&path).unwrap(), b"{\"a\":1}\n{}\n");
+        bodies.write(b"{\"never\":1}\n{\"x\":1}\n").unwrap(); // its transaction failed
+        let mut reopened = Bodies::open(&path, 8).unwrap();
+        reopened.write(b"{\"b\":2}\n").unwrap();
+        reopened.committed(8);
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"a\":1}\n{\"b\":2}\n");
+        // The same within one handle: a rewrite shorter than the first write leaves no tail.
+        reopened.write(b"{\"c\":3}\n{\"d\":4}\n").unwrap();
+        reopened.write(b"{}\n").unwrap();
+        reopened.committed(3);
+        drop(bodies);
+        let bodies = reopened;
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"a\":1}\n{\"b\":2}\n{}\n");
         let mut window = bodies.window(4);
-        assert_eq!(window.get(1, BodyRange { at: 8, len: 2 }).unwrap(), b"{}");
+        assert_eq!(window.get(2, BodyRange { at: 16, len: 2 }).unwrap(), b"{}");
         assert_eq!(
             window.get(0, BodyRange { at: 0, len: 7 }).unwrap(),
             b"{\"a\":1}"
@@ -231,7 +249,7 @@ mod tests {
         let path = dir.path().join("b.ndjson");
         std::fs::write(&path, b"{}\n").unwrap();
         let mut bodies = Bodies::open(&path, 10).unwrap();
-        let error = bodies.write_durably(b"{}\n").unwrap_err().to_string();
+        let error = bodies.write(b"{}\n").unwrap_err().to_string();
         assert!(error.contains("bodies were lost"), "{error}");
         let mut window = bodies.window(1 << 20);
         let beyond = window.get(7, BodyRange { at: 3, len: 2 }).unwrap_err();

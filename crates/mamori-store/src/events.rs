@@ -108,6 +108,8 @@ pub struct EventStore {
     name_ids: HashMap<String, i64, RandomState>,
     /// Whether commits copy the WAL into the database file (SQLite's autocheckpoint).
     auto_checkpoint: bool,
+    /// Whether the last batch held events stored already (see [`EventStore::insert_batch`]).
+    last_had_duplicates: bool,
 }
 
 /// SQLite's autocheckpoint threshold on the writing connection, in pages (64 MiB).
@@ -180,6 +182,7 @@ impl EventStore {
             next_leaf,
             name_ids: HashMap::default(),
             auto_checkpoint: true,
+            last_had_duplicates: false,
         })
     }
 
@@ -217,55 +220,57 @@ impl EventStore {
     /// against power loss after the next file-system sync (`DataDir::checkpoint`), since the WAL
     /// runs with `synchronous=NORMAL` (the bodies themselves are synced before the commit).
     pub fn insert_batch(&mut self, batch: &[NewEvent]) -> Result<BatchOutcome> {
-        let mut outcome = BatchOutcome::default();
-        let mut next_leaf = self.next_leaf;
-        let mut index = BatchIndex::default();
-        let mut lines = std::mem::take(&mut self.lines);
+        let EventStore {
+            conn,
+            bodies,
+            lines,
+            name_ids,
+            ..
+        } = self;
+        // Usually no event of a batch is stored already. Then its bodies are written before its
+        // rows and synced on another thread while SQLite inserts the rows, overlapping the
+        // fdatasync with the inserts. After a batch with duplicates (a re-import, say), only
+        // the new events' bodies are written, once the rows show which they are.
+        let early = !self.last_had_duplicates;
         lines.clear();
-        let bodies_end = self.bodies.end();
-        let tx = self.conn.transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO events(leaf_index, entry, identity, time_us, kind_id, account_id, body_at, body_len)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
+        if early {
+            for event in batch {
+                push_line(lines, &event.json);
+            }
+            bodies.write(lines)?;
+        }
+        let bodies = &*bodies;
+        let (tx, outcome, index) = std::thread::scope(|scope| {
+            let syncing = early.then(|| scope.spawn(|| bodies.sync()));
+            let inserted = insert_rows(conn, name_ids, self.next_leaf, bodies.end(), batch);
+            if let Some(syncing) = syncing {
+                syncing
+                    .join()
+                    .unwrap_or_else(|_| Err(StoreError::Corrupt("fdatasync panicked".into())))?;
+            }
+            inserted
+        })?;
+        let bodies = &mut self.bodies;
+        if !early || !outcome.duplicates.is_empty() {
+            lines.clear();
+            let mut duplicates = outcome.duplicates.iter().peekable();
             for (position, event) in batch.iter().enumerate() {
-                let leaf_index = i64::try_from(next_leaf)
-                    .map_err(|_| StoreError::Corrupt("leaf index overflow".into()))?;
-                let kind_id = intern(&tx, &mut self.name_ids, event.kind)?;
-                let account_id = intern(&tx, &mut self.name_ids, &event.account)?;
-                let inserted = insert.execute(params![
-                    leaf_index,
-                    &event.entry[..],
-                    &event.identity[..IDENTITY_BYTES],
-                    event.time_us,
-                    kind_id,
-                    account_id,
-                    sql_int(bodies_end + lines.len() as u64)?,
-                    sql_int(event.json.len() as u64)?,
-                ])?;
-                if inserted == 1 {
-                    lines.extend_from_slice(&event.json);
-                    lines.push(b'\n');
-                    index.add(Dimension::Account, account_id, event.time_us, leaf_index);
-                    index.add(Dimension::Kind, kind_id, event.time_us, leaf_index);
-                    outcome.appended.push((next_leaf, event.entry));
-                    next_leaf += 1;
-                } else {
-                    outcome.duplicates.push(position);
+                if duplicates.next_if_eq(&&position).is_none() {
+                    push_line(lines, &event.json);
                 }
             }
-            index.store(&tx)?;
+            bodies.write(lines)?;
+            bodies.sync()?;
         }
-        self.bodies.write_durably(&lines)?;
+        index.store(&tx)?;
         if let Err(error) = tx.commit() {
             // Names interned in the rolled-back transaction are gone from the database.
             self.name_ids.clear();
             return Err(error.into());
         }
-        self.bodies.committed(lines.len() as u64);
-        self.lines = lines;
-        self.next_leaf = next_leaf;
+        bodies.committed(lines.len() as u64);
+        self.next_leaf += outcome.appended.len() as u64;
+        self.last_had_duplicates = !outcome.duplicates.is_empty();
         self.bound_wal()?;
         Ok(outcome)
     }
@@ -437,6 +442,57 @@ impl EventStore {
     }
 }
 
+/// Inserts the rows of `batch` from leaf `next_leaf` on, their bodies laid out from `bodies_end`
+/// in batch order, skipping events stored already; the transaction is left to commit.
+fn insert_rows<'c>(
+    conn: &'c mut Connection,
+    name_ids: &mut HashMap<String, i64, RandomState>,
+    mut next_leaf: u64,
+    bodies_end: u64,
+    batch: &[NewEvent],
+) -> Result<(rusqlite::Transaction<'c>, BatchOutcome, BatchIndex)> {
+    let mut outcome = BatchOutcome::default();
+    let mut index = BatchIndex::default();
+    let mut body_at = bodies_end;
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO events(leaf_index, entry, identity, time_us, kind_id, account_id, body_at, body_len)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for (position, event) in batch.iter().enumerate() {
+            let leaf_index = sql_int(next_leaf)?;
+            let kind_id = intern(&tx, name_ids, event.kind)?;
+            let account_id = intern(&tx, name_ids, &event.account)?;
+            let inserted = insert.execute(params![
+                leaf_index,
+                &event.entry[..],
+                &event.identity[..IDENTITY_BYTES],
+                event.time_us,
+                kind_id,
+                account_id,
+                sql_int(body_at)?,
+                sql_int(event.json.len() as u64)?,
+            ])?;
+            if inserted == 1 {
+                body_at += event.json.len() as u64 + 1;
+                index.add(Dimension::Account, account_id, event.time_us, leaf_index);
+                index.add(Dimension::Kind, kind_id, event.time_us, leaf_index);
+                outcome.appended.push((next_leaf, event.entry));
+                next_leaf += 1;
+            } else {
+                outcome.duplicates.push(position);
+            }
+        }
+    }
+    Ok((tx, outcome, index))
+}
+
+fn push_line(lines: &mut Vec<u8>, json: &[u8]) {
+    lines.extend_from_slice(json);
+    lines.push(b'\n');
+}
+
 /// The posting lists of one batch, per (dimension, key).
 #[derive(Default)]
 struct BatchIndex {
@@ -587,6 +643,22 @@ mod tests {
         assert_eq!(again.appended, vec![(2, event(3).entry)]);
         assert_eq!(again.duplicates, vec![0]);
         assert_eq!(store.size(), 3);
+        store.insert_batch(&[event(4)]).unwrap();
+        // Written early and rewritten without the duplicate, or written late: either way
+        // only stored events have a line, in leaf order.
+        let lines: Vec<u8> = [1, 2, 3, 4]
+            .iter()
+            .flat_map(|&n| [b'{', n, b'}', b'\n'])
+            .collect();
+        assert_eq!(std::fs::read(dir.path().join("s.ndjson")).unwrap(), lines);
+        let mut read = Vec::new();
+        store
+            .for_each_from(0, |e| {
+                read.push(e.json.unwrap());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(read, [1, 2, 3, 4].map(|n| event(n).json));
     }
 
     #[test]
