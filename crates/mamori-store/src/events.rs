@@ -1,6 +1,8 @@
 //! The SQLite event table: one row per ledger leaf.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use foldhash::fast::RandomState;
 use std::path::Path;
@@ -106,16 +108,19 @@ pub struct EventStore {
     next_leaf: u64,
     /// Interned account and kind names; filled lazily, never evicted (one entry per account).
     name_ids: HashMap<String, i64, RandomState>,
-    /// Whether commits copy the WAL into the database file (SQLite's autocheckpoint).
-    auto_checkpoint: bool,
+    /// While commits leave checkpoints to a [`WalCheckpointer`]: the frames in the WAL after
+    /// the last commit (SQLite's WAL hook reports them). `None` while SQLite's autocheckpoint
+    /// copies the WAL on commit.
+    wal_frames: Option<Arc<AtomicI32>>,
     /// Whether the last batch held events stored already (see [`EventStore::insert_batch`]).
     last_had_duplicates: bool,
 }
 
 /// SQLite's autocheckpoint threshold on the writing connection, in pages (64 MiB).
 const AUTOCHECKPOINT_PAGES: i64 = 4096;
-/// Largest WAL tolerated while commits leave checkpoints to a [`WalCheckpointer`].
-const MAX_WAL_BYTES: u64 = 1 << 30;
+/// Largest WAL tolerated while commits leave checkpoints to a [`WalCheckpointer`], in frames
+/// (1 GiB of 16 KiB pages).
+const MAX_WAL_FRAMES: i32 = 65_536;
 
 /// Copies the WAL into the database file from its own connection, so that the writer's
 /// commits don't (it takes a second core instead of stalling the writer, fsync included).
@@ -181,7 +186,7 @@ impl EventStore {
             lines: Vec::new(),
             next_leaf,
             name_ids: HashMap::default(),
-            auto_checkpoint: true,
+            wal_frames: None,
             last_had_duplicates: false,
         })
     }
@@ -277,11 +282,23 @@ impl EventStore {
 
     /// Stops (`false`) or restarts (`true`) copying the WAL into the database file on this
     /// connection's commits — while a [`WalCheckpointer`] does it on another thread. The WAL
-    /// is still bounded: past [`MAX_WAL_BYTES`] a commit checkpoints here anyway.
+    /// is still bounded: past [`MAX_WAL_FRAMES`] a commit checkpoints here anyway.
     pub(crate) fn checkpoint_on_commit(&mut self, enabled: bool) -> Result<()> {
-        let pages = if enabled { AUTOCHECKPOINT_PAGES } else { 0 };
-        self.conn.pragma_update(None, "wal_autocheckpoint", pages)?;
-        self.auto_checkpoint = enabled;
+        if enabled {
+            // Replaces the frame-counting hook: autocheckpoint is itself a WAL hook.
+            self.conn
+                .pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
+            self.wal_frames = None;
+        } else {
+            self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            let frames = Arc::new(AtomicI32::new(0));
+            let counter = Arc::clone(&frames);
+            self.conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages| {
+                counter.store(pages, Ordering::Relaxed);
+                Ok(())
+            }))?;
+            self.wal_frames = Some(frames);
+        }
         Ok(())
     }
 
@@ -293,14 +310,15 @@ impl EventStore {
     }
 
     /// When commits do not checkpoint, keeps the WAL from growing without bound: a
-    /// checkpointer on another thread can fall behind a writer that never pauses.
+    /// checkpointer on another thread can fall behind a writer that never pauses, and the WAL
+    /// only starts over when a transaction begins with every frame copied.
     fn bound_wal(&self) -> Result<()> {
-        if self.auto_checkpoint {
+        let Some(frames) = &self.wal_frames else {
             return Ok(());
-        }
-        let wal = self.path.with_extension("sqlite-wal");
-        let bytes = std::fs::metadata(&wal).map_or(0, |m| m.len());
-        if bytes > MAX_WAL_BYTES {
+        };
+        // Counted in frames, not by the file's size: SQLite reuses the WAL file from its start
+        // without shrinking it, so its size only ever grows.
+        if frames.load(Ordering::Relaxed) > MAX_WAL_FRAMES {
             // Between this connection's transactions nothing is added to the WAL, so this
             // checkpoint completes and the next commit starts the WAL over.
             self.conn
