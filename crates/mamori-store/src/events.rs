@@ -112,6 +112,8 @@ pub struct EventStore {
     /// the last commit (SQLite's WAL hook reports them). `None` while SQLite's autocheckpoint
     /// copies the WAL on commit.
     wal_frames: Option<Arc<AtomicI32>>,
+    /// [`MAX_WAL_FRAMES`], lowered by tests.
+    max_wal_frames: i32,
     /// Whether the last batch held events stored already (see [`EventStore::insert_batch`]).
     last_had_duplicates: bool,
 }
@@ -187,6 +189,7 @@ impl EventStore {
             next_leaf,
             name_ids: HashMap::default(),
             wal_frames: None,
+            max_wal_frames: MAX_WAL_FRAMES,
             last_had_duplicates: false,
         })
     }
@@ -293,10 +296,11 @@ impl EventStore {
             self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
             let frames = Arc::new(AtomicI32::new(0));
             let counter = Arc::clone(&frames);
-            self.conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages| {
-                counter.store(pages, Ordering::Relaxed);
-                Ok(())
-            }))?;
+            self.conn
+                .wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages| {
+                    counter.store(pages, Ordering::Relaxed);
+                    Ok(())
+                }))?;
             self.wal_frames = Some(frames);
         }
         Ok(())
@@ -318,7 +322,7 @@ impl EventStore {
         };
         // Counted in frames, not by the file's size: SQLite reuses the WAL file from its start
         // without shrinking it, so its size only ever grows.
-        if frames.load(Ordering::Relaxed) > MAX_WAL_FRAMES {
+        if frames.load(Ordering::Relaxed) > self.max_wal_frames {
             // Between this connection's transactions nothing is added to the WAL, so this
             // checkpoint completes and the next commit starts the WAL over.
             self.conn
@@ -735,6 +739,41 @@ mod tests {
         );
         let alice = store.events_of_account("alice", 0, 100).unwrap();
         assert_eq!(alice[1].json.as_deref(), Some(&event(3).json[..]));
+    }
+
+    #[test]
+    fn the_wal_starts_over_once_it_holds_too_many_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = EventStore::open(&dir.path().join("s.sqlite")).unwrap();
+        store.checkpoint_on_commit(false).unwrap();
+        store.max_wal_frames = 20;
+        let frames =
+            |store: &EventStore| store.wal_frames.as_ref().unwrap().load(Ordering::Relaxed);
+        let mut after_commit = Vec::new();
+        for batch in 0..20u32 {
+            let events: Vec<NewEvent> = (0..200u32)
+                .map(|i| {
+                    let n = batch * 200 + i;
+                    let mut identity = [0u8; 32];
+                    identity[..4].copy_from_slice(&n.to_be_bytes());
+                    NewEvent {
+                        identity,
+                        entry: identity,
+                        time_us: i64::from(n),
+                        kind: "logon",
+                        account: format!("user{}", n % 50),
+                        json: format!("{{\"n\":{n}}}").into_bytes(),
+                    }
+                })
+                .collect();
+            store.insert_batch(&events).unwrap();
+            after_commit.push(frames(&store));
+        }
+        // Nobody else checkpoints here: the WAL grows past the bound, is copied by the writer,
+        // and the next commit starts it over (the frame count falls) — again and again.
+        let restarts = after_commit.windows(2).filter(|w| w[1] < w[0]).count();
+        assert!(restarts >= 2, "{after_commit:?}");
+        assert!(after_commit.iter().all(|&f| f < 200), "{after_commit:?}");
     }
 
     #[test]
