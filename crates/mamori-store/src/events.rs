@@ -1,4 +1,4 @@
-//! The SQLite event table: one row per ledger leaf.
+//! The event store: one SQLite row per ledger leaf, and the event bodies beside it (`bodies`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
