@@ -186,20 +186,21 @@ impl DataDir {
         let mut pending: Vec<Hash> = Vec::new();
         let mut expected_leaf = tiles;
         let log = &mut self.log;
-        self.store.for_each_from(tiles, |event| {
-            if event.leaf_index != expected_leaf {
-                return Err(StoreError::Corrupt(format!(
-                    "leaf {expected_leaf} missing from the store"
-                )));
-            }
-            pending.push(event.entry);
-            expected_leaf += 1;
-            if pending.len() >= 65_536 {
-                log.append(&pending)?;
-                pending.clear();
-            }
-            Ok(())
-        })?;
+        self.store
+            .scan_range(tiles..u64::MAX, |leaf_index, entry, _| {
+                if leaf_index != expected_leaf {
+                    return Err(StoreError::Corrupt(format!(
+                        "leaf {expected_leaf} missing from the store"
+                    )));
+                }
+                pending.push(*entry);
+                expected_leaf += 1;
+                if pending.len() >= 65_536 {
+                    log.append(&pending)?;
+                    pending.clear();
+                }
+                Ok(())
+            })?;
         self.log.append(&pending)?;
         Ok(())
     }

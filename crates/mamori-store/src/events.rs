@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::bodies::{Bodies, BodyRange};
+use crate::bodies::{Bodies, BodyRange, BodyWindow};
 use crate::postings::{Dimension, Postings};
 use crate::{Result, StoreError};
 
@@ -94,8 +94,6 @@ pub struct StoredEvent {
     pub entry: [u8; 32],
     /// `None` once retention purged the event (its entry stays in the ledger).
     pub json: Option<Vec<u8>>,
-    /// Whether retention recorded the purge of `json`.
-    pub purged: bool,
 }
 
 /// The SQLite database of events.
@@ -331,22 +329,6 @@ impl EventStore {
         Ok(())
     }
 
-    /// Calls `visit` for every stored leaf from `start` on, in leaf order.
-    pub fn for_each_from(
-        &self,
-        start: u64,
-        mut visit: impl FnMut(StoredEvent) -> Result<()>,
-    ) -> Result<()> {
-        self.scan_range(start..u64::MAX, |leaf_index, entry, json| {
-            visit(StoredEvent {
-                leaf_index,
-                entry: *entry,
-                json: json.map(<[u8]>::to_vec),
-                purged: json.is_none(),
-            })
-        })
-    }
-
     /// Calls `visit(leaf_index, entry, json)` for every stored leaf in `range`, in leaf order,
     /// lending the body's bytes instead of copying them (`json` is `None` once retention purged
     /// the event).
@@ -371,24 +353,9 @@ impl EventStore {
         let mut window = self.bodies.window(SCAN_READ_AHEAD);
         while let Some(row) = rows.next().map_err(sqlite)? {
             let row = EventRow::read(row)?;
-            let json = match row.purged {
-                true => None,
-                false => Some(window.get(row.leaf_index, row.body)?),
-            };
-            visit(row.leaf_index, &row.entry, json)?;
+            visit(row.leaf_index, &row.entry, row.body(&mut window)?)?;
         }
         Ok(())
-    }
-
-    /// Whether retention recorded the purge of the event at `leaf_index`.
-    pub fn is_purged(&self, leaf_index: u64) -> Result<bool> {
-        let leaf = i64::try_from(leaf_index).unwrap_or(i64::MAX);
-        let purged: Option<bool> = self
-            .conn
-            .prepare_cached("SELECT purged_us IS NOT NULL FROM events WHERE leaf_index = ?1")?
-            .query_row([leaf], |row| row.get(0))
-            .optional()?;
-        Ok(purged.unwrap_or(false))
     }
 
     /// Events of one account within `[from_us, to_us)`, in leaf order.
@@ -449,15 +416,10 @@ impl EventStore {
                 StoreError::Corrupt(format!("leaf {leaf}: listed by postings but not stored"))
             })?;
             let row = EventRow::read(row)?;
-            let json = match row.purged {
-                true => None,
-                false => Some(window.get(row.leaf_index, row.body)?.to_vec()),
-            };
             events.push(StoredEvent {
                 leaf_index: row.leaf_index,
                 entry: row.entry,
-                json,
-                purged: row.purged,
+                json: row.body(&mut window)?.map(<[u8]>::to_vec),
             });
         }
         Ok(events)
@@ -636,6 +598,14 @@ impl EventRow {
             purged: row.get(4)?,
         })
     }
+
+    /// The row's body, `None` once retention purged it.
+    fn body<'w>(&self, window: &'w mut BodyWindow<'_>) -> Result<Option<&'w [u8]>> {
+        match self.purged {
+            true => Ok(None),
+            false => window.get(self.leaf_index, self.body).map(Some),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -675,9 +645,9 @@ mod tests {
         assert_eq!(std::fs::read(dir.path().join("s.ndjson")).unwrap(), lines);
         let mut read = Vec::new();
         store
-            .for_each_from(0, |e| {
-                read.push(e.json.unwrap());
-                Ok(())
+            .scan_range(0..u64::MAX, |_, _, json| {
+                read.push(json.unwrap().to_vec());
+                Ok::<_, StoreError>(())
             })
             .unwrap();
         assert_eq!(read, [1, 2, 3, 4].map(|n| event(n).json));
@@ -803,9 +773,9 @@ mod tests {
         assert_eq!(outcome.appended[0].0, 2);
         let mut seen = Vec::new();
         store
-            .for_each_from(1, |e| {
-                seen.push(e.leaf_index);
-                Ok(())
+            .scan_range(1..u64::MAX, |leaf_index, _, _| {
+                seen.push(leaf_index);
+                Ok::<_, StoreError>(())
             })
             .unwrap();
         assert_eq!(seen, vec![1, 2]);
