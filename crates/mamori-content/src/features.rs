@@ -189,7 +189,7 @@ impl ContentDigester {
     pub fn digest_parts(&self, whole: &[u8], text: &[u8]) -> ContentFeatures {
         let mut mac = self.keyed.clone();
         mac.update(whole);
-        let hmac = hex::encode(mac.finalize().into_bytes());
+        let hmac = lower_hex(&mac.finalize().into_bytes());
         let (words, mask) = scan_words(text);
         let categories = CONTENT_CATEGORIES
             .iter()
@@ -203,6 +203,17 @@ impl ContentDigester {
             categories,
         }
     }
+}
+
+/// `hex::encode`, without its per-character iterator (2 % of a CERT import's CPU).
+fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 #[cold]
@@ -428,6 +439,13 @@ mod tests {
 
     fn digester() -> ContentDigester {
         ContentDigester::new(&ContentKey([7; 32]))
+    }
+
+    #[test]
+    fn hmacs_are_written_as_lower_case_hex() {
+        let every_byte: Vec<u8> = (0..=255).collect();
+        assert_eq!(lower_hex(&every_byte), hex::encode(&every_byte));
+        assert_eq!(digester().digest(b"x").hmac.len(), 64);
     }
 
     #[test]
