@@ -7,6 +7,7 @@ mod eval;
 mod evidence;
 mod import;
 mod progress;
+mod rules;
 mod serve;
 mod simulate;
 mod verify;
@@ -75,6 +76,9 @@ enum Command {
     /// Measure throughput.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Check and run Sigma detection rules (see docs/rules.md).
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
     /// Write a synthetic organisation's activity with planted insiders and the answer key
     /// (CERT r4.2 layout or Mamori events; see docs/simulator.md).
     Simulate(simulate::SimulateArgs),
@@ -226,6 +230,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { listen } => serve::run(&data_dir, listen),
         Command::Bench(command) => bench::run(command, cli.json),
+        Command::Rules(command) => rules::run(command, cli.json),
         Command::Simulate(args) => simulate::run(args, cli.json),
         Command::Eval { answers, dataset } => {
             eval::run(&data_dir, &answers, dataset.as_deref(), cli.json)

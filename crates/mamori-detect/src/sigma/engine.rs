@@ -1,0 +1,617 @@
+//! Many rules over many events, at a cost that grows slowly with the number of rules.
+//!
+//! Three things keep the per-event cost down:
+//! - **Field ids.** Rules name fields; compiling gives each name a small id, and each event is
+//!   read once into a table by id, its texts lower-cased once. Matchers never hash names.
+//! - **Log source routes.** A rule for `windows/sysmon/process_creation` is never tried on a
+//!   Security logon; the rules that can apply to a log source are worked out once and kept.
+//! - **Literal prefilter.** From each rule's condition we derive literals at least one of which
+//!   any matching event must contain in a given field (the most selective ANDed item; the
+//!   union over ORed branches; nothing under `not`). One Aho–Corasick automaton per field finds
+//!   all of them in one pass over the field's text, and only the rules whose literals were seen
+//!   are evaluated. Rules without such literals (regexes only, numbers only, negations) are
+//!   always evaluated for their log source.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use super::matcher::{Entry, EntryKind, FieldId, Matcher, NONE, View};
+use super::rule::{Cond, Detection, LoadError, LogSource, RuleInfo, compile_rule};
+
+/// Where an event comes from, in Sigma's terms: rules whose `logsource` names another product,
+/// service or category are not tried on it. An event may belong to several categories (a
+/// Sysmon registry value set is both `registry_set` and `registry_event`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct EventSource {
+    pub product: Option<String>,
+    pub service: Option<String>,
+    pub categories: Vec<String>,
+}
+use super::value::{FieldTable, Item};
+use super::yaml;
+
+/// A field value of an event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldValue<'a> {
+    Str(&'a str),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
+}
+
+/// An event as the engine reads it: named values (a name may repeat for a list).
+pub trait Record {
+    fn fields(&self) -> impl Iterator<Item = (&str, FieldValue<'_>)>;
+}
+
+/// A flat JSON object: scalars, and lists of scalars as repeated values. Nested objects are
+/// not fields (flatten them first).
+impl Record for serde_json::Map<String, serde_json::Value> {
+    fn fields(&self) -> impl Iterator<Item = (&str, FieldValue<'_>)> {
+        self.iter().flat_map(|(name, value)| {
+            let values: Box<dyn Iterator<Item = &serde_json::Value>> = match value {
+                serde_json::Value::Array(items) => Box::new(items.iter()),
+                other => Box::new(std::iter::once(other)),
+            };
+            values.filter_map(move |v| json_value(v).map(|v| (name.as_str(), v)))
+        })
+    }
+}
+
+/// A JSON scalar as a field value (`None` for lists and objects).
+pub(crate) fn json_value(value: &serde_json::Value) -> Option<FieldValue<'_>> {
+    Some(match value {
+        serde_json::Value::String(s) => FieldValue::Str(s),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => FieldValue::Int(i),
+            None => FieldValue::Float(n.as_f64()?),
+        },
+        serde_json::Value::Bool(b) => FieldValue::Bool(*b),
+        serde_json::Value::Null => FieldValue::Null,
+        serde_json::Value::Array(_) | serde_json::Value::Object(_) => return None,
+    })
+}
+
+#[derive(Default)]
+struct Fields {
+    ids: HashMap<String, FieldId>,
+}
+
+impl FieldTable for Fields {
+    fn field_id(&mut self, name: &str) -> FieldId {
+        let next = FieldId::try_from(self.ids.len()).unwrap_or(NONE - 1);
+        *self.ids.entry(name.to_string()).or_insert(next)
+    }
+}
+
+struct Rule {
+    info: RuleInfo,
+    detection: Detection,
+}
+
+/// Collects rules; [`EngineBuilder::build`] indexes them.
+#[derive(Default)]
+pub struct EngineBuilder {
+    fields: Fields,
+    rules: Vec<Rule>,
+    errors: Vec<LoadError>,
+    no_prefilter: bool,
+}
+
+impl EngineBuilder {
+    pub fn new() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// Adds every detection rule of a YAML text; returns how many were added. Documents that
+    /// cannot be used are recorded in [`EngineBuilder::errors`] with their line.
+    pub fn add_yaml(&mut self, file: &str, text: &str) -> usize {
+        let documents = match yaml::parse_documents(text) {
+            Ok(documents) => documents,
+            Err(e) => {
+                self.errors.push(LoadError {
+                    file: file.to_string(),
+                    line: e.line,
+                    reason: format!("not valid YAML: {}", e.reason),
+                });
+                return 0;
+            }
+        };
+        let mut added = 0;
+        for doc in &documents {
+            let unsupported = if doc.get("correlation").is_some() {
+                Some("correlation rules are not evaluated yet")
+            } else if doc.get("filter").is_some() {
+                Some("filter documents are not applied yet")
+            } else if doc.get("action").is_some() {
+                Some("multi-document actions (global, reset, repeat) are not supported")
+            } else {
+                None
+            };
+            if let Some(reason) = unsupported {
+                self.errors.push(LoadError {
+                    file: file.to_string(),
+                    line: doc.line,
+                    reason: reason.to_string(),
+                });
+                continue;
+            }
+            match compile_rule(file, doc, &mut self.fields) {
+                Ok((info, detection)) => {
+                    self.rules.push(Rule { info, detection });
+                    added += 1;
+                }
+                Err(e) => self.errors.push(e),
+            }
+        }
+        added
+    }
+
+    /// Adds every `.yml` / `.yaml` file under `path` (or the file itself), in name order.
+    pub fn add_path(&mut self, path: &Path) -> std::io::Result<usize> {
+        let mut files = Vec::new();
+        collect_yaml(path, &mut files)?;
+        files.sort();
+        let mut added = 0;
+        for file in files {
+            let name = file.display().to_string();
+            match std::fs::read(&file) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => added += self.add_yaml(&name, &text),
+                    Err(e) => self.errors.push(LoadError {
+                        file: name,
+                        line: 0,
+                        reason: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+                    }),
+                },
+                Err(e) => self.errors.push(LoadError {
+                    file: name,
+                    line: 0,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        Ok(added)
+    }
+
+    /// Evaluates every rule of an event's log source, without the literal prefilter: slower,
+    /// for checking that the prefilter never loses a match.
+    pub fn without_prefilter(mut self) -> EngineBuilder {
+        self.no_prefilter = true;
+        self
+    }
+
+    /// Documents that were not added, and why.
+    pub fn errors(&self) -> &[LoadError] {
+        &self.errors
+    }
+
+    pub fn build(self) -> Engine {
+        let field_count = self.fields.ids.len();
+        let mut field_needles: Vec<Vec<(String, u32)>> = vec![Vec::new(); field_count];
+        let mut keyword_needles = Vec::new();
+        let mut prefiltered = Vec::with_capacity(self.rules.len());
+        let mut has_keywords = false;
+        for (index, rule) in self.rules.iter().enumerate() {
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            has_keywords |= rule
+                .detection
+                .selections
+                .iter()
+                .flatten()
+                .flatten()
+                .any(|item| item.field.is_none());
+            let need = if self.no_prefilter {
+                Need::Always
+            } else {
+                need(&rule.detection.condition, &rule.detection)
+            };
+            match need {
+                Need::Always => prefiltered.push(false),
+                Need::Any(needles) => {
+                    prefiltered.push(true);
+                    for (field, needle) in needles {
+                        match field {
+                            Some(f) => field_needles[f as usize].push((needle, index)),
+                            None => keyword_needles.push((needle, index)),
+                        }
+                    }
+                }
+            }
+        }
+        let mut names: Vec<(String, FieldId)> = self.fields.ids.into_iter().collect();
+        names.sort_by_key(|(_, id)| *id);
+        Engine {
+            field_ids: names
+                .iter()
+                .map(|(n, id)| (n.clone().into_boxed_str(), *id))
+                .collect(),
+            field_filters: field_needles.into_iter().map(LiteralFilter::new).collect(),
+            keyword_filter: LiteralFilter::new(keyword_needles),
+            has_keywords,
+            prefiltered,
+            rules: self.rules,
+        }
+    }
+}
+
+fn collect_yaml(path: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            collect_yaml(&entry?.path(), out)?;
+        }
+    } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+/// Literals a matching event must contain (one of), per field; `Always` when none can be told.
+enum Need {
+    Always,
+    Any(Vec<(Option<FieldId>, String)>),
+}
+
+impl Need {
+    /// Higher is more selective: the shortest literal's length, then fewer literals.
+    fn score(&self) -> (usize, isize) {
+        match self {
+            Need::Always => (0, 0),
+            Need::Any(n) => (
+                n.iter().map(|(_, s)| s.len()).min().unwrap_or(0),
+                -(n.len() as isize),
+            ),
+        }
+    }
+}
+
+fn need(cond: &Cond, detection: &Detection) -> Need {
+    match cond {
+        Cond::Selection(i) => detection.selections.get(*i).map_or(Need::Always, |groups| {
+            any_of(
+                groups
+                    .iter()
+                    .map(|items| all_of(items.iter().map(item_need))),
+            )
+        }),
+        Cond::Not(_) => Need::Always,
+        Cond::And(terms) => all_of(terms.iter().map(|t| need(t, detection))),
+        Cond::Or(terms) => any_of(terms.iter().map(|t| need(t, detection))),
+    }
+}
+
+fn item_need(item: &Item) -> Need {
+    if item.needles.is_empty() {
+        Need::Always
+    } else {
+        Need::Any(
+            item.needles
+                .iter()
+                .map(|n| (item.field, n.clone()))
+                .collect(),
+        )
+    }
+}
+
+/// For terms that must all hold: the most selective term's literals.
+fn all_of(needs: impl Iterator<Item = Need>) -> Need {
+    needs
+        .filter(|n| matches!(n, Need::Any(_)))
+        .max_by_key(Need::score)
+        .unwrap_or(Need::Always)
+}
+
+/// For terms one of which must hold: every term's literals, if every term has some.
+fn any_of(needs: impl Iterator<Item = Need>) -> Need {
+    let mut all = Vec::new();
+    for n in needs {
+        match n {
+            Need::Always => return Need::Always,
+            Need::Any(v) => all.extend(v),
+        }
+    }
+    if all.is_empty() {
+        Need::Always
+    } else {
+        Need::Any(all)
+    }
+}
+
+/// One automaton over the literals of one field (or of keywords), and the rules of each.
+struct LiteralFilter {
+    automaton: AhoCorasick,
+    rules: Vec<Vec<u32>>,
+}
+
+impl LiteralFilter {
+    fn new(needles: Vec<(String, u32)>) -> Option<LiteralFilter> {
+        if needles.is_empty() {
+            return None;
+        }
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut patterns = Vec::new();
+        let mut rules: Vec<Vec<u32>> = Vec::new();
+        for (needle, rule) in needles {
+            let id = *ids.entry(needle.clone()).or_insert_with(|| {
+                patterns.push(needle);
+                rules.push(Vec::new());
+                patterns.len() - 1
+            });
+            if rules[id].last() != Some(&rule) {
+                rules[id].push(rule);
+            }
+        }
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .ok()?;
+        Some(LiteralFilter { automaton, rules })
+    }
+
+    fn mark(&self, text: &str, hits: &mut [u64], found: &mut Vec<u32>) {
+        for m in self.automaton.find_overlapping_iter(text) {
+            for &rule in &self.rules[m.pattern().as_usize()] {
+                let (word, bit) = (rule as usize / 64, 1u64 << (rule % 64));
+                if hits[word] & bit == 0 {
+                    hits[word] |= bit;
+                    found.push(rule);
+                }
+            }
+        }
+    }
+}
+
+/// Compiled rules, shared by any number of [`Evaluator`]s.
+pub struct Engine {
+    field_ids: HashMap<Box<str>, FieldId>,
+    rules: Vec<Rule>,
+    /// Per field id.
+    field_filters: Vec<Option<LiteralFilter>>,
+    keyword_filter: Option<LiteralFilter>,
+    has_keywords: bool,
+    /// Per rule: evaluated only when the prefilter saw one of its literals.
+    prefiltered: Vec<bool>,
+}
+
+impl Engine {
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn rule(&self, index: usize) -> Option<&RuleInfo> {
+        self.rules.get(index).map(|r| &r.info)
+    }
+
+    /// A reusable evaluation context (buffers and routes); one per thread.
+    pub fn evaluator(&self) -> Evaluator<'_> {
+        Evaluator {
+            engine: self,
+            routes: HashMap::new(),
+            raw: String::new(),
+            lower: String::new(),
+            entries: Vec::new(),
+            slots: vec![NONE; self.field_ids.len()],
+            tails: vec![NONE; self.field_ids.len()],
+            all: Vec::new(),
+            hits: vec![0; self.rules.len().div_ceil(64)],
+            found: Vec::new(),
+            matched: Vec::new(),
+        }
+    }
+
+    fn route(&self, source: &EventSource) -> Route {
+        let mut route = Route {
+            always: Vec::new(),
+            member: vec![0; self.rules.len().div_ceil(64)],
+        };
+        for (index, rule) in self.rules.iter().enumerate() {
+            if !applies(&rule.info.logsource, source) {
+                continue;
+            }
+            route.member[index / 64] |= 1 << (index % 64);
+            if !self.prefiltered[index] {
+                route.always.push(u32::try_from(index).unwrap_or(u32::MAX));
+            }
+        }
+        route
+    }
+}
+
+/// Whether a rule written for `rule` applies to an event from `event`: every dimension the
+/// rule sets must be the event's.
+fn applies(rule: &LogSource, event: &EventSource) -> bool {
+    let same = |r: &Option<String>, e: &Option<String>| r.is_none() || r == e;
+    same(&rule.product, &event.product)
+        && same(&rule.service, &event.service)
+        && rule
+            .category
+            .as_ref()
+            .is_none_or(|c| event.categories.contains(c))
+}
+
+struct Route {
+    /// Rules of this log source that are always evaluated.
+    always: Vec<u32>,
+    /// Bit per rule: applies to this log source.
+    member: Vec<u64>,
+}
+
+/// Evaluates events one at a time, reusing its buffers.
+pub struct Evaluator<'e> {
+    engine: &'e Engine,
+    routes: HashMap<EventSource, Route>,
+    raw: String,
+    lower: String,
+    entries: Vec<Entry>,
+    slots: Vec<u32>,
+    tails: Vec<u32>,
+    all: Vec<u32>,
+    hits: Vec<u64>,
+    found: Vec<u32>,
+    matched: Vec<usize>,
+}
+
+impl Evaluator<'_> {
+    /// The indexes (see [`Engine::rule`]) of the rules that match `record`, which comes from
+    /// `source`, in rule order.
+    pub fn evaluate<R: Record>(&mut self, record: &R, source: &EventSource) -> &[usize] {
+        let engine = self.engine;
+        self.read(record);
+        if !self.routes.contains_key(source) {
+            self.routes.insert(source.clone(), engine.route(source));
+        }
+        let Some(route) = self.routes.get(source) else {
+            return &[];
+        };
+        self.found.clear();
+        self.hits.fill(0);
+        let view = View {
+            raw: &self.raw,
+            lower: &self.lower,
+            entries: &self.entries,
+            slots: &self.slots,
+            all: &self.all,
+        };
+        for (field, filter) in engine.field_filters.iter().enumerate() {
+            if let Some(filter) = filter {
+                for entry in view.values(field as FieldId) {
+                    filter.mark(view.lower(entry), &mut self.hits, &mut self.found);
+                }
+            }
+        }
+        if let Some(filter) = &engine.keyword_filter {
+            for &at in view.all {
+                if let Some(entry) = view.entries.get(at as usize) {
+                    filter.mark(view.lower(entry), &mut self.hits, &mut self.found);
+                }
+            }
+        }
+        self.matched.clear();
+        let candidates = route.always.iter().chain(
+            self.found
+                .iter()
+                .filter(|&&r| route.member[r as usize / 64] & (1 << (r % 64)) != 0),
+        );
+        for &index in candidates {
+            let index = index as usize;
+            if let Some(rule) = engine.rules.get(index)
+                && condition(&rule.detection.condition, &rule.detection, &view)
+            {
+                self.matched.push(index);
+            }
+        }
+        self.matched.sort_unstable();
+        &self.matched
+    }
+
+    /// Loads `record` into the entry table.
+    fn read<R: Record>(&mut self, record: &R) {
+        self.raw.clear();
+        self.lower.clear();
+        self.entries.clear();
+        self.all.clear();
+        self.slots.fill(NONE);
+        self.tails.fill(NONE);
+        let engine = self.engine;
+        for (name, value) in record.fields() {
+            let field = engine.field_ids.get(name).copied();
+            if field.is_none() && !engine.has_keywords {
+                continue;
+            }
+            let raw_start = self.raw.len();
+            let kind = match value {
+                FieldValue::Str(s) => {
+                    self.raw.push_str(s);
+                    EntryKind::Str
+                }
+                FieldValue::Int(n) => {
+                    use std::fmt::Write;
+                    let _ = write!(self.raw, "{n}");
+                    EntryKind::Int(n)
+                }
+                FieldValue::Float(x) => {
+                    use std::fmt::Write;
+                    let _ = write!(self.raw, "{x}");
+                    EntryKind::Float(x)
+                }
+                FieldValue::Bool(b) => {
+                    self.raw.push_str(if b { "true" } else { "false" });
+                    EntryKind::Bool(b)
+                }
+                FieldValue::Null => EntryKind::Null,
+            };
+            let raw_end = self.raw.len();
+            let lower_start = self.lower.len();
+            let text = &self.raw[raw_start..raw_end];
+            if text.is_ascii() {
+                self.lower
+                    .extend(text.chars().map(|c| c.to_ascii_lowercase()));
+            } else {
+                self.lower.push_str(&text.to_lowercase());
+            }
+            let at = u32::try_from(self.entries.len()).unwrap_or(NONE);
+            let as_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            self.entries.push(Entry {
+                kind,
+                raw: (as_u32(raw_start), as_u32(raw_end)),
+                lower: (as_u32(lower_start), as_u32(self.lower.len())),
+                next: NONE,
+            });
+            self.all.push(at);
+            if let Some(field) = field {
+                let f = field as usize;
+                match self.tails[f] {
+                    NONE => self.slots[f] = at,
+                    tail => {
+                        if let Some(previous) = self.entries.get_mut(tail as usize) {
+                            previous.next = at;
+                        }
+                    }
+                }
+                self.tails[f] = at;
+            }
+        }
+    }
+}
+
+fn condition(cond: &Cond, detection: &Detection, view: &View<'_>) -> bool {
+    match cond {
+        Cond::Selection(i) => detection.selections.get(*i).is_some_and(|groups| {
+            groups
+                .iter()
+                .any(|items| items.iter().all(|item| item_matches(item, view)))
+        }),
+        Cond::Not(inner) => !condition(inner, detection, view),
+        Cond::And(terms) => terms.iter().all(|t| condition(t, detection, view)),
+        Cond::Or(terms) => terms.iter().any(|t| condition(t, detection, view)),
+    }
+}
+
+fn item_matches(item: &Item, view: &View<'_>) -> bool {
+    let present = item.field.is_none_or(|f| view.present(f));
+    if let Some(want) = item.exists {
+        return present == want;
+    }
+    let value_matches = |alternatives: &Vec<Matcher>| {
+        alternatives
+            .iter()
+            .any(|matcher| match (matcher, item.field) {
+                (Matcher::Null, Some(_)) if !present => true,
+                (_, Some(field)) => view.values(field).any(|e| matcher.matches(view, e)),
+                (_, None) => view
+                    .all
+                    .iter()
+                    .filter_map(|&at| view.entries.get(at as usize))
+                    .any(|e| matcher.matches(view, e)),
+            })
+    };
+    let matched = if item.all {
+        item.values.iter().all(value_matches)
+    } else {
+        item.values.iter().any(value_matches)
+    };
+    matched != item.negate
+}

@@ -1,0 +1,278 @@
+//! A Sigma rule document: its metadata, log source and compiled detection.
+
+use super::condition::{self, Expr};
+use super::value::{FieldTable, Item, compile_item};
+use super::yaml::{Node, Value};
+
+/// Where a rule (or an error) comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: String,
+    pub line: usize,
+}
+
+/// A rule that could not be loaded, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {reason}")]
+pub struct LoadError {
+    pub file: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+/// The kind of logs a rule is written for. Unset dimensions match any event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct LogSource {
+    pub product: Option<String>,
+    pub service: Option<String>,
+    pub category: Option<String>,
+}
+
+/// What a loaded rule says about itself (shown with every finding; the Detection Rule
+/// Licence asks that findings credit the author).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleInfo {
+    pub title: String,
+    pub id: Option<String>,
+    pub status: Option<String>,
+    pub level: Option<String>,
+    pub author: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub references: Vec<String>,
+    pub falsepositives: Vec<String>,
+    pub logsource: LogSource,
+    pub origin: Origin,
+}
+
+/// A detection, ready to evaluate: selections (each an OR of ANDed items) and the condition.
+#[derive(Debug, Clone)]
+pub(crate) struct Detection {
+    pub selections: Vec<Vec<Vec<Item>>>,
+    pub condition: Cond,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Cond {
+    Selection(usize),
+    Not(Box<Cond>),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+}
+
+fn text(node: Option<&Node>) -> Option<String> {
+    node.and_then(Node::as_str).map(str::to_string)
+}
+
+fn texts(node: Option<&Node>) -> Vec<String> {
+    match node.map(|n| &n.value) {
+        Some(Value::Seq(items)) => items
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect(),
+        Some(Value::Scalar { text, .. }) => vec![text.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Reads one YAML document as a detection rule. `Ok(None)`: the document is not a detection
+/// rule (a correlation or filter document; the caller says so).
+pub(crate) fn compile_rule(
+    file: &str,
+    doc: &Node,
+    fields: &mut dyn FieldTable,
+) -> Result<(RuleInfo, Detection), LoadError> {
+    let fail = |line: usize, reason: String| LoadError {
+        file: file.to_string(),
+        line,
+        reason,
+    };
+    if !matches!(doc.value, Value::Map(_)) {
+        return Err(fail(doc.line, "a rule must be a YAML map".into()));
+    }
+    let title = text(doc.get("title"))
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| fail(doc.line, "the rule has no title".into()))?;
+    let logsource_node = doc
+        .get("logsource")
+        .ok_or_else(|| fail(doc.line, "the rule has no logsource".into()))?;
+    let lower = |n: Option<&Node>| text(n).map(|t| t.to_ascii_lowercase());
+    let logsource = LogSource {
+        product: lower(logsource_node.get("product")),
+        service: lower(logsource_node.get("service")),
+        category: lower(logsource_node.get("category")),
+    };
+    let detection_node = doc
+        .get("detection")
+        .ok_or_else(|| fail(doc.line, "the rule has no detection".into()))?;
+    let Value::Map(entries) = &detection_node.value else {
+        return Err(fail(detection_node.line, "detection must be a map".into()));
+    };
+    let mut names = Vec::new();
+    let mut selections = Vec::new();
+    let mut condition_node = None;
+    for (key, value) in entries {
+        let name = key.as_str().unwrap_or_default();
+        if name == "condition" {
+            condition_node = Some(value);
+            continue;
+        }
+        if name == "timeframe" {
+            return Err(fail(
+                key.line,
+                "detection.timeframe belongs to Sigma 1.0 aggregations: use a correlation rule"
+                    .into(),
+            ));
+        }
+        let selection = compile_selection(value, fields)
+            .map_err(|(line, reason)| fail(line, format!("detection.{name}: {reason}")))?;
+        names.push(name.to_string());
+        selections.push(selection);
+    }
+    let condition_node = condition_node
+        .ok_or_else(|| fail(detection_node.line, "detection has no condition".into()))?;
+    let conditions: Vec<&Node> = match &condition_node.value {
+        Value::Seq(items) => items.iter().collect(),
+        _ => vec![condition_node],
+    };
+    let mut parsed = Vec::new();
+    for node in conditions {
+        let source = node
+            .as_str()
+            .ok_or_else(|| fail(node.line, "a condition must be a string".into()))?;
+        let expr = condition::parse(source)
+            .map_err(|reason| fail(node.line, format!("condition {source:?}: {reason}")))?;
+        parsed.push(
+            resolve(&expr, &names)
+                .map_err(|reason| fail(node.line, format!("condition {source:?}: {reason}")))?,
+        );
+    }
+    let condition = if parsed.len() == 1 {
+        parsed.remove(0)
+    } else {
+        Cond::Or(parsed)
+    };
+    let info = RuleInfo {
+        title,
+        id: text(doc.get("id")),
+        status: text(doc.get("status")),
+        level: text(doc.get("level")),
+        author: text(doc.get("author")),
+        description: text(doc.get("description")),
+        tags: texts(doc.get("tags")),
+        references: texts(doc.get("references")),
+        falsepositives: texts(doc.get("falsepositives")),
+        logsource,
+        origin: Origin {
+            file: file.to_string(),
+            line: doc.line,
+        },
+    };
+    Ok((
+        info,
+        Detection {
+            selections,
+            condition,
+        },
+    ))
+}
+
+/// A search identifier: a map (items ANDed), a list of maps (ORed), or keywords.
+fn compile_selection(
+    node: &Node,
+    fields: &mut dyn FieldTable,
+) -> Result<Vec<Vec<Item>>, (usize, String)> {
+    match &node.value {
+        Value::Map(entries) => Ok(vec![compile_map(node.line, entries, fields)?]),
+        Value::Seq(items) if items.iter().all(|n| matches!(n.value, Value::Map(_))) => items
+            .iter()
+            .map(|n| match &n.value {
+                Value::Map(entries) => compile_map(n.line, entries, fields),
+                _ => Ok(Vec::new()),
+            })
+            .collect(),
+        Value::Seq(items)
+            if items
+                .iter()
+                .all(|n| matches!(n.value, Value::Scalar { .. })) =>
+        {
+            let item = compile_item("", node, fields).map_err(|r| (node.line, r))?;
+            Ok(vec![vec![item]])
+        }
+        Value::Seq(_) => Err((
+            node.line,
+            "a list must hold only maps or only keywords".into(),
+        )),
+        Value::Scalar { .. } => {
+            let item = compile_item("", node, fields).map_err(|r| (node.line, r))?;
+            Ok(vec![vec![item]])
+        }
+    }
+}
+
+fn compile_map(
+    line: usize,
+    entries: &[(Node, Node)],
+    fields: &mut dyn FieldTable,
+) -> Result<Vec<Item>, (usize, String)> {
+    if entries.is_empty() {
+        return Err((
+            line,
+            "an empty map matches everything; write the fields".into(),
+        ));
+    }
+    entries
+        .iter()
+        .map(|(key, value)| {
+            let name = key.as_str().unwrap_or_default();
+            compile_item(name, value, fields).map_err(|r| (key.line, r))
+        })
+        .collect()
+}
+
+/// Replaces names and patterns with selection indexes.
+fn resolve(expr: &Expr, names: &[String]) -> Result<Cond, String> {
+    Ok(match expr {
+        Expr::Ident(name) => Cond::Selection(
+            names
+                .iter()
+                .position(|n| n == name)
+                .ok_or_else(|| format!("no search identifier named {name:?}"))?,
+        ),
+        Expr::Of { all, pattern } => {
+            let matching: Vec<Cond> = names
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| {
+                    if pattern == "them" {
+                        !n.starts_with('_')
+                    } else {
+                        condition::pattern_matches(pattern, n)
+                    }
+                })
+                .map(|(i, _)| Cond::Selection(i))
+                .collect();
+            if matching.is_empty() {
+                return Err(format!("no search identifier matches {pattern:?}"));
+            }
+            if *all {
+                Cond::And(matching)
+            } else {
+                Cond::Or(matching)
+            }
+        }
+        Expr::Not(inner) => Cond::Not(Box::new(resolve(inner, names)?)),
+        Expr::And(terms) => Cond::And(
+            terms
+                .iter()
+                .map(|t| resolve(t, names))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Or(terms) => Cond::Or(
+            terms
+                .iter()
+                .map(|t| resolve(t, names))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
