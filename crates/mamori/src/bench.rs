@@ -22,6 +22,18 @@ pub enum BenchCommand {
         /// The data set directory, with `--source cert`.
         dir: Option<std::path::PathBuf>,
     },
+    /// Sigma rules over EVTX files: parsing alone, parsing and evaluation, evaluation alone
+    /// (one thread and every core), each pass over the files repeated `--repeat` times.
+    Rules {
+        /// Rule files or directories.
+        #[arg(long = "rules", required = true)]
+        rules: Vec<std::path::PathBuf>,
+        /// EVTX files or directories.
+        #[arg(long = "evtx", required = true)]
+        evtx: Vec<std::path::PathBuf>,
+        #[arg(long, default_value_t = 50)]
+        repeat: u32,
+    },
     /// Inclusion proofs from the on-disk tiles of a log of `--leaves` entries, and the audit rate.
     Proofs {
         #[arg(long, default_value_t = 10_000_000)]
@@ -56,6 +68,11 @@ pub fn run(command: BenchCommand, json: bool) -> anyhow::Result<ExitCode> {
             ingest_cert(&dir)?
         }
         BenchCommand::Proofs { leaves, proofs } => proofs_bench(leaves, proofs)?,
+        BenchCommand::Rules {
+            rules,
+            evtx,
+            repeat,
+        } => crate::rules::bench(&rules, &evtx, repeat)?,
     };
     if json {
         println!("{figures}");
@@ -226,7 +243,7 @@ fn proofs_bench(leaves: u64, proofs: u64) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
-fn round(value: f64) -> f64 {
+pub(crate) fn round(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 

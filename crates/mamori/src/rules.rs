@@ -220,3 +220,128 @@ fn count_matches(
     }
     Ok(hits)
 }
+
+/// `mamori bench rules`: see [`crate::bench::BenchCommand::Rules`].
+pub fn bench(
+    rules: &[PathBuf],
+    evtx: &[PathBuf],
+    repeat: u32,
+) -> anyhow::Result<serde_json::Value> {
+    use crate::bench::round;
+    use std::time::Instant;
+
+    let started = Instant::now();
+    let (engine, errors) = load(rules)?;
+    let load_seconds = started.elapsed().as_secs_f64();
+    let mut files = Vec::new();
+    for path in evtx {
+        find_evtx(path, &mut files).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(BadInput("no .evtx files given".into()).into());
+    }
+    let bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let read_all =
+        |each: &mut dyn FnMut(&serde_json::Map<String, serde_json::Value>)| -> anyhow::Result<u64> {
+            let mut events = 0;
+            for file in &files {
+                let mut source = EvtxSource::open(file)?;
+                while let Some(record) = source.next_record() {
+                    if let Ok(Ok(event)) = record {
+                        each(&event.raw);
+                        events += 1;
+                    }
+                }
+            }
+            Ok(events)
+        };
+
+    // Parsing alone.
+    let started = Instant::now();
+    let mut events = 0;
+    for _ in 0..repeat {
+        events += read_all(&mut |_| {})?;
+    }
+    let parse_seconds = started.elapsed().as_secs_f64();
+
+    // Parsing and evaluation.
+    let mut evaluator = engine.evaluator();
+    let mut matches = 0u64;
+    let started = Instant::now();
+    for _ in 0..repeat {
+        read_all(&mut |raw| {
+            let record = WindowsRecord::new(raw);
+            matches += evaluator.evaluate(&record, &record.source()).len() as u64;
+        })?;
+    }
+    let both_seconds = started.elapsed().as_secs_f64();
+
+    // Evaluation alone, of records already in memory: one thread, then one per core.
+    let mut raws = Vec::new();
+    read_all(&mut |raw| raws.push(raw.clone()))?;
+    let prepared: Vec<_> = raws
+        .iter()
+        .map(|raw| {
+            let record = WindowsRecord::new(raw);
+            let source = record.source();
+            (record, source)
+        })
+        .collect();
+    let started = Instant::now();
+    for _ in 0..repeat {
+        for (record, source) in &prepared {
+            evaluator.evaluate(record, source);
+        }
+    }
+    let eval_seconds = started.elapsed().as_secs_f64();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for part in prepared.chunks(prepared.len().div_ceil(threads).max(1)) {
+            let engine = &engine;
+            scope.spawn(move || {
+                let mut evaluator = engine.evaluator();
+                for _ in 0..repeat {
+                    for (record, source) in part {
+                        evaluator.evaluate(record, source);
+                    }
+                }
+            });
+        }
+    });
+    let parallel_seconds = started.elapsed().as_secs_f64();
+    let per_second = |seconds: f64| round(events as f64 / seconds);
+    Ok(serde_json::json!({
+        "rules": engine.rule_count(),
+        "rules_not_loaded": errors.len(),
+        "rules_load_seconds": round(load_seconds),
+        "files": files.len(),
+        "events": events,
+        "input_megabytes": round(bytes as f64 * f64::from(repeat) / 1e6),
+        "matches": matches,
+        "parse_events_per_second": per_second(parse_seconds),
+        "parse_and_evaluate_events_per_second": per_second(both_seconds),
+        "evaluate_events_per_second": per_second(eval_seconds),
+        "evaluate_threads": threads,
+        "evaluate_all_cores_events_per_second": per_second(parallel_seconds),
+    }))
+}
+
+fn find_evtx(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            find_evtx(&entry?.path(), out)?;
+        }
+    } else if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("evtx"))
+    {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::matcher::{Entry, EntryKind, FieldId, Matcher, NONE, View};
 use super::rule::{Cond, Detection, LoadError, LogSource, RuleInfo, compile_rule};
@@ -195,6 +195,17 @@ impl EngineBuilder {
         let mut keyword_needles = Vec::new();
         let mut prefiltered = Vec::with_capacity(self.rules.len());
         let mut has_keywords = false;
+        let mut frequencies = Frequencies::new();
+        for rule in &self.rules {
+            let mut seen = std::collections::HashSet::new();
+            for item in rule.detection.selections.iter().flatten().flatten() {
+                for needle in &item.needles {
+                    if seen.insert((item.field, needle.as_str())) {
+                        *frequencies.entry((item.field, needle.clone())).or_default() += 1;
+                    }
+                }
+            }
+        }
         for (index, rule) in self.rules.iter().enumerate() {
             let index = u32::try_from(index).unwrap_or(u32::MAX);
             has_keywords |= rule
@@ -207,7 +218,7 @@ impl EngineBuilder {
             let need = if self.no_prefilter {
                 Need::Always
             } else {
-                need(&rule.detection.condition, &rule.detection)
+                need(&rule.detection.condition, &rule.detection, &frequencies)
             };
             match need {
                 Need::Always => prefiltered.push(false),
@@ -224,13 +235,23 @@ impl EngineBuilder {
         }
         let mut names: Vec<(String, FieldId)> = self.fields.ids.into_iter().collect();
         names.sort_by_key(|(_, id)| *id);
+        let mut filter = |needles| {
+            LiteralFilter::new(needles).unwrap_or_else(|rules| {
+                for rule in rules {
+                    prefiltered[rule as usize] = false;
+                }
+                None
+            })
+        };
+        let field_filters = field_needles.into_iter().map(&mut filter).collect();
+        let keyword_filter = filter(keyword_needles);
         Engine {
             field_ids: names
                 .iter()
                 .map(|(n, id)| (n.clone().into_boxed_str(), *id))
                 .collect(),
-            field_filters: field_needles.into_iter().map(LiteralFilter::new).collect(),
-            keyword_filter: LiteralFilter::new(keyword_needles),
+            field_filters,
+            keyword_filter,
             has_keywords,
             prefiltered,
             rules: self.rules,
@@ -255,31 +276,42 @@ enum Need {
     Any(Vec<(Option<FieldId>, String)>),
 }
 
+/// How many rules use each (field, literal): a literal many rules share (`\powershell.exe`)
+/// is a common value, so it makes a poor filter.
+type Frequencies = HashMap<(Option<FieldId>, String), usize>;
+
 impl Need {
-    /// Higher is more selective: the shortest literal's length, then fewer literals.
-    fn score(&self) -> (usize, isize) {
+    /// Roughly how often this need lets an event through: lower is more selective. Each
+    /// literal counts by how many rules share it and, a little, by how short it is.
+    fn cost(&self, frequencies: &Frequencies) -> f64 {
         match self {
-            Need::Always => (0, 0),
-            Need::Any(n) => (
-                n.iter().map(|(_, s)| s.len()).min().unwrap_or(0),
-                -(n.len() as isize),
-            ),
+            Need::Always => f64::INFINITY,
+            Need::Any(needles) => needles
+                .iter()
+                .map(|key| {
+                    let shared = frequencies.get(key).copied().unwrap_or(1) as f64;
+                    shared + 16.0 / key.1.len().max(1) as f64
+                })
+                .sum(),
         }
     }
 }
 
-fn need(cond: &Cond, detection: &Detection) -> Need {
+fn need(cond: &Cond, detection: &Detection, frequencies: &Frequencies) -> Need {
     match cond {
         Cond::Selection(i) => detection.selections.get(*i).map_or(Need::Always, |groups| {
             any_of(
                 groups
                     .iter()
-                    .map(|items| all_of(items.iter().map(item_need))),
+                    .map(|items| all_of(items.iter().map(item_need), frequencies)),
             )
         }),
         Cond::Not(_) => Need::Always,
-        Cond::And(terms) => all_of(terms.iter().map(|t| need(t, detection))),
-        Cond::Or(terms) => any_of(terms.iter().map(|t| need(t, detection))),
+        Cond::And(terms) => all_of(
+            terms.iter().map(|t| need(t, detection, frequencies)),
+            frequencies,
+        ),
+        Cond::Or(terms) => any_of(terms.iter().map(|t| need(t, detection, frequencies))),
     }
 }
 
@@ -297,11 +329,12 @@ fn item_need(item: &Item) -> Need {
 }
 
 /// For terms that must all hold: the most selective term's literals.
-fn all_of(needs: impl Iterator<Item = Need>) -> Need {
+fn all_of(needs: impl Iterator<Item = Need>, frequencies: &Frequencies) -> Need {
     needs
         .filter(|n| matches!(n, Need::Any(_)))
-        .max_by_key(Need::score)
-        .unwrap_or(Need::Always)
+        .map(|n| (n.cost(frequencies), n))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or(Need::Always, |(_, n)| n)
 }
 
 /// For terms one of which must hold: every term's literals, if every term has some.
@@ -327,9 +360,11 @@ struct LiteralFilter {
 }
 
 impl LiteralFilter {
-    fn new(needles: Vec<(String, u32)>) -> Option<LiteralFilter> {
+    /// `Ok(None)` without literals; `Err(rules)` in the unlikely case no automaton can be
+    /// built, naming the rules that then have to be evaluated on every event.
+    fn new(needles: Vec<(String, u32)>) -> Result<Option<LiteralFilter>, Vec<u32>> {
         if needles.is_empty() {
-            return None;
+            return Ok(None);
         }
         let mut ids: HashMap<String, usize> = HashMap::new();
         let mut patterns = Vec::new();
@@ -344,11 +379,17 @@ impl LiteralFilter {
                 rules[id].push(rule);
             }
         }
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .build(&patterns)
-            .ok()?;
-        Some(LiteralFilter { automaton, rules })
+        // A DFA is the fastest to search; past its size limits, the default (an NFA) will do.
+        let build = |kind| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .kind(kind)
+                .build(&patterns)
+        };
+        match build(Some(AhoCorasickKind::DFA)).or_else(|_| build(None)) {
+            Ok(automaton) => Ok(Some(LiteralFilter { automaton, rules })),
+            Err(_) => Err(rules.into_iter().flatten().collect()),
+        }
     }
 
     fn mark(&self, text: &str, hits: &mut [u64], found: &mut Vec<u32>) {
@@ -366,7 +407,7 @@ impl LiteralFilter {
 
 /// Compiled rules, shared by any number of [`Evaluator`]s.
 pub struct Engine {
-    field_ids: HashMap<Box<str>, FieldId>,
+    field_ids: HashMap<Box<str>, FieldId, foldhash::fast::RandomState>,
     rules: Vec<Rule>,
     /// Per field id.
     field_filters: Vec<Option<LiteralFilter>>,
@@ -475,11 +516,9 @@ impl Evaluator<'_> {
             slots: &self.slots,
             all: &self.all,
         };
-        for (field, filter) in engine.field_filters.iter().enumerate() {
-            if let Some(filter) = filter {
-                for entry in view.values(field as FieldId) {
-                    filter.mark(view.lower(entry), &mut self.hits, &mut self.found);
-                }
+        for entry in view.entries {
+            if let Some(Some(filter)) = engine.field_filters.get(entry.field as usize) {
+                filter.mark(view.lower(entry), &mut self.hits, &mut self.found);
             }
         }
         if let Some(filter) = &engine.keyword_filter {
@@ -555,6 +594,7 @@ impl Evaluator<'_> {
             let at = u32::try_from(self.entries.len()).unwrap_or(NONE);
             let as_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
             self.entries.push(Entry {
+                field: field.unwrap_or(NONE),
                 kind,
                 raw: (as_u32(raw_start), as_u32(raw_end)),
                 lower: (as_u32(lower_start), as_u32(self.lower.len())),

@@ -13,6 +13,8 @@ pub(crate) const NONE: u32 = u32::MAX;
 /// One value of one field of the event being evaluated. Texts live in the view's buffers.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
+    /// The field's id, or [`NONE`] for a field no rule names (kept for keyword searches).
+    pub field: FieldId,
     pub kind: EntryKind,
     /// The value as text (numbers in decimal), and the same lower-cased.
     pub raw: (u32, u32),
@@ -185,6 +187,7 @@ impl Matcher {
             }),
             Matcher::Date(part, inner) => date_part(view.raw(entry), *part).is_some_and(|n| {
                 let synthetic = Entry {
+                    field: NONE,
                     kind: EntryKind::Int(n),
                     raw: (0, 0),
                     lower: (0, 0),
