@@ -1,7 +1,11 @@
 //! Detection: Sigma rules run over events.
 //!
 //! - [`sigma`]: rule loading, compilation and evaluation (the engine).
+//! - [`context`]: what rules know beyond the event (HR status, after hours, host owner, history).
+//! - [`event`]: Mamori's events as Sigma rules see them (`product: mamori`).
 //! - [`windows`]: Windows event log records as Sigma rules see them (log source, field names).
 
+pub mod context;
+pub mod event;
 pub mod sigma;
 pub mod windows;
