@@ -358,6 +358,33 @@ impl EventStore {
         Ok(())
     }
 
+    /// Calls `visit(leaf_index, time_us, json)` for every event whose time is in
+    /// `[from_us, to_us)`, in time order (ties in a fixed order), as detection needs them.
+    /// Bodies are read exactly (time order is not file order).
+    pub fn scan_by_time<E: From<StoreError>>(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        mut visit: impl FnMut(u64, i64, Option<&[u8]>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let sqlite = |e: rusqlite::Error| E::from(StoreError::from(e));
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS}, time_us FROM events
+                 WHERE time_us >= ?1 AND time_us < ?2 ORDER BY time_us, identity"
+            ))
+            .map_err(sqlite)?;
+        let mut rows = stmt.query([from_us, to_us]).map_err(sqlite)?;
+        let mut window = self.bodies.window(0);
+        while let Some(row) = rows.next().map_err(sqlite)? {
+            let time_us: i64 = row.get(5).map_err(sqlite)?;
+            let row = EventRow::read(row)?;
+            visit(row.leaf_index, time_us, row.body(&mut window)?)?;
+        }
+        Ok(())
+    }
+
     /// Events of one account within `[from_us, to_us)`, in leaf order.
     pub fn events_of_account(
         &self,
@@ -651,6 +678,63 @@ mod tests {
             })
             .unwrap();
         assert_eq!(read, [1, 2, 3, 4].map(|n| event(n).json));
+    }
+
+    #[test]
+    fn time_scans_follow_event_time_not_arrival() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = EventStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let at = |n: u8, time_us: i64| NewEvent {
+            time_us,
+            ..event(n)
+        };
+        store.insert_batch(&[at(1, 50), at(2, 10)]).unwrap();
+        store.insert_batch(&[at(3, 30), at(4, 70)]).unwrap();
+        let mut seen = Vec::new();
+        store
+            .scan_by_time(10, 70, |leaf, time, json| {
+                seen.push((leaf, time, json.unwrap().to_vec()));
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (1, 10, event(2).json),
+                (2, 30, event(3).json),
+                (0, 50, event(1).json)
+            ]
+        );
+    }
+
+    #[test]
+    fn rule_findings_are_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = EventStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let finding = crate::RuleFinding {
+            rule_id: "r1".into(),
+            rule_title: "Copy to USB".into(),
+            rule_kind: "detection".into(),
+            level: Some("high".into()),
+            author: Some("Mamori".into()),
+            account: "alice".into(),
+            person_id: Some("P1".into()),
+            first_us: 5,
+            last_us: 9,
+            events: vec![3, 8],
+        };
+        let other = crate::RuleFinding {
+            events: vec![4],
+            ..finding.clone()
+        };
+        assert_eq!(
+            store
+                .add_rule_findings(&[finding.clone(), other.clone()])
+                .unwrap(),
+            2
+        );
+        assert_eq!(store.add_rule_findings(&[finding.clone()]).unwrap(), 0);
+        assert_eq!(store.rule_findings().unwrap(), vec![finding, other]);
     }
 
     #[test]

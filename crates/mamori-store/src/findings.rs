@@ -24,7 +24,42 @@ CREATE TABLE IF NOT EXISTS alerts (
     title     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_person_time ON alerts(person_id, time_us);
+-- What a detection rule found: the rule as it credits itself (the Sigma licence asks that
+-- findings name the author) and the events (ledger leaves) that make the finding.
+CREATE TABLE IF NOT EXISTS rule_findings (
+    id         INTEGER PRIMARY KEY,
+    rule_id    TEXT NOT NULL,
+    rule_title TEXT NOT NULL,
+    rule_kind  TEXT NOT NULL, -- detection, or the correlation type
+    level      TEXT,
+    author     TEXT,
+    account    TEXT NOT NULL,
+    person_id  TEXT,
+    first_us   INTEGER NOT NULL,
+    last_us    INTEGER NOT NULL,
+    events     TEXT NOT NULL, -- JSON list of leaf indexes, ascending
+    UNIQUE (rule_id, events)
+);
+CREATE INDEX IF NOT EXISTS rule_findings_time ON rule_findings(first_us);
 ";
+
+/// One finding of a detection or correlation rule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleFinding {
+    /// The rule's Sigma id (or, for a rule without one, its `file:line`).
+    pub rule_id: String,
+    pub rule_title: String,
+    /// `detection`, or the correlation type (`event_count`, `temporal`, …).
+    pub rule_kind: String,
+    pub level: Option<String>,
+    pub author: Option<String>,
+    pub account: String,
+    pub person_id: Option<String>,
+    pub first_us: i64,
+    pub last_us: i64,
+    /// Ledger leaf indexes of the events behind the finding, ascending.
+    pub events: Vec<u64>,
+}
 
 /// Microseconds per day.
 const DAY_US: i64 = 86_400_000_000;
@@ -35,6 +70,68 @@ pub fn day_of(time_us: i64) -> i64 {
 }
 
 impl EventStore {
+    /// Stores findings; one already stored (same rule, same events) is left as it is, so
+    /// running rules again over the same history adds nothing. Returns how many were new.
+    pub fn add_rule_findings(&mut self, findings: &[RuleFinding]) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        let mut added = 0;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO rule_findings
+                 (rule_id, rule_title, rule_kind, level, author, account, person_id,
+                  first_us, last_us, events)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for f in findings {
+                let events = serde_json::to_string(&f.events)
+                    .map_err(|e| StoreError::Corrupt(format!("finding events: {e}")))?;
+                added += insert.execute(params![
+                    f.rule_id,
+                    f.rule_title,
+                    f.rule_kind,
+                    f.level,
+                    f.author,
+                    f.account,
+                    f.person_id,
+                    f.first_us,
+                    f.last_us,
+                    events
+                ])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// Every stored rule finding, oldest first.
+    pub fn rule_findings(&self) -> Result<Vec<RuleFinding>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT rule_id, rule_title, rule_kind, level, author, account, person_id,
+                    first_us, last_us, events
+             FROM rule_findings ORDER BY first_us, id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let events: String = row.get(9)?;
+            let events = serde_json::from_str(&events)
+                .map_err(|e| StoreError::Corrupt(format!("rule finding events {events:?}: {e}")))?;
+            out.push(RuleFinding {
+                rule_id: row.get(0)?,
+                rule_title: row.get(1)?,
+                rule_kind: row.get(2)?,
+                level: row.get(3)?,
+                author: row.get(4)?,
+                account: row.get(5)?,
+                person_id: row.get(6)?,
+                first_us: row.get(7)?,
+                last_us: row.get(8)?,
+                events,
+            });
+        }
+        Ok(out)
+    }
+
     /// Every `(account, day)` with at least one stored event, read from the account postings
     /// (no event is read).
     pub fn active_account_days(&self) -> Result<HashMap<String, Vec<i64>>> {

@@ -34,7 +34,7 @@ mod postings;
 
 pub use datadir::{Appender, DataDir, Paths, VerifyError, VerifyReport};
 pub use events::{BatchOutcome, EventStore, NewEvent, StoredEvent};
-pub use findings::day_of;
+pub use findings::{RuleFinding, day_of};
 pub use people::PeopleOutcome;
 
 /// Errors of the store and the data directory.
