@@ -230,7 +230,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { listen } => serve::run(&data_dir, listen),
         Command::Bench(command) => bench::run(command, cli.json),
-        Command::Rules(command) => rules::run(command, cli.json),
+        Command::Rules(command) => rules::run(&data_dir, command, cli.json),
         Command::Simulate(args) => simulate::run(args, cli.json),
         Command::Eval { answers, dataset } => {
             eval::run(&data_dir, &answers, dataset.as_deref(), cli.json)

@@ -12,3 +12,14 @@ mod yaml;
 
 pub use engine::{Engine, EngineBuilder, Evaluator, EventSource, FieldValue, Record};
 pub use rule::{LoadError, LogSource, Origin, RuleInfo};
+
+/// The documents of a YAML text as JSON (rule test files hold events written in YAML).
+pub fn yaml_documents(file: &str, text: &str) -> Result<Vec<serde_json::Value>, LoadError> {
+    yaml::parse_documents(text)
+        .map(|docs| docs.iter().map(yaml::Node::to_json).collect())
+        .map_err(|e| LoadError {
+            file: file.to_string(),
+            line: e.line,
+            reason: format!("not valid YAML: {}", e.reason),
+        })
+}

@@ -49,6 +49,46 @@ impl Node {
     }
 }
 
+impl Node {
+    /// The node as JSON: plain scalars typed as YAML 1.2's core schema types them (integers,
+    /// floats, booleans, null), quoted ones as strings.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as Json;
+        match &self.value {
+            Value::Scalar { text, quoted: true } => Json::String(text.clone()),
+            Value::Scalar { text, .. } => {
+                if self.is_null() {
+                    Json::Null
+                } else if let Ok(i) = text.parse::<i64>() {
+                    Json::from(i)
+                } else if let Some(b) = match text.as_str() {
+                    "true" | "True" | "TRUE" => Some(true),
+                    "false" | "False" | "FALSE" => Some(false),
+                    _ => None,
+                } {
+                    Json::Bool(b)
+                } else if let Some(n) = text
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|_| text.contains('.'))
+                    .and_then(serde_json::Number::from_f64)
+                {
+                    Json::Number(n)
+                } else {
+                    Json::String(text.clone())
+                }
+            }
+            Value::Seq(items) => Json::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => Json::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// Why a file is not YAML.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlError {
