@@ -82,16 +82,22 @@ pub fn run(data_dir: &Path, command: RulesCommand, json: bool) -> anyhow::Result
     }
 }
 
-/// Loads every rule under `paths`.
+/// Loads every rule under `paths` (leaving out `tests/` folders, which hold rule tests).
 pub fn load(paths: &[PathBuf]) -> anyhow::Result<(Engine, Vec<LoadError>)> {
     let mut builder = EngineBuilder::new();
     for path in paths {
         if !path.exists() {
             return Err(BadInput(format!("{}: no such file or directory", path.display())).into());
         }
-        builder
-            .add_path(path)
+        let mut files = Vec::new();
+        collect_rule_files(path, &mut files)
             .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+        files.sort();
+        for file in files {
+            builder
+                .add_path(&file)
+                .map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
+        }
     }
     let errors = builder.errors().to_vec();
     Ok((builder.build(), errors))
