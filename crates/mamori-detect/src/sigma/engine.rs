@@ -17,6 +17,8 @@ use std::path::Path;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
+use super::correlation::{self, Correlation, CorrelationDoc, CorrelationInfo, Target};
+use super::filter::{self, FilterDoc};
 use super::matcher::{Entry, EntryKind, FieldId, Matcher, NONE, View};
 use super::rule::{Cond, Detection, LoadError, LogSource, RuleInfo, compile_rule};
 
@@ -92,12 +94,17 @@ struct Rule {
     detection: Detection,
 }
 
-/// Collects rules; [`EngineBuilder::build`] indexes them.
+/// Collects rules, correlations and filters; [`EngineBuilder::build`] indexes them.
 #[derive(Default)]
 pub struct EngineBuilder {
     fields: Fields,
     rules: Vec<Rule>,
+    correlations: Vec<CorrelationDoc>,
+    filters: Vec<FilterDoc>,
     errors: Vec<LoadError>,
+    /// `errors` plus the reference errors of correlations and filters, which can only be
+    /// told once every file is in: worked out on demand, forgotten on every add.
+    all_errors: std::sync::OnceLock<Vec<LoadError>>,
     no_prefilter: bool,
 }
 
@@ -106,9 +113,12 @@ impl EngineBuilder {
         EngineBuilder::default()
     }
 
-    /// Adds every detection rule of a YAML text; returns how many were added. Documents that
-    /// cannot be used are recorded in [`EngineBuilder::errors`] with their line.
+    /// Adds every document of a YAML text (detection rules, correlations, filters; `---`
+    /// separates them); returns how many were added. Documents that cannot be used are
+    /// recorded in [`EngineBuilder::errors`] with their line. What correlations and filters
+    /// reference is resolved against everything added, in any order of files.
     pub fn add_yaml(&mut self, file: &str, text: &str) -> usize {
+        self.all_errors = std::sync::OnceLock::new();
         let documents = match yaml::parse_documents(text) {
             Ok(documents) => documents,
             Err(e) => {
@@ -122,11 +132,27 @@ impl EngineBuilder {
         };
         let mut added = 0;
         for doc in &documents {
-            let unsupported = if doc.get("correlation").is_some() {
-                Some("correlation rules are not evaluated yet")
-            } else if doc.get("filter").is_some() {
-                Some("filter documents are not applied yet")
-            } else if doc.get("action").is_some() {
+            if doc.get("correlation").is_some() {
+                match correlation::parse_correlation(file, doc) {
+                    Ok(c) => {
+                        self.correlations.push(c);
+                        added += 1;
+                    }
+                    Err(e) => self.errors.push(e),
+                }
+                continue;
+            }
+            if doc.get("filter").is_some() {
+                match filter::parse_filter(file, doc, &mut self.fields) {
+                    Ok(f) => {
+                        self.filters.push(f);
+                        added += 1;
+                    }
+                    Err(e) => self.errors.push(e),
+                }
+                continue;
+            }
+            let unsupported = if doc.get("action").is_some() {
                 Some("multi-document actions (global, reset, repeat) are not supported")
             } else {
                 None
@@ -184,12 +210,33 @@ impl EngineBuilder {
         self
     }
 
-    /// Documents that were not added, and why.
+    /// Documents that were not added, and why; and correlations and filters whose references
+    /// do not resolve against what has been added so far (such a correlation is left out of
+    /// the engine; a filter is left off the rules it cannot apply to).
     pub fn errors(&self) -> &[LoadError] {
-        &self.errors
+        if self.correlations.is_empty() && self.filters.is_empty() {
+            return &self.errors;
+        }
+        self.all_errors.get_or_init(|| {
+            let mut all = self.errors.clone();
+            all.extend(self.resolve().errors);
+            all
+        })
     }
 
-    pub fn build(self) -> Engine {
+    fn resolve(&self) -> correlation::Resolved {
+        let infos: Vec<&RuleInfo> = self.rules.iter().map(|r| &r.info).collect();
+        correlation::resolve(&infos, &self.correlations, &self.filters)
+    }
+
+    pub fn build(mut self) -> Engine {
+        let resolved = self.resolve();
+        for &(rule, f) in &resolved.filters {
+            if let (Some(rule), Some(f)) = (self.rules.get_mut(rule), self.filters.get(f)) {
+                filter::apply(&mut rule.detection, &f.detection);
+            }
+        }
+        let correlations = Correlations::new(resolved, self.rules.len());
         let field_count = self.fields.ids.len();
         let mut field_needles: Vec<Vec<(String, u32)>> = vec![Vec::new(); field_count];
         let mut keyword_needles = Vec::new();
@@ -255,6 +302,69 @@ impl EngineBuilder {
             has_keywords,
             prefiltered,
             rules: self.rules,
+            correlations,
+        }
+    }
+}
+
+/// The engine's correlations and the tables [`correlation::Correlator`] walks.
+#[derive(Default)]
+struct Correlations {
+    list: Vec<Correlation>,
+    order: Vec<usize>,
+    /// Per detection rule: (correlation, slot) referencing it.
+    by_rule: Vec<Vec<(usize, usize)>>,
+    /// Per correlation: (parent correlation, slot) referencing it.
+    parents: Vec<Vec<(usize, usize)>>,
+    silent_rules: Vec<bool>,
+    silent: Vec<bool>,
+    fields: Vec<String>,
+    field_index: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
+}
+
+impl Correlations {
+    fn new(resolved: correlation::Resolved, rule_count: usize) -> Correlations {
+        let count = resolved.correlations.len();
+        let mut by_rule = vec![Vec::new(); rule_count];
+        let mut parents = vec![Vec::new(); count];
+        // Silent: referenced, and only by correlations with `generate: false` (the default).
+        let mut referenced_rules = vec![(false, false); rule_count];
+        let mut referenced = vec![(false, false); count];
+        for (c, correlation) in resolved.correlations.iter().enumerate() {
+            for (slot, target) in correlation.slots.iter().enumerate() {
+                let (list, seen) = match *target {
+                    Target::Rule(r) => (by_rule.get_mut(r), referenced_rules.get_mut(r)),
+                    Target::Correlation(k) => (parents.get_mut(k), referenced.get_mut(k)),
+                };
+                if let Some(list) = list {
+                    list.push((c, slot));
+                }
+                if let Some((any, generated)) = seen {
+                    *any = true;
+                    *generated |= correlation.generate;
+                }
+            }
+        }
+        let silent = |flags: Vec<(bool, bool)>| {
+            flags
+                .into_iter()
+                .map(|(any, generated)| any && !generated)
+                .collect()
+        };
+        Correlations {
+            order: resolved.order,
+            by_rule,
+            parents,
+            silent_rules: silent(referenced_rules),
+            silent: silent(referenced),
+            field_index: resolved
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.clone().into_boxed_str(), i))
+                .collect(),
+            fields: resolved.fields,
+            list: resolved.correlations,
         }
     }
 }
@@ -415,6 +525,7 @@ pub struct Engine {
     has_keywords: bool,
     /// Per rule: evaluated only when the prefilter saw one of its literals.
     prefiltered: Vec<bool>,
+    correlations: Correlations,
 }
 
 impl Engine {
@@ -424,6 +535,67 @@ impl Engine {
 
     pub fn rule(&self, index: usize) -> Option<&RuleInfo> {
         self.rules.get(index).map(|r| &r.info)
+    }
+
+    pub fn correlation_count(&self) -> usize {
+        self.correlations.list.len()
+    }
+
+    pub fn correlation(&self, index: usize) -> Option<&CorrelationInfo> {
+        self.correlations.list.get(index).map(|c| &c.info)
+    }
+
+    /// Whether detection rule `index` is referenced only by correlations with `generate: false`
+    /// (its own matches are then not reported).
+    pub fn rule_is_silent(&self, index: usize) -> bool {
+        self.correlations
+            .silent_rules
+            .get(index)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    pub(crate) fn correlation_def(&self, index: usize) -> Option<&Correlation> {
+        self.correlations.list.get(index)
+    }
+
+    /// Correlations in evaluation order: each after those it references.
+    pub(crate) fn correlation_order(&self) -> &[usize] {
+        &self.correlations.order
+    }
+
+    pub(crate) fn rule_correlations(&self, rule: usize) -> &[(usize, usize)] {
+        self.correlations
+            .by_rule
+            .get(rule)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn correlation_parents(&self, index: usize) -> &[(usize, usize)] {
+        self.correlations
+            .parents
+            .get(index)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// A correlation referenced only by correlations with `generate: false`: an intermediate
+    /// step whose hits are not reported.
+    pub(crate) fn correlation_is_silent(&self, index: usize) -> bool {
+        self.correlations
+            .silent
+            .get(index)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    pub(crate) fn correlation_fields(&self) -> &[String] {
+        &self.correlations.fields
+    }
+
+    pub(crate) fn correlation_fields_index(
+        &self,
+    ) -> &HashMap<Box<str>, usize, foldhash::fast::RandomState> {
+        &self.correlations.field_index
     }
 
     /// A reusable evaluation context (buffers and routes); one per thread.

@@ -1,15 +1,19 @@
 //! Sigma rules (specification v2.1, `../shared/testdata/sigma-specification/`): loading with
 //! `file:line` errors, every value modifier, conditions, and an engine that evaluates many
-//! rules per event cheaply (see [`engine`]).
+//! rules per event cheaply (see [`engine`]); correlation rules over event streams (see
+//! [`correlation`]) and filter documents.
 
 mod condition;
+pub mod correlation;
 pub mod engine;
+mod filter;
 mod matcher;
 pub mod regression;
 mod rule;
 mod value;
 mod yaml;
 
+pub use correlation::{CorrelationHit, CorrelationInfo, Correlator};
 pub use engine::{Engine, EngineBuilder, Evaluator, EventSource, FieldValue, Record};
 pub use rule::{LoadError, LogSource, Origin, RuleInfo};
 

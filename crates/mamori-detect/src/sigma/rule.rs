@@ -34,6 +34,8 @@ pub struct LogSource {
 pub struct RuleInfo {
     pub title: String,
     pub id: Option<String>,
+    /// The `name` a correlation or filter may reference the rule by.
+    pub name: Option<String>,
     pub status: Option<String>,
     pub level: Option<String>,
     pub author: Option<String>,
@@ -60,11 +62,11 @@ pub(crate) enum Cond {
     Or(Vec<Cond>),
 }
 
-fn text(node: Option<&Node>) -> Option<String> {
+pub(crate) fn text(node: Option<&Node>) -> Option<String> {
     node.and_then(Node::as_str).map(str::to_string)
 }
 
-fn texts(node: Option<&Node>) -> Vec<String> {
+pub(crate) fn texts(node: Option<&Node>) -> Vec<String> {
     match node.map(|n| &n.value) {
         Some(Value::Seq(items)) => items
             .iter()
@@ -75,8 +77,8 @@ fn texts(node: Option<&Node>) -> Vec<String> {
     }
 }
 
-/// Reads one YAML document as a detection rule. `Ok(None)`: the document is not a detection
-/// rule (a correlation or filter document; the caller says so).
+/// Reads one YAML document as a detection rule (correlation and filter documents are told
+/// apart by the caller).
 pub(crate) fn compile_rule(
     file: &str,
     doc: &Node,
@@ -96,17 +98,47 @@ pub(crate) fn compile_rule(
     let logsource_node = doc
         .get("logsource")
         .ok_or_else(|| fail(doc.line, "the rule has no logsource".into()))?;
-    let lower = |n: Option<&Node>| text(n).map(|t| t.to_ascii_lowercase());
-    let logsource = LogSource {
-        product: lower(logsource_node.get("product")),
-        service: lower(logsource_node.get("service")),
-        category: lower(logsource_node.get("category")),
-    };
+    let logsource = read_logsource(logsource_node);
     let detection_node = doc
         .get("detection")
         .ok_or_else(|| fail(doc.line, "the rule has no detection".into()))?;
-    let Value::Map(entries) = &detection_node.value else {
-        return Err(fail(detection_node.line, "detection must be a map".into()));
+    let detection = compile_detection(file, detection_node, "detection", fields)?;
+    let info = RuleInfo {
+        title,
+        id: text(doc.get("id")),
+        name: text(doc.get("name")),
+        status: text(doc.get("status")),
+        level: text(doc.get("level")),
+        author: text(doc.get("author")),
+        description: text(doc.get("description")),
+        tags: texts(doc.get("tags")),
+        references: texts(doc.get("references")),
+        falsepositives: texts(doc.get("falsepositives")),
+        logsource,
+        origin: Origin {
+            file: file.to_string(),
+            line: doc.line,
+        },
+    };
+    Ok((info, detection))
+}
+
+/// Compiles a detection-like section: named search identifiers and a `condition`. `section`
+/// names it in errors (`detection`, or `filter` for a filter document, whose `rules` key is
+/// not a search identifier).
+pub(crate) fn compile_detection(
+    file: &str,
+    node: &Node,
+    section: &str,
+    fields: &mut dyn FieldTable,
+) -> Result<Detection, LoadError> {
+    let fail = |line: usize, reason: String| LoadError {
+        file: file.to_string(),
+        line,
+        reason,
+    };
+    let Value::Map(entries) = &node.value else {
+        return Err(fail(node.line, format!("{section} must be a map")));
     };
     let mut names = Vec::new();
     let mut selections = Vec::new();
@@ -117,6 +149,9 @@ pub(crate) fn compile_rule(
             condition_node = Some(value);
             continue;
         }
+        if section == "filter" && name == "rules" {
+            continue;
+        }
         if name == "timeframe" {
             return Err(fail(
                 key.line,
@@ -125,12 +160,12 @@ pub(crate) fn compile_rule(
             ));
         }
         let selection = compile_selection(value, fields)
-            .map_err(|(line, reason)| fail(line, format!("detection.{name}: {reason}")))?;
+            .map_err(|(line, reason)| fail(line, format!("{section}.{name}: {reason}")))?;
         names.push(name.to_string());
         selections.push(selection);
     }
-    let condition_node = condition_node
-        .ok_or_else(|| fail(detection_node.line, "detection has no condition".into()))?;
+    let condition_node =
+        condition_node.ok_or_else(|| fail(node.line, format!("{section} has no condition")))?;
     let conditions: Vec<&Node> = match &condition_node.value {
         Value::Seq(items) => items.iter().collect(),
         _ => vec![condition_node],
@@ -152,29 +187,20 @@ pub(crate) fn compile_rule(
     } else {
         Cond::Or(parsed)
     };
-    let info = RuleInfo {
-        title,
-        id: text(doc.get("id")),
-        status: text(doc.get("status")),
-        level: text(doc.get("level")),
-        author: text(doc.get("author")),
-        description: text(doc.get("description")),
-        tags: texts(doc.get("tags")),
-        references: texts(doc.get("references")),
-        falsepositives: texts(doc.get("falsepositives")),
-        logsource,
-        origin: Origin {
-            file: file.to_string(),
-            line: doc.line,
-        },
-    };
-    Ok((
-        info,
-        Detection {
-            selections,
-            condition,
-        },
-    ))
+    Ok(Detection {
+        selections,
+        condition,
+    })
+}
+
+/// A `logsource` section, lower-cased (log source names compare case-insensitively).
+pub(crate) fn read_logsource(node: &Node) -> LogSource {
+    let lower = |n: Option<&Node>| text(n).map(|t| t.to_ascii_lowercase());
+    LogSource {
+        product: lower(node.get("product")),
+        service: lower(node.get("service")),
+        category: lower(node.get("category")),
+    }
 }
 
 /// A search identifier: a map (items ANDed), a list of maps (ORed), or keywords.
