@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use mamori_detect::context::{ContextOptions, Enricher};
 use mamori_detect::event::{EventRecord, event_source};
 use mamori_detect::sigma::regression::{self, Case};
-use mamori_detect::sigma::{Engine, EngineBuilder, LoadError};
+use mamori_detect::sigma::{CorrelationHit, Correlator, Engine, EngineBuilder, LoadError};
 use mamori_detect::windows::WindowsRecord;
 use mamori_event::Event;
 use mamori_ingest::{EvtxSource, Source};
@@ -246,26 +246,37 @@ fn rule_key(engine: &Engine, index: usize) -> String {
 }
 
 /// Runs the rules over events one at a time, in time order: Mamori's view of each event
-/// (`product: mamori`), and for Windows records also Sigma's Windows view.
+/// (`product: mamori`), and for Windows records also Sigma's Windows view; and the
+/// correlations over the matches.
 struct Detector<'e> {
     evaluator: mamori_detect::sigma::Evaluator<'e>,
+    correlator: Correlator<'e>,
+    /// Rules the last event matched, and correlations it completed.
     matched: Vec<usize>,
+    hits: Vec<CorrelationHit>,
 }
 
 impl<'e> Detector<'e> {
     fn new(engine: &'e Engine) -> Detector<'e> {
         Detector {
             evaluator: engine.evaluator(),
+            correlator: engine.correlator(),
             matched: Vec::new(),
+            hits: Vec::new(),
         }
     }
 
-    /// The rules `event` (with its `context`) matches.
-    fn detect(&mut self, event: &Event, context: &Map<String, Value>) -> &[usize] {
+    /// Evaluates `event` with its `context`; the results are in `self.matched` and
+    /// `self.hits`.
+    fn detect(&mut self, event: &Event, context: &Map<String, Value>) {
         self.matched.clear();
+        self.hits.clear();
+        let time_us = event.time.as_microsecond();
         let record = EventRecord::new(event, context);
-        self.matched
-            .extend_from_slice(self.evaluator.evaluate(&record, &event_source(event)));
+        let matched = self.evaluator.evaluate(&record, &event_source(event));
+        self.matched.extend_from_slice(matched);
+        self.hits
+            .extend(self.correlator.observe(time_us, matched, &record));
         let from_evtx = event
             .source
             .as_ref()
@@ -273,12 +284,13 @@ impl<'e> Detector<'e> {
             .is_some_and(|n| n.eq_ignore_ascii_case("evtx"));
         if from_evtx {
             let windows = WindowsRecord::new(&event.raw);
-            self.matched
-                .extend_from_slice(self.evaluator.evaluate(&windows, &windows.source()));
+            let matched = self.evaluator.evaluate(&windows, &windows.source());
+            self.matched.extend_from_slice(matched);
+            self.hits
+                .extend(self.correlator.observe(time_us, matched, &windows));
         }
         self.matched.sort_unstable();
         self.matched.dedup();
-        &self.matched
     }
 }
 
@@ -394,8 +406,9 @@ fn test(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
             let mut detector = Detector::new(&engine);
             let mut fired = false;
             for (event, context) in &case.events {
-                let matched = detector.detect(event, context);
-                fired |= matched.iter().any(|&i| reports(&engine, i));
+                detector.detect(event, context);
+                fired |= !detector.hits.is_empty()
+                    || detector.matched.iter().any(|&i| !engine.rule_is_silent(i));
             }
             has_match |= case.expect_match;
             has_no_match |= !case.expect_match;
@@ -484,8 +497,8 @@ fn context_options(run: &RunArgs) -> anyhow::Result<ContextOptions> {
     })
 }
 
-/// Hits of one rule over the history.
-#[derive(Default, serde::Serialize)]
+/// Hits of one rule (or correlation) over the history.
+#[derive(Default)]
 struct RuleHits {
     rule_id: String,
     title: String,
@@ -494,6 +507,62 @@ struct RuleHits {
     accounts: std::collections::BTreeSet<String>,
     first_us: Option<i64>,
     last_us: Option<i64>,
+}
+
+impl RuleHits {
+    fn count(&mut self, account: &str, first_us: i64, last_us: i64) {
+        self.hits += 1;
+        self.accounts.insert(account.to_string());
+        self.first_us = Some(self.first_us.map_or(first_us, |f| f.min(first_us)));
+        self.last_us = Some(self.last_us.map_or(last_us, |l| l.max(last_us)));
+    }
+}
+
+/// The detection rules' hit lists, then the correlations' (index `rule_count + c`).
+fn hit_lists(engine: &Engine) -> Vec<RuleHits> {
+    let rules = (0..engine.rule_count()).map(|i| RuleHits {
+        rule_id: rule_key(engine, i),
+        title: engine.rule(i).map(|r| r.title.clone()).unwrap_or_default(),
+        level: engine.rule(i).and_then(|r| r.level.clone()),
+        ..RuleHits::default()
+    });
+    let correlations = (0..engine.correlation_count()).filter_map(|c| {
+        let info = engine.correlation(c)?;
+        Some(RuleHits {
+            rule_id: info
+                .id
+                .clone()
+                .or_else(|| info.name.clone())
+                .unwrap_or_else(|| format!("{}:{}", info.origin.file, info.origin.line)),
+            title: info.title.clone(),
+            level: info.level.clone(),
+            ..RuleHits::default()
+        })
+    });
+    rules.chain(correlations).collect()
+}
+
+/// Reads the people and learns whose PC each host is from the logons in range.
+fn enricher_for(
+    data: &mamori_store::DataDir,
+    run: &RunArgs,
+    from_us: i64,
+    to_us: i64,
+) -> anyhow::Result<Enricher> {
+    let mut enricher = Enricher::new(data.store().people()?, context_options(run)?);
+    let mut pairs = Vec::new();
+    for stored in data.store().events_of_kind("logon", from_us, to_us)? {
+        if let Some(event) = stored
+            .json
+            .as_deref()
+            .and_then(|j| Event::from_json(j).ok())
+            && let Some(host) = event.actor.host.clone()
+        {
+            pairs.push((host, event.actor.user.clone()));
+        }
+    }
+    enricher.learn_host_owners(pairs.iter().map(|(h, a)| (h.as_str(), a.as_str())));
+    Ok(enricher)
 }
 
 fn history(
@@ -519,34 +588,13 @@ fn history(
         .transpose()?
         .unwrap_or(i64::MAX);
     let mut data = mamori_store::DataDir::open(data_dir)?;
-    let mut enricher = Enricher::new(data.store().people()?, context_options(run)?);
-    let logons = data.store().events_of_kind("logon", from_us, to_us)?;
-    let mut pairs = Vec::new();
-    for stored in &logons {
-        if let Some(event) = stored
-            .json
-            .as_deref()
-            .and_then(|j| Event::from_json(j).ok())
-            && let Some(host) = event.actor.host.clone()
-        {
-            pairs.push((host, event.actor.user.clone()));
-        }
-    }
-    drop(logons);
-    enricher.learn_host_owners(pairs.iter().map(|(h, a)| (h.as_str(), a.as_str())));
+    let mut enricher = enricher_for(&data, run, from_us, to_us)?;
     let started = std::time::Instant::now();
     let mut detector = Detector::new(&engine);
-    let mut hits: Vec<RuleHits> = (0..engine.rule_count())
-        .map(|i| RuleHits {
-            rule_id: rule_key(&engine, i),
-            title: engine.rule(i).map(|r| r.title.clone()).unwrap_or_default(),
-            level: engine.rule(i).and_then(|r| r.level.clone()),
-            ..RuleHits::default()
-        })
-        .collect();
+    let rules = engine.rule_count();
+    let mut hits = hit_lists(&engine);
     let mut findings = Vec::new();
-    let mut events = 0u64;
-    let mut unreadable = 0u64;
+    let (mut events, mut unreadable) = (0u64, 0u64);
     data.store()
         .scan_by_time(from_us, to_us, |leaf, time_us, json| {
             let Some(event) = json.and_then(|j| Event::from_json(j).ok()) else {
@@ -555,29 +603,50 @@ fn history(
             };
             events += 1;
             let context = enricher.context(&event);
-            for &index in detector.detect(&event, &context) {
-                if !reports(&engine, index) {
+            detector.detect(&event, &context);
+            let person = context.get("person").and_then(Value::as_str);
+            for &index in &detector.matched {
+                if engine.rule_is_silent(index) {
                     continue;
                 }
-                let entry = &mut hits[index];
-                entry.hits += 1;
-                entry.accounts.insert(event.account().to_string());
-                entry.first_us.get_or_insert(time_us);
-                entry.last_us = Some(time_us);
+                hits[index].count(event.account(), time_us, time_us);
                 if store_findings && let Some(rule) = engine.rule(index) {
                     findings.push(mamori_store::RuleFinding {
-                        rule_id: entry.rule_id.clone(),
+                        rule_id: hits[index].rule_id.clone(),
                         rule_title: rule.title.clone(),
                         rule_kind: "detection".into(),
                         level: rule.level.clone(),
                         author: rule.author.clone(),
                         account: event.account().to_string(),
-                        person_id: context
-                            .get("person")
-                            .and_then(Value::as_str)
-                            .map(str::to_string),
+                        person_id: person.map(str::to_string),
                         first_us: time_us,
                         last_us: time_us,
+                        events: vec![leaf],
+                    });
+                }
+            }
+            for hit in &detector.hits {
+                // The group's account when the correlation groups by it, else this event's.
+                let account = hit
+                    .group
+                    .iter()
+                    .find(|(name, _)| name == "actor.user")
+                    .map_or(event.account(), |(_, value)| value.as_str());
+                let entry = &mut hits[rules + hit.correlation];
+                entry.count(account, hit.first_us, hit.last_us);
+                if store_findings && let Some(info) = engine.correlation(hit.correlation) {
+                    findings.push(mamori_store::RuleFinding {
+                        rule_id: entry.rule_id.clone(),
+                        rule_title: info.title.clone(),
+                        rule_kind: info.kind.clone(),
+                        level: info.level.clone(),
+                        author: info.author.clone(),
+                        account: account.to_string(),
+                        person_id: person
+                            .filter(|_| account == event.account())
+                            .map(str::to_string),
+                        first_us: hit.first_us,
+                        last_us: hit.last_us,
                         events: vec![leaf],
                     });
                 }
@@ -599,17 +668,19 @@ fn history(
     if json {
         let rules: Vec<_> = hits
             .iter()
-            .map(|h| serde_json::json!({
-                "rule_id": h.rule_id, "title": h.title, "level": h.level, "hits": h.hits,
-                "accounts": h.accounts.len(), "first": time(h.first_us), "last": time(h.last_us),
-            }))
+            .map(|h| {
+                serde_json::json!({
+                    "rule_id": h.rule_id, "title": h.title, "level": h.level, "hits": h.hits,
+                    "accounts": h.accounts.len(), "first": time(h.first_us), "last": time(h.last_us),
+                })
+            })
             .collect();
         println!(
             "{}",
             serde_json::json!({
                 "events": events, "unreadable": unreadable, "seconds": crate::bench::round(seconds),
-                "rules": engine.rule_count(), "rules_not_loaded": errors.len(),
-                "findings_added": stored, "hits": rules,
+                "rules": engine.rule_count(), "correlations": engine.correlation_count(),
+                "rules_not_loaded": errors.len(), "findings_added": stored, "hits": rules,
             })
         );
     } else {
@@ -626,8 +697,9 @@ fn history(
             );
         }
         println!(
-            "{events} events, {} rules, {} with hits, {:.1} s{}",
+            "{events} events, {} rules and {} correlations, {} with hits, {:.1} s{}",
             engine.rule_count(),
+            engine.correlation_count(),
             hits.len(),
             seconds,
             stored
@@ -797,9 +869,4 @@ fn find_evtx(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         out.push(path.to_path_buf());
     }
     Ok(())
-}
-
-// MERGE-PENDING: replaced by `!engine.rule_is_silent(index)` once correlations land.
-fn reports(_engine: &Engine, _index: usize) -> bool {
-    true
 }

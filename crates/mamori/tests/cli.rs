@@ -838,3 +838,30 @@ fn rules_run_stores_each_finding_once_and_backtest_stores_none() {
     let report: serde_json::Value = serde_json::from_str(stdout(&within).trim()).unwrap();
     assert_eq!(report["hits"][0]["hits"], 10);
 }
+
+#[test]
+fn the_insider_rule_pack_passes_its_own_cases() {
+    let pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/insider");
+    let out = Command::new(MAMORI)
+        .args(["--json", "rules", "test"])
+        .arg(&pack)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let failed: Vec<_> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(out.status.success());
+    // At least 30 rules, each with a match and a no_match case.
+    assert!(report["summary"]["total"].as_u64().unwrap() >= 60);
+    let lint = Command::new(MAMORI)
+        .args(["rules", "lint"])
+        .arg(&pack)
+        .output()
+        .unwrap();
+    assert!(lint.status.success(), "{}", stdout(&lint));
+}
