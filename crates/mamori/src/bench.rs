@@ -22,15 +22,19 @@ pub enum BenchCommand {
         /// The data set directory, with `--source cert`.
         dir: Option<std::path::PathBuf>,
     },
-    /// Sigma rules over EVTX files: parsing alone, parsing and evaluation, evaluation alone
-    /// (one thread and every core), each pass over the files repeated `--repeat` times.
+    /// Sigma rules over EVTX files and/or Mamori NDJSON events: parsing alone, parsing and
+    /// evaluation, evaluation alone (one thread and every core), each pass over the input
+    /// repeated `--repeat` times.
     Rules {
         /// Rule files or directories.
         #[arg(long = "rules", required = true)]
         rules: Vec<std::path::PathBuf>,
         /// EVTX files or directories.
-        #[arg(long = "evtx", required = true)]
+        #[arg(long = "evtx")]
         evtx: Vec<std::path::PathBuf>,
+        /// NDJSON files of Mamori events (e.g. `mamori simulate --format ndjson`).
+        #[arg(long = "ndjson")]
+        ndjson: Vec<std::path::PathBuf>,
         #[arg(long, default_value_t = 50)]
         repeat: u32,
     },
@@ -71,8 +75,9 @@ pub fn run(command: BenchCommand, json: bool) -> anyhow::Result<ExitCode> {
         BenchCommand::Rules {
             rules,
             evtx,
+            ndjson,
             repeat,
-        } => crate::rules::bench(&rules, &evtx, repeat)?,
+        } => crate::rules::bench(&rules, &evtx, &ndjson, repeat)?,
     };
     if json {
         println!("{figures}");

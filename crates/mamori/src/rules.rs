@@ -750,6 +750,7 @@ fn count_matches(
 pub fn bench(
     rules: &[PathBuf],
     evtx: &[PathBuf],
+    ndjson: &[PathBuf],
     repeat: u32,
 ) -> anyhow::Result<serde_json::Value> {
     use crate::bench::round;
@@ -763,28 +764,40 @@ pub fn bench(
         find_evtx(path, &mut files).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
     }
     files.sort();
+    files.extend(ndjson.iter().cloned());
     if files.is_empty() {
-        return Err(BadInput("no .evtx files given".into()).into());
+        return Err(BadInput("give --evtx or --ndjson input".into()).into());
     }
     let bytes: u64 = files
         .iter()
         .filter_map(|f| std::fs::metadata(f).ok())
         .map(|m| m.len())
         .sum();
-    let read_all =
-        |each: &mut dyn FnMut(&serde_json::Map<String, serde_json::Value>)| -> anyhow::Result<u64> {
-            let mut events = 0;
-            for file in &files {
-                let mut source = EvtxSource::open(file)?;
-                while let Some(record) = source.next_record() {
-                    if let Ok(Ok(event)) = record {
-                        each(&event.raw);
+    // Every event of the inputs: EVTX records as the importer makes them, NDJSON lines parsed.
+    let read_all = |each: &mut dyn FnMut(&Event)| -> anyhow::Result<u64> {
+        let mut events = 0;
+        for file in &files {
+            if ndjson.contains(file) {
+                let text = std::fs::read(file)?;
+                for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    if let Ok(event) = Event::from_json(line) {
+                        each(&event);
                         events += 1;
                     }
                 }
+                continue;
             }
-            Ok(events)
-        };
+            let mut source = EvtxSource::open(file)?;
+            while let Some(record) = source.next_record() {
+                if let Ok(Ok(event)) = record {
+                    each(&event);
+                    events += 1;
+                }
+            }
+        }
+        Ok(events)
+    };
+    let no_context = Map::new();
 
     // Parsing alone.
     let started = Instant::now();
@@ -794,46 +807,39 @@ pub fn bench(
     }
     let parse_seconds = started.elapsed().as_secs_f64();
 
-    // Parsing and evaluation.
-    let mut evaluator = engine.evaluator();
+    // Parsing and evaluation (both views, correlations).
+    let mut detector = Detector::new(&engine);
     let mut matches = 0u64;
     let started = Instant::now();
     for _ in 0..repeat {
-        read_all(&mut |raw| {
-            let record = WindowsRecord::new(raw);
-            matches += evaluator.evaluate(&record, &record.source()).len() as u64;
+        read_all(&mut |event| {
+            detector.detect(event, &no_context);
+            matches += (detector.matched.len() + detector.hits.len()) as u64;
         })?;
     }
     let both_seconds = started.elapsed().as_secs_f64();
 
-    // Evaluation alone, of records already in memory: one thread, then one per core.
-    let mut raws = Vec::new();
-    read_all(&mut |raw| raws.push(raw.clone()))?;
-    let prepared: Vec<_> = raws
-        .iter()
-        .map(|raw| {
-            let record = WindowsRecord::new(raw);
-            let source = record.source();
-            (record, source)
-        })
-        .collect();
+    // Evaluation alone, of events already in memory: one thread, then one per core (each
+    // thread with its own correlator over its share).
+    let mut parsed = Vec::new();
+    read_all(&mut |event| parsed.push(event.clone()))?;
     let started = Instant::now();
     for _ in 0..repeat {
-        for (record, source) in &prepared {
-            evaluator.evaluate(record, source);
+        for event in &parsed {
+            detector.detect(event, &no_context);
         }
     }
     let eval_seconds = started.elapsed().as_secs_f64();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let started = Instant::now();
     std::thread::scope(|scope| {
-        for part in prepared.chunks(prepared.len().div_ceil(threads).max(1)) {
-            let engine = &engine;
+        for part in parsed.chunks(parsed.len().div_ceil(threads).max(1)) {
+            let (engine, no_context) = (&engine, &no_context);
             scope.spawn(move || {
-                let mut evaluator = engine.evaluator();
+                let mut detector = Detector::new(engine);
                 for _ in 0..repeat {
-                    for (record, source) in part {
-                        evaluator.evaluate(record, source);
+                    for event in part {
+                        detector.detect(event, no_context);
                     }
                 }
             });
@@ -843,6 +849,7 @@ pub fn bench(
     let per_second = |seconds: f64| round(events as f64 / seconds);
     Ok(serde_json::json!({
         "rules": engine.rule_count(),
+        "correlations": engine.correlation_count(),
         "rules_not_loaded": errors.len(),
         "rules_load_seconds": round(load_seconds),
         "files": files.len(),
