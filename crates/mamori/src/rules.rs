@@ -28,7 +28,7 @@ pub enum RulesCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Run rules over stored history and report their hits (counts, accounts, first and last)
+    /// Run rules over stored history and report their hits (counts, persons, first and last)
     /// without storing anything.
     Backtest {
         #[command(flatten)]
@@ -504,15 +504,16 @@ struct RuleHits {
     title: String,
     level: Option<String>,
     hits: u64,
-    accounts: std::collections::BTreeSet<String>,
+    /// Persons (HR), or accounts HR does not know.
+    persons: std::collections::BTreeSet<String>,
     first_us: Option<i64>,
     last_us: Option<i64>,
 }
 
 impl RuleHits {
-    fn count(&mut self, account: &str, first_us: i64, last_us: i64) {
+    fn count(&mut self, who: &str, first_us: i64, last_us: i64) {
         self.hits += 1;
-        self.accounts.insert(account.to_string());
+        self.persons.insert(who.to_string());
         self.first_us = Some(self.first_us.map_or(first_us, |f| f.min(first_us)));
         self.last_us = Some(self.last_us.map_or(last_us, |l| l.max(last_us)));
     }
@@ -609,7 +610,7 @@ fn history(
                 if engine.rule_is_silent(index) {
                     continue;
                 }
-                hits[index].count(event.account(), time_us, time_us);
+                hits[index].count(person.unwrap_or(event.account()), time_us, time_us);
                 if store_findings && let Some(rule) = engine.rule(index) {
                     findings.push(mamori_store::RuleFinding {
                         rule_id: hits[index].rule_id.clone(),
@@ -671,7 +672,7 @@ fn history(
             .map(|h| {
                 serde_json::json!({
                     "rule_id": h.rule_id, "title": h.title, "level": h.level, "hits": h.hits,
-                    "accounts": h.accounts.len(), "first": time(h.first_us), "last": time(h.last_us),
+                    "persons": h.persons.len(), "first": time(h.first_us), "last": time(h.last_us),
                 })
             })
             .collect();
@@ -686,9 +687,9 @@ fn history(
     } else {
         for h in &hits {
             println!(
-                "{:>8} hits {:>6} accounts  {} .. {}  [{}] {} ({})",
+                "{:>8} hits {:>6} persons  {} .. {}  [{}] {} ({})",
                 h.hits,
-                h.accounts.len(),
+                h.persons.len(),
                 time(h.first_us).unwrap_or_default(),
                 time(h.last_us).unwrap_or_default(),
                 h.level.as_deref().unwrap_or("-"),

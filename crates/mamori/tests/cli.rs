@@ -816,7 +816,7 @@ fn rules_run_stores_each_finding_once_and_backtest_stores_none() {
     let report: serde_json::Value = serde_json::from_str(stdout(&backtest).trim()).unwrap();
     assert_eq!(report["events"], 120, "{}", stderr(&backtest));
     assert_eq!(report["hits"][0]["hits"], 50);
-    assert_eq!(report["hits"][0]["accounts"], 1);
+    assert_eq!(report["hits"][0]["persons"], 1);
     assert_eq!(report["hits"][0]["first"], "2026-01-05T00:50:00Z");
     assert!(report["findings_added"].is_null());
     let first = env.run(&["--json", "rules", "run", rules]);
