@@ -77,8 +77,7 @@ enum Command {
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Check and run Sigma detection rules (see docs/rules.md).
-    #[command(subcommand)]
-    Rules(rules::RulesCommand),
+    Rules(rules::RulesArgs),
     /// Write a synthetic organisation's activity with planted insiders and the answer key
     /// (CERT r4.2 layout or Mamori events; see docs/simulator.md).
     Simulate(simulate::SimulateArgs),

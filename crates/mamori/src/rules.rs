@@ -15,6 +15,16 @@ use serde_json::{Map, Value};
 
 use crate::BadInput;
 
+#[derive(clap::Args)]
+pub struct RulesArgs {
+    /// Values of `%name%` placeholders in `|expand` rule values: a YAML map of names to a
+    /// value or a list of values. Without it, rules that use placeholders are not loaded.
+    #[arg(long, global = true)]
+    placeholders: Option<PathBuf>,
+    #[command(subcommand)]
+    command: RulesCommand,
+}
+
 #[derive(clap::Subcommand)]
 pub enum RulesCommand {
     /// Load rules and report every document that cannot be used, as FILE:LINE: reason.
@@ -72,19 +82,62 @@ pub struct RunArgs {
     working_hours: String,
 }
 
-pub fn run(data_dir: &Path, command: RulesCommand, json: bool) -> anyhow::Result<ExitCode> {
-    match command {
-        RulesCommand::Lint { paths } => lint(&paths, json),
-        RulesCommand::Test { paths } => test(&paths, json),
-        RulesCommand::Backtest { run } => history(data_dir, &run, false, json),
-        RulesCommand::Run { run } => history(data_dir, &run, true, json),
-        RulesCommand::Conformance { rules, regression } => conformance(&rules, &regression, json),
+pub fn run(data_dir: &Path, args: RulesArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let placeholders = match &args.placeholders {
+        Some(file) => read_placeholders(file)?,
+        None => HashMap::new(),
+    };
+    let p = &placeholders;
+    match args.command {
+        RulesCommand::Lint { paths } => lint(&paths, p, json),
+        RulesCommand::Test { paths } => test(&paths, p, json),
+        RulesCommand::Backtest { run } => history(data_dir, &run, p, false, json),
+        RulesCommand::Run { run } => history(data_dir, &run, p, true, json),
+        RulesCommand::Conformance { rules, regression } => {
+            conformance(&rules, &regression, p, json)
+        }
     }
 }
 
+/// Placeholder names and their values (`--placeholders`).
+type Placeholders = HashMap<String, Vec<String>>;
+
+/// A placeholder file: `name: value` or `name: [values]`.
+fn read_placeholders(file: &Path) -> anyhow::Result<Placeholders> {
+    let name = file.display().to_string();
+    let text = std::fs::read_to_string(file).map_err(|e| BadInput(format!("{name}: {e}")))?;
+    let documents =
+        mamori_detect::sigma::yaml_documents(&name, &text).map_err(|e| BadInput(e.to_string()))?;
+    let Some(Value::Object(map)) = documents.into_iter().next() else {
+        return Err(BadInput(format!(
+            "{name}: expected a map of placeholder names to values"
+        ))
+        .into());
+    };
+    let scalar = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    let mut out = HashMap::new();
+    for (key, value) in map {
+        let values = match &value {
+            Value::Array(items) => items.iter().map(scalar).collect::<Option<Vec<_>>>(),
+            other => scalar(other).map(|v| vec![v]),
+        }
+        .ok_or_else(|| BadInput(format!("{name}: {key}: values must be text or numbers")))?;
+        out.insert(key, values);
+    }
+    Ok(out)
+}
+
 /// Loads every rule under `paths` (leaving out `tests/` folders, which hold rule tests).
-pub fn load(paths: &[PathBuf]) -> anyhow::Result<(Engine, Vec<LoadError>)> {
-    let mut builder = EngineBuilder::new();
+pub fn load(
+    paths: &[PathBuf],
+    placeholders: &Placeholders,
+) -> anyhow::Result<(Engine, Vec<LoadError>)> {
+    let mut builder = EngineBuilder::new().placeholders(placeholders.clone());
     for path in paths {
         if !path.exists() {
             return Err(BadInput(format!("{}: no such file or directory", path.display())).into());
@@ -103,8 +156,8 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<(Engine, Vec<LoadError>)> {
     Ok((builder.build(), errors))
 }
 
-fn lint(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
-    let (engine, errors) = load(paths)?;
+fn lint(paths: &[PathBuf], placeholders: &Placeholders, json: bool) -> anyhow::Result<ExitCode> {
+    let (engine, errors) = load(paths, placeholders)?;
     if json {
         let errors: Vec<_> = errors
             .iter()
@@ -131,8 +184,13 @@ fn lint(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn conformance(rules: &[PathBuf], regression: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let (engine, load_errors) = load(rules)?;
+fn conformance(
+    rules: &[PathBuf],
+    regression: &Path,
+    placeholders: &Placeholders,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (engine, load_errors) = load(rules, placeholders)?;
     let root = regression.parent().unwrap_or(Path::new("."));
     let mut infos = Vec::new();
     find_info_files(regression, &mut infos)
@@ -357,7 +415,7 @@ fn read_cases(file: &Path) -> Result<Vec<TestCase>, String> {
     Ok(out)
 }
 
-fn test(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+fn test(paths: &[PathBuf], placeholders: &Placeholders, json: bool) -> anyhow::Result<ExitCode> {
     let mut files = Vec::new();
     for path in paths {
         collect_rule_files(path, &mut files)
@@ -388,7 +446,7 @@ fn test(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
             .push(serde_json::json!({"rule": file, "case": case, "passed": ok, "detail": detail}));
     };
     for file in &files {
-        let (engine, errors) = load(std::slice::from_ref(file))?;
+        let (engine, errors) = load(std::slice::from_ref(file), placeholders)?;
         if let Some(error) = errors.first() {
             report(file, "load", false, error.to_string());
             continue;
@@ -569,10 +627,11 @@ fn enricher_for(
 fn history(
     data_dir: &Path,
     run: &RunArgs,
+    placeholders: &Placeholders,
     store_findings: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let (engine, errors) = load(&run.rules)?;
+    let (engine, errors) = load(&run.rules, placeholders)?;
     for error in &errors {
         eprintln!("{error}");
     }
@@ -758,7 +817,7 @@ pub fn bench(
     use std::time::Instant;
 
     let started = Instant::now();
-    let (engine, errors) = load(rules)?;
+    let (engine, errors) = load(rules, &Placeholders::new())?;
     let load_seconds = started.elapsed().as_secs_f64();
     let mut files = Vec::new();
     for path in evtx {

@@ -802,6 +802,26 @@ fn rules_lint_names_the_file_line_and_reason() {
         text.contains("bad.yml:6: detection.sel: unknown value modifier \"sometimes\""),
         "{text}"
     );
+    let admins = env.file(
+        "admins.yml",
+        "title: Admin logon\nlogsource:\n    product: mamori\ndetection:\n    sel:\n        actor.user|expand: '%Administrators%'\n    condition: sel\n",
+    );
+    let out = env.run(&["rules", "lint", admins.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("%Administrators% has no values"),
+        "{}",
+        stdout(&out)
+    );
+    let table = env.file("placeholders.yml", "Administrators: [adm1, adm2]\n");
+    let out = env.run(&[
+        "rules",
+        "lint",
+        "--placeholders",
+        table.to_str().unwrap(),
+        admins.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
 }
 
 #[test]

@@ -80,12 +80,17 @@ pub(crate) fn json_value(value: &serde_json::Value) -> Option<FieldValue<'_>> {
 #[derive(Default)]
 struct Fields {
     ids: HashMap<String, FieldId>,
+    placeholders: HashMap<String, Vec<String>>,
 }
 
 impl FieldTable for Fields {
     fn field_id(&mut self, name: &str) -> FieldId {
         let next = FieldId::try_from(self.ids.len()).unwrap_or(NONE - 1);
         *self.ids.entry(name.to_string()).or_insert(next)
+    }
+
+    fn placeholder(&self, name: &str) -> Option<&[String]> {
+        self.placeholders.get(name).map(Vec::as_slice)
     }
 }
 
@@ -111,6 +116,13 @@ pub struct EngineBuilder {
 impl EngineBuilder {
     pub fn new() -> EngineBuilder {
         EngineBuilder::default()
+    }
+
+    /// The values of `%name%` placeholders in `|expand` values (set before adding rules):
+    /// a value naming a placeholder becomes one alternative per placeholder value.
+    pub fn placeholders(mut self, placeholders: HashMap<String, Vec<String>>) -> EngineBuilder {
+        self.fields.placeholders = placeholders;
+        self
     }
 
     /// Adds every document of a YAML text (detection rules, correlations, filters; `---`

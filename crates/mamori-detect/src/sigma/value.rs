@@ -213,6 +213,10 @@ fn base64_offsets(value: &[u8]) -> Vec<String> {
 /// Everything an item needs from the engine while compiling: field ids.
 pub(crate) trait FieldTable {
     fn field_id(&mut self, name: &str) -> FieldId;
+    /// The values of placeholder `name` (`%name%` in `|expand` values), if defined.
+    fn placeholder(&self, _name: &str) -> Option<&[String]> {
+        None
+    }
 }
 
 /// Compiles `key: value` of a detection map (`key` is `Field|modifiers`, or `|modifiers` for
@@ -380,11 +384,11 @@ fn compile_value(
             None,
         ));
     }
-    if has(Modifier::Expand) && text.contains('%') {
-        return Err(format!(
-            "{key}: placeholder {text:?} needs a placeholder table, and none is configured"
-        ));
-    }
+    let texts = if has(Modifier::Expand) {
+        expand(text, fields).map_err(|reason| format!("{key}: {reason}"))?
+    } else {
+        vec![text.to_string()]
+    };
     let stringy = modifiers.iter().any(|m| {
         !matches!(
             m,
@@ -405,7 +409,10 @@ fn compile_value(
         }
     }
     // A string value: transformations in order, then one text matcher per expansion.
-    let mut working = vec![Working::Parts(sigma_string(text))];
+    let mut working: Vec<Working> = texts
+        .iter()
+        .map(|t| Working::Parts(sigma_string(t)))
+        .collect();
     for m in modifiers {
         working = match m {
             Modifier::Base64 => working
@@ -508,6 +515,50 @@ fn date_wrapped(modifiers: &[Modifier], matcher: Matcher) -> Matcher {
 
 fn first_line(text: &str) -> String {
     text.lines().last().unwrap_or(text).trim().to_string()
+}
+
+/// Most alternatives one `|expand` value may expand to.
+const MAX_EXPANSIONS: usize = 4096;
+
+/// `text` with each `%name%` replaced by each of the placeholder's values (every
+/// combination); `\%` is a plain `%`.
+fn expand(text: &str, fields: &dyn FieldTable) -> Result<Vec<String>, String> {
+    let mut out = vec![String::new()];
+    let mut rest = text;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("\\%") {
+            out.iter_mut().for_each(|o| o.push('%'));
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix('%') {
+            let end = after
+                .find('%')
+                .ok_or_else(|| format!("{text:?}: a placeholder is not closed with %"))?;
+            let name = &after[..end];
+            let values = fields.placeholder(name).ok_or_else(|| {
+                format!("placeholder %{name}% has no values (give them in a placeholder file)")
+            })?;
+            if out.len() * values.len() > MAX_EXPANSIONS {
+                return Err(format!(
+                    "{text:?} expands to more than {MAX_EXPANSIONS} values"
+                ));
+            }
+            out = out
+                .iter()
+                .flat_map(|o| values.iter().map(move |v| format!("{o}{v}")))
+                .collect();
+            rest = &after[end + 1..];
+        } else {
+            // Up to the next `%` or backslash, at least one character.
+            let first = rest.chars().next().map_or(1, char::len_utf8);
+            let next = rest[first..]
+                .find(['%', '\\'])
+                .map_or(rest.len(), |i| i + first);
+            let (literal, after) = rest.split_at(next);
+            out.iter_mut().for_each(|o| o.push_str(literal));
+            rest = after;
+        }
+    }
+    Ok(out)
 }
 
 /// Replaces every dash-like character of the text parts with a [`Part::Dash`].
@@ -635,6 +686,37 @@ mod tests {
             base64_offsets(b"http://"),
             vec!["aHR0cDovL", "h0dHA6Ly", "odHRwOi8v"]
         );
+    }
+
+    struct Table;
+    impl FieldTable for Table {
+        fn field_id(&mut self, _: &str) -> FieldId {
+            0
+        }
+        fn placeholder(&self, name: &str) -> Option<&[String]> {
+            static ADMINS: std::sync::LazyLock<Vec<String>> =
+                std::sync::LazyLock::new(|| vec!["adm1".into(), "adm2".into()]);
+            (name == "Administrators").then(|| ADMINS.as_slice())
+        }
+    }
+
+    #[test]
+    fn placeholders_expand_to_every_value() {
+        assert_eq!(
+            expand("x-%Administrators%", &Table).unwrap(),
+            vec!["x-adm1", "x-adm2"]
+        );
+        assert_eq!(
+            expand(r"50\% %Administrators%", &Table).unwrap(),
+            vec!["50% adm1", "50% adm2"]
+        );
+        assert_eq!(expand(r"C:\x", &Table).unwrap(), vec![r"C:\x"]);
+        assert!(
+            expand("%Servers%", &Table)
+                .unwrap_err()
+                .contains("%Servers% has no values")
+        );
+        assert!(expand("%open", &Table).unwrap_err().contains("not closed"));
     }
 
     #[test]
