@@ -137,3 +137,35 @@ fn the_prefilter_never_changes_what_matches() {
         events.len()
     );
 }
+
+/// Throughput of the engine alone over the regression events (the Windows view, already in
+/// memory), for comparison with other Sigma evaluators on the same input:
+/// `cargo test --release -p mamori-detect --test sigmahq -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark: run in release with --ignored"]
+fn engine_throughput_on_the_regression_events() {
+    let mut builder = EngineBuilder::new();
+    for dir in rule_dirs() {
+        builder.add_path(&dir).unwrap();
+    }
+    let engine = builder.build();
+    let events = regression_events();
+    let prepared: Vec<_> = events.iter().map(WindowsRecord::new).collect();
+    let sources: Vec<_> = prepared.iter().map(WindowsRecord::source).collect();
+    let mut evaluator = engine.evaluator();
+    let rounds = 100;
+    let started = std::time::Instant::now();
+    let mut matches = 0;
+    for _ in 0..rounds {
+        for (record, source) in prepared.iter().zip(&sources) {
+            matches += evaluator.evaluate(record, source).len();
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let n = events.len() * rounds;
+    println!(
+        "{} rules, {n} evaluations in {seconds:.2} s: {:.0} events/s, {matches} matches",
+        engine.rule_count(),
+        n as f64 / seconds
+    );
+}

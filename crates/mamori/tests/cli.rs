@@ -885,3 +885,28 @@ fn the_insider_rule_pack_passes_its_own_cases() {
         .unwrap();
     assert!(lint.status.success(), "{}", stdout(&lint));
 }
+
+#[test]
+fn sigmahq_rules_run_on_imported_event_logs() {
+    let env = Env::new();
+    let root = sigma_testdata();
+    let case = "rules/windows/registry/registry_set/registry_set_disable_administrative_share";
+    let evtx = root
+        .join("regression_data")
+        .join(case)
+        .join("c7dcacd0-cc59-4004-b0a4-1d6cdebe6f3e.evtx");
+    let out = env.run(&["import", "evtx", evtx.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rule = root
+        .join(case.replace("regression_data/", ""))
+        .with_extension("yml");
+    let out = env.run(&["--json", "rules", "run", rule.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(report["events"], 2, "{}", stderr(&out));
+    assert_eq!(
+        report["hits"][0]["rule_id"],
+        "c7dcacd0-cc59-4004-b0a4-1d6cdebe6f3e"
+    );
+    assert_eq!(report["hits"][0]["hits"], 2);
+    assert_eq!(report["findings_added"], 2);
+}
