@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use mamori_detect::sigma::{CorrelationHit, Engine, EngineBuilder, EventSource};
+use mamori_detect::sigma::{CorrelationHit, Correlator, Engine, EngineBuilder, EventSource};
 use serde_json::{Map, Value, json};
 
 const S: i64 = 1_000_000;
@@ -34,15 +34,29 @@ fn engine(docs: &[&str]) -> Engine {
     builder.build()
 }
 
-/// Runs `events` (time in microseconds, JSON object) through the evaluator and a correlator.
+/// Runs `events` (time in microseconds, JSON object) through the evaluator and a correlator;
+/// each event's id is its index in `events`.
 fn run(engine: &Engine, events: &[(i64, Value)]) -> Vec<CorrelationHit> {
+    let with_ids: Vec<(i64, u64, Value)> = (0u64..)
+        .zip(events)
+        .map(|(id, (time, event))| (*time, id, event.clone()))
+        .collect();
+    run_ids(engine, engine.correlator(), &with_ids)
+}
+
+/// Runs `events` (time in microseconds, the caller's event id, JSON object) through the
+/// evaluator and `correlator`.
+fn run_ids(
+    engine: &Engine,
+    mut correlator: Correlator<'_>,
+    events: &[(i64, u64, Value)],
+) -> Vec<CorrelationHit> {
     let mut evaluator = engine.evaluator();
-    let mut correlator = engine.correlator();
     let mut hits = Vec::new();
-    for (time, event) in events {
+    for (time, id, event) in events {
         let record: Map<String, Value> = event.as_object().cloned().unwrap();
         let matched = evaluator.evaluate(&record, &source()).to_vec();
-        hits.extend(correlator.observe(*time, &matched, &record));
+        hits.extend(correlator.observe(*time, *id, &matched, &record));
     }
     hits
 }
@@ -531,7 +545,7 @@ fn state_stays_within_its_bounds() {
             .cloned()
             .unwrap();
         let matched = evaluator.evaluate(&record, &source()).to_vec();
-        correlator.observe(i, &matched, &record);
+        correlator.observe(i, i as u64, &matched, &record);
         assert!(
             correlator.group_count() <= 100,
             "{}",
@@ -545,15 +559,15 @@ fn state_stays_within_its_bounds() {
         .cloned()
         .unwrap();
     let matched = evaluator.evaluate(&record, &source()).to_vec();
-    assert!(correlator.observe(1000, &matched, &record).is_empty());
-    assert_eq!(correlator.observe(1001, &matched, &record).len(), 1);
+    assert!(correlator.observe(1000, 1000, &matched, &record).is_empty());
+    assert_eq!(correlator.observe(1001, 1001, &matched, &record).len(), 1);
     // The least recently seen did not: its count starts over.
     let old: Map<String, Value> = json!({"EventID": 4625, "User": "u0"})
         .as_object()
         .cloned()
         .unwrap();
-    assert!(correlator.observe(1002, &matched, &old).is_empty());
-    assert!(correlator.observe(1003, &matched, &old).is_empty());
+    assert!(correlator.observe(1002, 1002, &matched, &old).is_empty());
+    assert!(correlator.observe(1003, 1003, &matched, &old).is_empty());
 
     // Groups whose window the stream has left behind are swept.
     let mut correlator = e.correlator();
@@ -562,7 +576,7 @@ fn state_stays_within_its_bounds() {
             .as_object()
             .cloned()
             .unwrap();
-        correlator.observe(i * S, &matched, &record);
+        correlator.observe(i * S, i as u64, &matched, &record);
     }
     assert!(
         correlator.group_count() < 1100,
@@ -580,7 +594,11 @@ fn state_stays_within_its_bounds() {
         .unwrap();
     let matched = e.evaluator().evaluate(&record, &source()).to_vec();
     for i in 0..10 {
-        assert!(correlator.observe(i, &matched, &record).is_empty());
+        assert!(
+            correlator
+                .observe(i, i as u64, &matched, &record)
+                .is_empty()
+        );
     }
 }
 
@@ -844,4 +862,269 @@ fn invalid_filters_say_why() {
     ));
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].starts_with("e.yml:8: filter.rules: \"0e95725d-7320-415d-80f7-004da920fc11\" is a correlation; filters apply to detection rules"), "{errors:?}");
+}
+
+/// The events of each hit.
+fn events(hits: &[CorrelationHit]) -> Vec<Vec<u64>> {
+    hits.iter().map(|h| h.events.clone()).collect()
+}
+
+#[test]
+fn hits_name_the_counted_events_and_not_those_out_of_the_window() {
+    let e = engine(&[FAILED_3_IN_10S, &rule("failed", 4625)]);
+    let ev = |user: &str| json!({"EventID": 4625, "User": user});
+    // Another user's event and an unmatched one are not counted.
+    let hits = run_ids(
+        &e,
+        e.correlator(),
+        &[
+            (0, 11, ev("a")),
+            (S, 12, ev("b")),
+            (2 * S, 13, json!({"EventID": 4624, "User": "a"})),
+            (5 * S, 14, ev("a")),
+            (10 * S, 15, ev("a")),
+        ],
+    );
+    assert_eq!(events(&hits), [vec![11, 14, 15]]);
+    // The first event drops out of the window before the third arrives; ids are the caller's,
+    // not in time order of arrival.
+    let hits = run_ids(
+        &e,
+        e.correlator(),
+        &[
+            (0, 900, ev("a")),
+            (5 * S, 7, ev("a")),
+            (10 * S + 1, 500, ev("a")),
+            (12 * S, 3, ev("a")),
+        ],
+    );
+    assert_eq!(events(&hits), [vec![3, 7, 500]]);
+    // After a hit its events are not reused: the re-armed hit names only later ones.
+    let times = [0, 1, 2, 3, 4, 5, 12, 13, 14];
+    let stream: Vec<(i64, Value)> = times.iter().map(|t| (t * S, ev("a"))).collect();
+    assert_eq!(
+        events(&run(&e, &stream)),
+        [vec![0, 1, 2], vec![3, 4, 5, 6, 7]]
+    );
+}
+
+#[test]
+fn value_count_hits_name_the_events_whose_values_were_counted() {
+    let c = "title: Many users\ncorrelation:\n    type: value_count\n    rules:\n        - failed\n    group-by:\n        - Host\n    timespan: 10s\n    condition:\n        field: User\n        gte: 3\n";
+    let e = engine(&[c, &rule("failed", 4625)]);
+    let ev = |user: &str| json!({"EventID": 4625, "Host": "h", "User": user});
+    let hits = run(
+        &e,
+        &[
+            (0, ev("old")),
+            (20 * S, ev("x")),
+            (21 * S, json!({"EventID": 4625, "Host": "h"})),
+            (22 * S, ev("x")),
+            (23 * S, ev("y")),
+            (
+                24 * S,
+                json!({"EventID": 4625, "Host": "other", "User": "q"}),
+            ),
+            (25 * S, ev("z")),
+        ],
+    );
+    // Not the event out of the window, the one without a value or the other host's.
+    assert_eq!(events(&hits), [vec![1, 3, 4, 6]]);
+}
+
+#[test]
+fn temporal_hits_name_the_latest_event_of_each_rule() {
+    let e = engine(&[
+        RECON,
+        &rule("recon_cmd_a", 1),
+        &rule("recon_cmd_b", 2),
+        &rule("recon_cmd_c", 3),
+    ]);
+    let ev = |id: u32| json!({"EventID": id, "ComputerName": "h", "User": "u"});
+    let hits = run(
+        &e,
+        &[
+            (0, ev(1)),
+            (10 * S, ev(3)),
+            (20 * S, ev(1)),
+            (30 * S, ev(3)),
+            (310 * S, ev(2)),
+        ],
+    );
+    // a at 0 s is out of the window (and older than a at 20 s), c at 10 s is older.
+    assert_eq!(events(&hits), [vec![2, 3, 4]]);
+    // Out of order: a late, older `a` does not replace the latest one.
+    let hits = run(
+        &e,
+        &[
+            (20 * S, ev(1)),
+            (10 * S, ev(1)),
+            (30 * S, ev(3)),
+            (40 * S, ev(2)),
+        ],
+    );
+    assert_eq!(events(&hits), [vec![0, 2, 3]]);
+}
+
+#[test]
+fn temporal_ordered_hits_name_the_in_order_sequence() {
+    let c = "title: Recon in order\ncorrelation:\n    type: temporal_ordered\n    rules:\n        - recon_cmd_a\n        - recon_cmd_b\n        - recon_cmd_c\n    group-by:\n        - User\n    timespan: 1m\n";
+    let e = engine(&[
+        c,
+        &rule("recon_cmd_a", 1),
+        &rule("recon_cmd_b", 2),
+        &rule("recon_cmd_c", 3),
+    ]);
+    let ev = |id: u32| json!({"EventID": id, "User": "u"});
+    let hits = run(
+        &e,
+        &[
+            (0, ev(1)),       // 0: a, out of the window at the end
+            (70 * S, ev(2)),  // 1: b before any a in the window: not in the sequence
+            (80 * S, ev(1)),  // 2: a
+            (90 * S, ev(3)),  // 3: c before b: not in the sequence
+            (95 * S, ev(2)),  // 4: b
+            (100 * S, ev(3)), // 5: c
+        ],
+    );
+    assert_eq!(events(&hits), [vec![2, 4, 5]]);
+    // Arrival order does not matter, event time does.
+    let hits = run(&e, &[(30 * S, ev(3)), (10 * S, ev(1)), (20 * S, ev(2))]);
+    assert_eq!(events(&hits), [vec![0, 1, 2]]);
+    // With a condition, the in-order prefix that satisfied it.
+    let two = c.replace(
+        "    timespan: 1m\n",
+        "    timespan: 1m\n    condition:\n        gte: 2\n",
+    );
+    let e = engine(&[
+        &two,
+        &rule("recon_cmd_a", 1),
+        &rule("recon_cmd_b", 2),
+        &rule("recon_cmd_c", 3),
+    ]);
+    let hits = run(&e, &[(0, ev(3)), (S, ev(1)), (2 * S, ev(2))]);
+    assert_eq!(events(&hits), [vec![1, 2]]);
+}
+
+#[test]
+fn value_aggregate_hits_name_the_events_whose_numbers_were_aggregated() {
+    let website = rule("website_access", 80);
+    let ev = |bytes: Value| json!({"EventID": 80, "SourceIP": "10.0.0.1", "bytes_sent": bytes});
+    let sum = "title: Exfiltration\ncorrelation:\n    type: value_sum\n    rules:\n        - website_access\n    group-by:\n        - SourceIP\n    timespan: 1h\n    condition:\n        field: bytes_sent\n        gt: 1000\n";
+    let stream = [
+        (0, ev(json!(100))),                   // 0: out of the window
+        (7200 * S, ev(json!(500))),            // 1
+        (7201 * S, ev(json!("not a number"))), // 2: not aggregated
+        (7202 * S, json!({"EventID": 80, "SourceIP": "10.0.0.1"})), // 3: no value
+        (7203 * S, ev(json!(600))),            // 4
+    ];
+    let e = engine(&[sum, &website]);
+    let hits = run(&e, &stream);
+    assert_eq!(hits.iter().map(|h| h.value).collect::<Vec<_>>(), [1100.0]);
+    assert_eq!(events(&hits), [vec![1, 4]]);
+    let avg = sum
+        .replace("value_sum", "value_avg")
+        .replace("gt: 1000", "gt: 540");
+    let e = engine(&[&avg, &website]);
+    let hits = run(&e, &stream);
+    assert_eq!(events(&hits), [vec![1, 4]]);
+    let p50 = sum
+        .replace("value_sum", "value_percentile")
+        .replace("gt: 1000", "percentile: 50\n        gte: 500");
+    let e = engine(&[&p50, &website]);
+    let hits = run(&e, &stream);
+    assert_eq!(
+        events(&hits),
+        [vec![1]],
+        "fires on the first value in the window"
+    );
+    // The specification's value_percentile: the share of this event's value in the window.
+    let share = sum
+        .replace("value_sum", "value_percentile")
+        .replace("gt: 1000", "lte: 25");
+    let e = engine(&[&share, &website]);
+    let hits = run(
+        &e,
+        &[
+            (0, ev(json!("rare"))),
+            (7200 * S, ev(json!("a"))),
+            (7201 * S, ev(json!("a"))),
+            (7202 * S, ev(json!("a"))),
+            (7203 * S, ev(json!("rare"))),
+        ],
+    );
+    assert_eq!(events(&hits), [vec![1, 2, 3, 4]]);
+}
+
+#[test]
+fn chained_hits_name_the_child_hits_events() {
+    let e = {
+        let mut builder = EngineBuilder::new();
+        builder.add_yaml("mr_example.yml", EXAMPLE);
+        assert!(builder.errors().is_empty(), "{:?}", builder.errors());
+        builder.build()
+    };
+    let ev = |id: u32| json!({"EventID": id, "User": "bob"});
+    // An old failure out of the child's window, ten failures, another user's, the success.
+    let mut stream = vec![(0, 100, ev(4625))];
+    stream.extend((0..10).map(|i| (700 * S + i as i64 * S, i, ev(4625))));
+    stream.push((720 * S, 200, json!({"EventID": 4625, "User": "eve"})));
+    stream.push((760 * S, 10, ev(4624)));
+    let hits = run_ids(&e, e.correlator(), &stream);
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].events, (0..=10).collect::<Vec<u64>>());
+    // Bounded by the per-group entry cap: the highest ids are kept.
+    let three = EXAMPLE.replace("gte: 10", "gte: 3");
+    let mut builder = EngineBuilder::new();
+    builder.add_yaml("mr_example.yml", &three);
+    let e = builder.build();
+    let hits = run_ids(
+        &e,
+        e.correlator().with_max_entries_per_group(3),
+        &[
+            (0, 40, ev(4625)),
+            (S, 41, ev(4625)),
+            (2 * S, 42, ev(4625)),
+            (3 * S, 43, ev(4624)),
+        ],
+    );
+    assert_eq!(events(&hits), [vec![41, 42, 43]]);
+}
+
+#[test]
+fn hit_events_never_exceed_the_entry_cap() {
+    let e = engine(&[
+        RECON,
+        &rule("recon_cmd_a", 1),
+        &rule("recon_cmd_b", 2),
+        &rule("recon_cmd_c", 3),
+    ]);
+    let ev = |id: u32| json!({"EventID": id, "ComputerName": "h", "User": "u"});
+    let stream = [(0, 7, ev(1)), (S, 9, ev(2)), (2 * S, 8, ev(3))];
+    let hits = run_ids(&e, e.correlator().with_max_entries_per_group(2), &stream);
+    assert_eq!(events(&hits), [vec![8, 9]]);
+    let hits = run_ids(&e, e.correlator(), &stream);
+    assert_eq!(events(&hits), [vec![7, 8, 9]]);
+}
+
+#[test]
+fn a_chain_keeps_at_most_the_entry_cap_of_child_events_per_group() {
+    let pair = "title: Two failures\nname: pair\ncorrelation:\n    type: event_count\n    rules:\n        - failed\n    group-by:\n        - User\n    timespan: 10s\n    condition:\n        gte: 2\n";
+    let twice = "title: Two pairs\ncorrelation:\n    type: event_count\n    rules:\n        - pair\n    group-by:\n        - User\n    timespan: 1h\n    condition:\n        gte: 2\n";
+    let e = engine(&[twice, pair, &rule("failed", 4625)]);
+    let ev = json!({"EventID": 4625, "User": "u"});
+    let stream = [
+        (0, 0, ev.clone()),
+        (S, 1, ev.clone()),
+        (12 * S, 2, ev.clone()),
+        (13 * S, 3, ev.clone()),
+    ];
+    let hits = run_ids(&e, e.correlator(), &stream);
+    assert_eq!(events(&hits), [vec![0, 1, 2, 3]]);
+    assert_eq!(hits[0].value, 2.0);
+    // With a cap of 3, the group keeps only 3 child events: the oldest pair's are forgotten
+    // (the pair still counts).
+    let hits = run_ids(&e, e.correlator().with_max_entries_per_group(3), &stream);
+    assert_eq!(events(&hits), [vec![2, 3]]);
+    assert_eq!(hits[0].value, 2.0);
 }

@@ -20,6 +20,10 @@
 //!   [`Correlator::with_max_groups`] groups are tracked over all correlations, the least
 //!   recently seen evicted past it; a periodic sweep drops groups whose window the stream has
 //!   left behind.
+//! - **Events.** Each kept entry has the caller's id of its event (the `event` of
+//!   [`Correlator::observe`]), so a hit names the events behind it ([`CorrelationHit::events`]);
+//!   an entry made by a child correlation's hit keeps that hit's ids instead, at most
+//!   `with_max_entries_per_group` of them per group (past it the oldest entries' are forgotten).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -58,6 +62,14 @@ pub struct CorrelationHit {
     /// What the condition was checked against: the event count, distinct value count, number
     /// of rules seen (in order, for `temporal_ordered`), sum, average or percentile.
     pub value: f64,
+    /// The caller's ids (the `event` of [`Correlator::observe`]) of the events in the window
+    /// that made the hit: the counted events (`event_count`), the events whose values were
+    /// counted (`value_count`) or aggregated (`value_sum`, `value_avg`, `value_percentile`),
+    /// the latest event of each referenced rule in the window (`temporal`), the events of the
+    /// in-order sequence that satisfied it (`temporal_ordered`). A child correlation's hit
+    /// stands for the events of that hit. Sorted ascending, without duplicates, and at most
+    /// [`Correlator::with_max_entries_per_group`] of them (the highest kept past it).
+    pub events: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -793,26 +805,107 @@ pub const DEFAULT_MAX_ENTRIES_PER_GROUP: usize = 10_000;
 /// The sweep of stale groups runs once per this many observed events.
 const SWEEP_EVERY: u64 = 1024;
 
-/// What a group keeps: only what its window needs.
+/// The events behind one entry of a group's window: the caller's id of the event, or the
+/// events of a child correlation's hit (a chain), which the parent counts as one event.
+#[derive(Debug, Clone)]
+enum Ids {
+    One(u64),
+    Many(Box<[u64]>),
+}
+
+impl Ids {
+    /// The ids kept on the heap: a group holds at most `max_entries` of them (see [`trim`]).
+    fn held(&self) -> usize {
+        match self {
+            Ids::One(_) => 0,
+            Ids::Many(ids) => ids.len(),
+        }
+    }
+
+    fn add_to(&self, out: &mut Vec<u64>) {
+        match self {
+            Ids::One(id) => out.push(*id),
+            Ids::Many(ids) => out.extend_from_slice(ids),
+        }
+    }
+}
+
+/// Sorted ascending, deduplicated, at most `max` (the highest kept).
+fn bounded(mut ids: Vec<u64>, max: usize) -> Vec<u64> {
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() > max {
+        ids.drain(..ids.len() - max);
+    }
+    ids
+}
+
+/// The events one slot of an update stands for: the event itself (a detection rule matched
+/// it) or the events of the child correlation's hit.
+fn slot_ids(event: u64, child: Option<usize>, hits: &[CorrelationHit]) -> Ids {
+    match child.and_then(|h| hits.get(h)) {
+        None => Ids::One(event),
+        Some(hit) => Ids::Many(hit.events.clone().into()),
+    }
+}
+
+/// The events one update of a group stands for when all its slots count as one entry.
+fn merged_ids(
+    event: u64,
+    slots: &[(usize, Option<usize>)],
+    hits: &[CorrelationHit],
+    max: usize,
+) -> Ids {
+    if slots.iter().all(|(_, child)| child.is_none()) {
+        return Ids::One(event);
+    }
+    let mut ids = Vec::new();
+    for &(_, child) in slots {
+        slot_ids(event, child, hits).add_to(&mut ids);
+    }
+    Ids::Many(bounded(ids, max).into())
+}
+
+/// What a group keeps: only what its window needs, each entry with the events behind it.
 #[derive(Debug)]
 enum State {
     /// `event_count`: event times.
-    Count(VecDeque<i64>),
+    Count(VecDeque<(i64, Ids)>),
     /// `value_count`, and `value_percentile` without `percentile`: (time, value) and how
     /// often each value is in the window.
     Distinct {
-        entries: VecDeque<(i64, Box<str>)>,
+        entries: VecDeque<(i64, Ids, Box<str>)>,
         counts: HashMap<Box<str>, u32>,
     },
     /// `value_sum`, `value_avg`, `value_percentile` with `percentile`: (time, number).
     Numbers {
-        entries: VecDeque<(i64, f64)>,
+        entries: VecDeque<(i64, Ids, f64)>,
         sum: f64,
     },
     /// `temporal`: per referenced rule, its latest time.
-    Latest(Vec<Option<i64>>),
+    Latest(Vec<Option<(i64, Ids)>>),
     /// `temporal_ordered`: per referenced rule, its times.
-    Times(Vec<VecDeque<i64>>),
+    Times(Vec<VecDeque<(i64, Ids)>>),
+}
+
+/// Keeps a group's chained ids (those of child hits) within `max`: past it, the oldest
+/// entries' child events are forgotten (the entries still count).
+fn trim(state: &mut State, linked: &mut usize, max: usize) {
+    let mut forget = |ids: &mut Ids| {
+        if *linked > max
+            && let Ids::Many(list) = ids
+        {
+            *linked -= list.len();
+            *list = Box::default();
+        }
+    };
+    match state {
+        State::Count(entries) => entries.iter_mut().for_each(|e| forget(&mut e.1)),
+        State::Distinct { entries, .. } => entries.iter_mut().for_each(|e| forget(&mut e.1)),
+        State::Numbers { entries, .. } => entries.iter_mut().for_each(|e| forget(&mut e.1)),
+        State::Latest(latest) => latest.iter_mut().flatten().for_each(|e| forget(&mut e.1)),
+        State::Times(per_slot) => per_slot.iter_mut().flatten().for_each(|e| forget(&mut e.1)),
+    }
 }
 
 #[derive(Debug)]
@@ -824,6 +917,8 @@ struct Group {
     /// After a hit at `f`: `f + timespan`; no hit while `newest` is not past it.
     muted_until: Option<i64>,
     state: State,
+    /// How many ids of child hits `state` holds ([`Ids::held`]), at most `max_entries`.
+    linked: usize,
 }
 
 /// Evaluates an engine's correlations over a stream of events (see the module doc for the
@@ -844,6 +939,9 @@ pub struct Correlator<'e> {
     spans: Vec<Option<(usize, usize, Option<f64>)>>,
     key: String,
 }
+
+/// Per group key: (slot, child hit) of each trigger of the current event.
+type Keyed = Vec<(String, Vec<(usize, Option<usize>)>)>;
 
 /// One referenced rule (or child correlation) matched by the current event.
 struct Trigger {
@@ -894,13 +992,15 @@ impl Correlator<'_> {
         self.group_total
     }
 
-    /// Feeds one event: its time, the detection rules it matched (as the Evaluator returned
+    /// Feeds one event: its time, the caller's id for it (opaque, reported in
+    /// [`CorrelationHit::events`]), the detection rules it matched (as the Evaluator returned
     /// them, silent rules included) and the event itself. Returns the correlations that fire
     /// with it; intermediate correlations referenced only with `generate: false` feed the
     /// correlations above them but are not returned.
     pub fn observe<R: Record>(
         &mut self,
         time_us: i64,
+        event: u64,
         matched: &[usize],
         record: &R,
     ) -> Vec<CorrelationHit> {
@@ -932,19 +1032,20 @@ impl Correlator<'_> {
                 continue;
             };
             // Group this correlation's triggers by key; one event counts once per group.
-            let mut keyed: Vec<(String, Vec<usize>)> = Vec::new();
+            let mut keyed: Keyed = Vec::new();
             for trigger in triggers.iter().filter(|t| t.correlation == c) {
                 let child = trigger.child.and_then(|h| hits.get(h));
                 if !self.encode(correlation, trigger.slot, child) {
                     continue;
                 }
                 match keyed.iter_mut().find(|(k, _)| *k == self.key) {
-                    Some((_, slots)) => slots.push(trigger.slot),
-                    None => keyed.push((self.key.clone(), vec![trigger.slot])),
+                    Some((_, slots)) => slots.push((trigger.slot, trigger.child)),
+                    None => keyed.push((self.key.clone(), vec![(trigger.slot, trigger.child)])),
                 }
             }
             for (key, slots) in keyed {
-                if let Some(hit) = self.update(c, correlation, &key, &slots, time_us) {
+                let hit = self.update(c, correlation, &key, &slots, (time_us, event), &hits);
+                if let Some(hit) = hit {
                     for &(parent, slot) in engine.correlation_parents(c) {
                         triggers.push(Trigger {
                             correlation: parent,
@@ -1047,14 +1148,17 @@ impl Correlator<'_> {
         true
     }
 
-    /// Counts one event for one group; returns the hit if the condition now holds.
+    /// Counts one event (time, caller's id) for one group; `slots` are the referenced rules
+    /// or child correlations it stands for, the latter with their hit in `hits`. Returns the
+    /// hit if the condition now holds.
     fn update(
         &mut self,
         c: usize,
         correlation: &Correlation,
         key: &str,
-        slots: &[usize],
-        time: i64,
+        slots: &[(usize, Option<usize>)],
+        (time, event): (i64, u64),
+        hits: &[CorrelationHit],
     ) -> Option<CorrelationHit> {
         let span = correlation.timespan_us;
         // The event's aggregated value: read before the group is borrowed.
@@ -1090,6 +1194,7 @@ impl Correlator<'_> {
                     newest: i64::MIN,
                     muted_until: None,
                     state: new_state(correlation),
+                    linked: 0,
                 },
             );
             self.group_total += 1;
@@ -1101,25 +1206,33 @@ impl Correlator<'_> {
         }
         group.newest = group.newest.max(time);
         let horizon = group.newest.saturating_sub(span);
+        let linked = &mut group.linked;
         match &mut group.state {
             State::Count(times) => {
-                insert_sorted(times, time, |t| *t);
-                while times.front().is_some_and(|t| *t < horizon) || times.len() > max_entries {
-                    times.pop_front();
+                let ids = merged_ids(event, slots, hits, max_entries);
+                *linked += ids.held();
+                insert_sorted(times, (time, ids), |e| e.0);
+                while times.front().is_some_and(|e| e.0 < horizon) || times.len() > max_entries {
+                    if let Some((_, ids)) = times.pop_front() {
+                        *linked -= ids.held();
+                    }
                 }
             }
             State::Distinct { entries, counts } => {
                 let value: Box<str> = value_text.clone()?.into();
                 *counts.entry(value.clone()).or_default() += 1;
-                insert_sorted(entries, (time, value), |e| e.0);
+                let ids = merged_ids(event, slots, hits, max_entries);
+                *linked += ids.held();
+                insert_sorted(entries, (time, ids, value), |e| e.0);
                 while entries.front().is_some_and(|e| e.0 < horizon) || entries.len() > max_entries
                 {
-                    if let Some((_, old)) = entries.pop_front()
-                        && let Some(n) = counts.get_mut(&old)
-                    {
-                        *n -= 1;
-                        if *n == 0 {
-                            counts.remove(&old);
+                    if let Some((_, ids, old)) = entries.pop_front() {
+                        *linked -= ids.held();
+                        if let Some(n) = counts.get_mut(&old) {
+                            *n -= 1;
+                            if *n == 0 {
+                                counts.remove(&old);
+                            }
                         }
                     }
                 }
@@ -1127,10 +1240,13 @@ impl Correlator<'_> {
             State::Numbers { entries, sum } => {
                 let x = value_number?;
                 *sum += x;
-                insert_sorted(entries, (time, x), |e| e.0);
+                let ids = merged_ids(event, slots, hits, max_entries);
+                *linked += ids.held();
+                insert_sorted(entries, (time, ids, x), |e| e.0);
                 while entries.front().is_some_and(|e| e.0 < horizon) || entries.len() > max_entries
                 {
-                    if let Some((_, old)) = entries.pop_front() {
+                    if let Some((_, ids, old)) = entries.pop_front() {
+                        *linked -= ids.held();
                         *sum -= old;
                     }
                 }
@@ -1139,29 +1255,45 @@ impl Correlator<'_> {
                 }
             }
             State::Latest(latest) => {
-                for &slot in slots {
-                    if let Some(l) = latest.get_mut(slot) {
-                        *l = Some(l.map_or(time, |l| l.max(time)));
+                for &(slot, child) in slots {
+                    if let Some(l) = latest.get_mut(slot)
+                        && l.as_ref().is_none_or(|(t, _)| *t <= time)
+                    {
+                        let ids = slot_ids(event, child, hits);
+                        *linked += ids.held();
+                        if let Some((_, old)) = l.replace((time, ids)) {
+                            *linked -= old.held();
+                        }
                     }
                 }
                 for l in latest.iter_mut() {
-                    if l.is_some_and(|t| t < horizon) {
-                        *l = None;
+                    if l.as_ref().is_some_and(|(t, _)| *t < horizon)
+                        && let Some((_, old)) = l.take()
+                    {
+                        *linked -= old.held();
                     }
                 }
             }
             State::Times(per_slot) => {
-                for &slot in slots {
+                for &(slot, child) in slots {
                     if let Some(times) = per_slot.get_mut(slot) {
-                        insert_sorted(times, time, |t| *t);
+                        let ids = slot_ids(event, child, hits);
+                        *linked += ids.held();
+                        insert_sorted(times, (time, ids), |e| e.0);
                     }
                 }
                 for times in per_slot.iter_mut() {
-                    while times.front().is_some_and(|t| *t < horizon) || times.len() > max_entries {
-                        times.pop_front();
+                    while times.front().is_some_and(|e| e.0 < horizon) || times.len() > max_entries
+                    {
+                        if let Some((_, ids)) = times.pop_front() {
+                            *linked -= ids.held();
+                        }
                     }
                 }
             }
+        }
+        if group.linked > max_entries {
+            trim(&mut group.state, &mut group.linked, max_entries);
         }
         if let Some(until) = group.muted_until {
             if group.newest <= until {
@@ -1183,8 +1315,10 @@ impl Correlator<'_> {
             return None;
         }
         let last = group.newest;
+        let events = hit_events(&group.state, max_entries);
         group.muted_until = Some(last.saturating_add(span));
         group.state = new_state(correlation);
+        group.linked = 0;
         Some(CorrelationHit {
             correlation: c,
             group: correlation
@@ -1196,6 +1330,7 @@ impl Correlator<'_> {
             first_us: first,
             last_us: last,
             value,
+            events,
         })
     }
 
@@ -1269,7 +1404,7 @@ fn insert_sorted<T>(items: &mut VecDeque<T>, item: T, time: impl Fn(&T) -> i64) 
 /// The window's value and the time of its earliest event.
 fn measure(correlation: &Correlation, state: &State, current: Option<&str>) -> Option<(f64, i64)> {
     match state {
-        State::Count(times) => Some((times.len() as f64, *times.front()?)),
+        State::Count(times) => Some((times.len() as f64, times.front()?.0)),
         State::Distinct { entries, counts } => {
             let first = entries.front()?.0;
             if correlation.kind == Kind::ValueCount {
@@ -1289,7 +1424,7 @@ fn measure(correlation: &Correlation, state: &State, current: Option<&str>) -> O
                 (Kind::ValueAvg, _) => *sum / n,
                 (_, Some(p)) => {
                     // Nearest rank, exact over the window.
-                    let mut values: Vec<f64> = entries.iter().map(|e| e.1).collect();
+                    let mut values: Vec<f64> = entries.iter().map(|e| e.2).collect();
                     values.sort_by(f64::total_cmp);
                     let rank = ((p / 100.0) * n).ceil().max(1.0) as usize;
                     *values.get(rank.min(values.len()) - 1)?
@@ -1299,27 +1434,45 @@ fn measure(correlation: &Correlation, state: &State, current: Option<&str>) -> O
             Some((value, first))
         }
         State::Latest(latest) => {
-            let present: Vec<i64> = latest.iter().flatten().copied().collect();
+            let present: Vec<i64> = latest.iter().flatten().map(|e| e.0).collect();
             Some((present.len() as f64, *present.iter().min()?))
         }
         State::Times(per_slot) => {
-            // The longest prefix of the rules seen in order, each at or after the previous
-            // one; taking the earliest candidate each time finds the longest.
-            let mut at = i64::MIN;
-            let mut first = None;
-            let mut count = 0usize;
-            for times in per_slot {
-                let i = times.partition_point(|t| *t < at);
-                let Some(&t) = times.get(i) else {
-                    break;
-                };
-                first.get_or_insert(t);
-                at = t;
-                count += 1;
-            }
-            Some((count as f64, first?))
+            let sequence = in_order(per_slot);
+            Some((sequence.len() as f64, sequence.first()?.0))
         }
     }
+}
+
+/// `temporal_ordered`: the longest prefix of the rules seen in order, each at or after the
+/// previous one, one entry per rule; taking the earliest candidate each time finds the longest.
+fn in_order(per_slot: &[VecDeque<(i64, Ids)>]) -> Vec<&(i64, Ids)> {
+    let mut at = i64::MIN;
+    let mut sequence = Vec::new();
+    for times in per_slot {
+        let i = times.partition_point(|e| e.0 < at);
+        let Some(entry) = times.get(i) else {
+            break;
+        };
+        at = entry.0;
+        sequence.push(entry);
+    }
+    sequence
+}
+
+/// The events behind a hit (see [`CorrelationHit::events`]).
+fn hit_events(state: &State, max: usize) -> Vec<u64> {
+    let mut out = Vec::new();
+    match state {
+        State::Count(entries) => entries.iter().for_each(|e| e.1.add_to(&mut out)),
+        State::Distinct { entries, .. } => entries.iter().for_each(|e| e.1.add_to(&mut out)),
+        State::Numbers { entries, .. } => entries.iter().for_each(|e| e.1.add_to(&mut out)),
+        State::Latest(latest) => latest.iter().flatten().for_each(|e| e.1.add_to(&mut out)),
+        State::Times(per_slot) => in_order(per_slot)
+            .into_iter()
+            .for_each(|e| e.1.add_to(&mut out)),
+    }
+    bounded(out, max)
 }
 
 /// The values of an encoded group key.
