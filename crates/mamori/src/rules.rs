@@ -324,9 +324,9 @@ impl<'e> Detector<'e> {
         }
     }
 
-    /// Evaluates `event` with its `context`; the results are in `self.matched` and
-    /// `self.hits`.
-    fn detect(&mut self, event: &Event, context: &Map<String, Value>) {
+    /// Evaluates `event` (ledger leaf `leaf`, or any id the caller uses) with its `context`;
+    /// the results are in `self.matched` and `self.hits`.
+    fn detect(&mut self, leaf: u64, event: &Event, context: &Map<String, Value>) {
         self.matched.clear();
         self.hits.clear();
         let time_us = event.time.as_microsecond();
@@ -334,7 +334,7 @@ impl<'e> Detector<'e> {
         let matched = self.evaluator.evaluate(&record, &event_source(event));
         self.matched.extend_from_slice(matched);
         self.hits
-            .extend(self.correlator.observe(time_us, matched, &record));
+            .extend(self.correlator.observe(time_us, leaf, matched, &record));
         let from_evtx = event
             .source
             .as_ref()
@@ -345,7 +345,7 @@ impl<'e> Detector<'e> {
             let matched = self.evaluator.evaluate(&windows, &windows.source());
             self.matched.extend_from_slice(matched);
             self.hits
-                .extend(self.correlator.observe(time_us, matched, &windows));
+                .extend(self.correlator.observe(time_us, leaf, matched, &windows));
         }
         self.matched.sort_unstable();
         self.matched.dedup();
@@ -463,8 +463,8 @@ fn test(paths: &[PathBuf], placeholders: &Placeholders, json: bool) -> anyhow::R
         for case in &cases {
             let mut detector = Detector::new(&engine);
             let mut fired = false;
-            for (event, context) in &case.events {
-                detector.detect(event, context);
+            for (n, (event, context)) in case.events.iter().enumerate() {
+                detector.detect(n as u64, event, context);
                 fired |= !detector.hits.is_empty()
                     || detector.matched.iter().any(|&i| !engine.rule_is_silent(i));
             }
@@ -663,7 +663,7 @@ fn history(
             };
             events += 1;
             let context = enricher.context(&event);
-            detector.detect(&event, &context);
+            detector.detect(leaf, &event, &context);
             let person = context.get("person").and_then(Value::as_str);
             for &index in &detector.matched {
                 if engine.rule_is_silent(index) {
@@ -707,7 +707,7 @@ fn history(
                             .map(str::to_string),
                         first_us: hit.first_us,
                         last_us: hit.last_us,
-                        events: vec![leaf],
+                        events: hit.events.clone(),
                     });
                 }
             }
@@ -873,7 +873,7 @@ pub fn bench(
     let started = Instant::now();
     for _ in 0..repeat {
         read_all(&mut |event| {
-            detector.detect(event, &no_context);
+            detector.detect(0, event, &no_context);
             matches += (detector.matched.len() + detector.hits.len()) as u64;
         })?;
     }
@@ -885,8 +885,8 @@ pub fn bench(
     read_all(&mut |event| parsed.push(event.clone()))?;
     let started = Instant::now();
     for _ in 0..repeat {
-        for event in &parsed {
-            detector.detect(event, &no_context);
+        for (n, event) in parsed.iter().enumerate() {
+            detector.detect(n as u64, event, &no_context);
         }
     }
     let eval_seconds = started.elapsed().as_secs_f64();
@@ -898,8 +898,8 @@ pub fn bench(
             scope.spawn(move || {
                 let mut detector = Detector::new(engine);
                 for _ in 0..repeat {
-                    for event in part {
-                        detector.detect(event, no_context);
+                    for (n, event) in part.iter().enumerate() {
+                        detector.detect(n as u64, event, no_context);
                     }
                 }
             });

@@ -910,3 +910,31 @@ fn sigmahq_rules_run_on_imported_event_logs() {
     assert_eq!(report["hits"][0]["hits"], 2);
     assert_eq!(report["findings_added"], 2);
 }
+
+#[test]
+fn a_correlation_finding_names_every_event_of_its_window() {
+    // 50 copies to USB per account, one a minute: the pack's mass-copy rule (50 in an hour)
+    // fires for the two accounts with 50, not for the third with 20.
+    let env = with_events(120);
+    let rule = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../rules/insider/mamori_file_copy_mass_to_removable.yml");
+    let out = env.run(&["--json", "rules", "run", rule.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(report["findings_added"], 2, "{}", stderr(&out));
+    let findings: Vec<(String, String, String)> = env
+        .sqlite()
+        .prepare("SELECT account, rule_kind, events FROM rule_findings ORDER BY account")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(findings.len(), 2);
+    for (n, (account, kind, events)) in findings.iter().enumerate() {
+        assert_eq!(account, &format!("ACM{n:04}"));
+        assert_eq!(kind, "event_count");
+        let leaves: Vec<u64> = serde_json::from_str(events).unwrap();
+        let first = 50 * n as u64;
+        assert_eq!(leaves, (first..first + 50).collect::<Vec<_>>());
+    }
+}
