@@ -330,11 +330,14 @@ impl<'e> Detector<'e> {
         self.matched.clear();
         self.hits.clear();
         let time_us = event.time.as_microsecond();
-        let record = EventRecord::new(event, context);
-        let matched = self.evaluator.evaluate(&record, &event_source(event));
-        self.matched.extend_from_slice(matched);
-        self.hits
-            .extend(self.correlator.observe(time_us, leaf, matched, &record));
+        let source = event_source(event);
+        if self.evaluator.applies(&source) {
+            let record = EventRecord::new(event, context);
+            let matched = self.evaluator.evaluate(&record, &source);
+            self.matched.extend_from_slice(matched);
+            self.hits
+                .extend(self.correlator.observe(time_us, leaf, matched, &record));
+        }
         let from_evtx = event
             .source
             .as_ref()

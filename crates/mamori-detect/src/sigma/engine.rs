@@ -684,10 +684,12 @@ impl Evaluator<'_> {
     /// `source`, in rule order.
     pub fn evaluate<R: Record>(&mut self, record: &R, source: &EventSource) -> &[usize] {
         let engine = self.engine;
-        self.read(record);
-        if !self.routes.contains_key(source) {
-            self.routes.insert(source.clone(), engine.route(source));
+        self.matched.clear();
+        if !self.applies(source) {
+            // No rule is written for this log source: the event need not even be read.
+            return &self.matched;
         }
+        self.read(record);
         let Some(route) = self.routes.get(source) else {
             return &[];
         };
@@ -712,7 +714,6 @@ impl Evaluator<'_> {
                 }
             }
         }
-        self.matched.clear();
         let candidates = route.always.iter().chain(
             self.found
                 .iter()
@@ -728,6 +729,17 @@ impl Evaluator<'_> {
         }
         self.matched.sort_unstable();
         &self.matched
+    }
+
+    /// Whether any rule applies to events from `source` (callers can skip building a record
+    /// for events no rule is written for).
+    pub fn applies(&mut self, source: &EventSource) -> bool {
+        if !self.routes.contains_key(source) {
+            self.routes.insert(source.clone(), self.engine.route(source));
+        }
+        self.routes
+            .get(source)
+            .is_some_and(|route| route.member.iter().any(|&word| word != 0))
     }
 
     /// Loads `record` into the entry table.
