@@ -733,7 +733,12 @@ mod tests {
                 .unwrap(),
             2
         );
-        assert_eq!(store.add_rule_findings(std::slice::from_ref(&finding)).unwrap(), 0);
+        assert_eq!(
+            store
+                .add_rule_findings(std::slice::from_ref(&finding))
+                .unwrap(),
+            0
+        );
         assert_eq!(store.rule_findings().unwrap(), vec![finding, other]);
     }
 

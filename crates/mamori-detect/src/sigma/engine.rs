@@ -735,7 +735,8 @@ impl Evaluator<'_> {
     /// for events no rule is written for).
     pub fn applies(&mut self, source: &EventSource) -> bool {
         if !self.routes.contains_key(source) {
-            self.routes.insert(source.clone(), self.engine.route(source));
+            self.routes
+                .insert(source.clone(), self.engine.route(source));
         }
         self.routes
             .get(source)
