@@ -447,39 +447,9 @@ fn compile_value(
                 .into_iter()
                 .map(|w| Working::Parts(windash(w.into_parts())))
                 .collect(),
-            Modifier::Contains => working
-                .into_iter()
-                .map(|w| {
-                    let mut parts = w.into_parts();
-                    if parts.first() != Some(&Part::Many) {
-                        parts.insert(0, Part::Many);
-                    }
-                    if parts.last() != Some(&Part::Many) {
-                        parts.push(Part::Many);
-                    }
-                    Working::Parts(parts)
-                })
-                .collect(),
-            Modifier::StartsWith => working
-                .into_iter()
-                .map(|w| {
-                    let mut parts = w.into_parts();
-                    if parts.last() != Some(&Part::Many) {
-                        parts.push(Part::Many);
-                    }
-                    Working::Parts(parts)
-                })
-                .collect(),
-            Modifier::EndsWith => working
-                .into_iter()
-                .map(|w| {
-                    let mut parts = w.into_parts();
-                    if parts.first() != Some(&Part::Many) {
-                        parts.insert(0, Part::Many);
-                    }
-                    Working::Parts(parts)
-                })
-                .collect(),
+            Modifier::Contains => wildcards_around(working, true, true),
+            Modifier::StartsWith => wildcards_around(working, false, true),
+            Modifier::EndsWith => wildcards_around(working, true, false),
             _ => working,
         };
     }
@@ -515,6 +485,23 @@ fn date_wrapped(modifiers: &[Modifier], matcher: Matcher) -> Matcher {
 
 fn first_line(text: &str) -> String {
     text.lines().last().unwrap_or(text).trim().to_string()
+}
+
+/// `contains` / `startswith` / `endswith`: a `*` before and/or after each value (once).
+fn wildcards_around(working: Vec<Working>, before: bool, after: bool) -> Vec<Working> {
+    working
+        .into_iter()
+        .map(|w| {
+            let mut parts = w.into_parts();
+            if before && parts.first() != Some(&Part::Many) {
+                parts.insert(0, Part::Many);
+            }
+            if after && parts.last() != Some(&Part::Many) {
+                parts.push(Part::Many);
+            }
+            Working::Parts(parts)
+        })
+        .collect()
 }
 
 /// Most alternatives one `|expand` value may expand to.
