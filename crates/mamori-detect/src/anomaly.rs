@@ -1,0 +1,441 @@
+//! Anomaly scores of person-days against the person's own history: a robust, explainable
+//! baseline (see `docs/analytics.md`, "First model: robust per-person baseline").
+//!
+//! For each person the [`Scorer`] keeps the feature vectors of the last
+//! [`ScorerOptions::window`] **active** days (days with a [`DayFeatures`] row; a day off adds
+//! nothing, so a holiday does not drag the baseline to zero). A new row is compared with that
+//! history, feature by feature:
+//!
+//! - **usual** = median of the feature over the window, **spread** = `1.4826 × MAD` (the
+//!   median absolute deviation, scaled to estimate a standard deviation under normality), but
+//!   at least the feature's floor ([`floor`]): a person who never copied to USB has MAD 0, and
+//!   without a floor their first copy would be infinitely unusual.
+//! - **z** = `(value − usual) / spread` in the feature's suspicious direction ([`direction`]:
+//!   more, except an *earlier* first logon), only positive deviations count, clipped at
+//!   [`ScorerOptions::clip`] so one huge count cannot outweigh everything else.
+//! - NaN values (the logon minutes on a day without logon) are skipped, as are features with
+//!   fewer than [`ScorerOptions::warmup`] finite values in the window.
+//! - **score** = the sum of the [`ScorerOptions::top`] largest z's. One z alone is weak
+//!   evidence: with ~40 features, some feature of an ordinary day is a few spreads off by
+//!   chance. Summing all of them lets the small noise of every feature drown a focused
+//!   deviation. The sum of the top three rewards a few coordinated deviations (after-hours
+//!   logon, device connect, USB copies), and stays explainable: exactly the listed
+//!   contributions make the score.
+//! - **warm-up**: with fewer than `warmup` days of history the score is 0 and nothing is
+//!   listed, but the day is still added to the history.
+//!
+//! The day is scored before it joins the history (it is not part of its own baseline). An
+//! insider's unusual days do join it afterwards; the median tolerates that until they fill
+//! half the window. Memory per person is bounded: `window × FEATURES.len()` numbers.
+
+use std::collections::{HashMap, VecDeque};
+
+use jiff::civil::Date;
+
+use crate::features::{DayFeatures, FEATURES, Feature};
+
+/// Scales the MAD to estimate the standard deviation of normally distributed values.
+const MAD_TO_SIGMA: f64 = 1.4826;
+
+/// How the baseline is kept and the score made.
+#[derive(Debug, Clone)]
+pub struct ScorerOptions {
+    /// Active days of history kept per person (default 30).
+    pub window: usize,
+    /// Days of history needed before a day is scored (default 7); also the finite values a
+    /// feature needs in the window to count.
+    pub warmup: usize,
+    /// How many of the largest z's are summed (default 3).
+    pub top: usize,
+    /// Largest z of one feature (default 10).
+    pub clip: f64,
+}
+
+impl Default for ScorerOptions {
+    fn default() -> Self {
+        ScorerOptions {
+            window: 30,
+            warmup: 7,
+            top: 3,
+            clip: 10.0,
+        }
+    }
+}
+
+/// Which way a feature is suspicious.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// More than usual.
+    Higher,
+    /// Less than usual (an earlier first logon).
+    Lower,
+}
+
+/// The suspicious direction of `feature`: an unusually *early* first logon and an unusually
+/// *late* last logon, more of everything else.
+pub fn direction(feature: Feature) -> Direction {
+    match feature {
+        Feature::LogonFirstMinute => Direction::Lower,
+        _ => Direction::Higher,
+    }
+}
+
+/// The smallest spread of `feature`, in its unit: one for counts, an hour for logon minutes
+/// (a quarter hour's drift is not news), a megabyte for attachment bytes (one small file is
+/// not news).
+pub fn floor(feature: Feature) -> f64 {
+    match feature {
+        Feature::LogonFirstMinute | Feature::LogonLastMinute => 60.0,
+        Feature::EmailAttachmentBytes => 1_000_000.0,
+        _ => 1.0,
+    }
+}
+
+/// One feature's part of a score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution {
+    pub feature: Feature,
+    /// The day's value.
+    pub value: f64,
+    /// The median of the person's window.
+    pub usual: f64,
+    /// Spreads beyond usual in the suspicious direction, clipped.
+    pub z: f64,
+}
+
+/// The score of one person-day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub person: String,
+    pub day: Date,
+    /// Sum of the `top` z's; 0 during warm-up.
+    pub score: f64,
+    /// The contributions summed, largest first (ties by feature order).
+    pub top: Vec<Contribution>,
+}
+
+/// Streaming per-person baselines. Give each person's rows in day order.
+pub struct Scorer {
+    options: ScorerOptions,
+    history: HashMap<String, VecDeque<Vec<f64>>>,
+}
+
+impl Scorer {
+    pub fn new(options: ScorerOptions) -> Scorer {
+        Scorer {
+            options,
+            history: HashMap::new(),
+        }
+    }
+
+    /// Scores `row` against the person's history, then adds it to the history.
+    pub fn score(&mut self, row: &DayFeatures) -> Scored {
+        let window = self.options.window.max(1);
+        let history = self.history.entry(row.person.clone()).or_default();
+        let top = if history.len() < self.options.warmup {
+            Vec::new()
+        } else {
+            contributions(&self.options, history, &row.values)
+        };
+        history.push_back(row.values.clone());
+        while history.len() > window {
+            history.pop_front();
+        }
+        Scored {
+            person: row.person.clone(),
+            day: row.day,
+            score: top.iter().map(|c| c.z).sum(),
+            top,
+        }
+    }
+
+    /// Days of history held for `person`.
+    pub fn history_len(&self, person: &str) -> usize {
+        self.history.get(person).map_or(0, VecDeque::len)
+    }
+
+    /// Persons with a history.
+    pub fn persons(&self) -> usize {
+        self.history.len()
+    }
+}
+
+/// The `top` largest positive z's of `values` against `history`.
+fn contributions(
+    options: &ScorerOptions,
+    history: &VecDeque<Vec<f64>>,
+    values: &[f64],
+) -> Vec<Contribution> {
+    let mut out = Vec::new();
+    let mut column = Vec::with_capacity(history.len());
+    for (index, &feature) in FEATURES.iter().enumerate() {
+        let Some(&value) = values.get(index).filter(|v| v.is_finite()) else {
+            continue;
+        };
+        column.clear();
+        column.extend(
+            history
+                .iter()
+                .filter_map(|day| day.get(index).copied())
+                .filter(|v| v.is_finite()),
+        );
+        if column.is_empty() || column.len() < options.warmup {
+            continue;
+        }
+        let usual = median(&mut column);
+        for v in column.iter_mut() {
+            *v = (*v - usual).abs();
+        }
+        let spread = (MAD_TO_SIGMA * median(&mut column)).max(floor(feature));
+        let deviation = match direction(feature) {
+            Direction::Higher => value - usual,
+            Direction::Lower => usual - value,
+        };
+        let z = (deviation / spread).min(options.clip);
+        if z > 0.0 {
+            out.push(Contribution {
+                feature,
+                value,
+                usual,
+                z,
+            });
+        }
+    }
+    // Largest first; equal z's in feature order, so the explanation is deterministic.
+    out.sort_by(|a, b| b.z.total_cmp(&a.z).then(a.feature.cmp(&b.feature)));
+    out.truncate(options.top);
+    out
+}
+
+/// The median of finite, non-empty `values` (the mean of the middle two for an even count);
+/// reorders them.
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn day(n: i8) -> Date {
+        jiff::civil::date(2024, 3, 1) + jiff::Span::new().days(i64::from(n))
+    }
+
+    /// A row with every feature 0 (logon minutes NaN) but those given.
+    fn row(person: &str, n: i8, set: &[(Feature, f64)]) -> DayFeatures {
+        let mut values = vec![0.0; FEATURES.len()];
+        values[Feature::LogonFirstMinute.index()] = f64::NAN;
+        values[Feature::LogonLastMinute.index()] = f64::NAN;
+        for &(feature, value) in set {
+            values[feature.index()] = value;
+        }
+        DayFeatures {
+            person: person.into(),
+            day: day(n),
+            values,
+        }
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&mut [5.0, 1.0, 3.0]), 3.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&mut []).is_nan());
+    }
+
+    #[test]
+    fn usual_is_the_median_and_spread_the_scaled_mad() {
+        let mut scorer = Scorer::new(ScorerOptions::default());
+        // Events 10, 12, 14, 16, 18, 20, 22: median 16, deviations 6,4,2,0,2,4,6 → MAD 4.
+        for (n, events) in [10.0, 12.0, 14.0, 16.0, 18.0, 20.0, 22.0]
+            .iter()
+            .enumerate()
+        {
+            let scored = scorer.score(&row("p", n as i8, &[(Feature::Events, *events)]));
+            assert_eq!(scored.score, 0.0, "warm-up");
+        }
+        let scored = scorer.score(&row("p", 7, &[(Feature::Events, 40.0)]));
+        let z = (40.0 - 16.0) / (1.4826 * 4.0);
+        assert_eq!(scored.top.len(), 1);
+        let c = &scored.top[0];
+        assert_eq!((c.feature, c.value, c.usual), (Feature::Events, 40.0, 16.0));
+        assert!((c.z - z).abs() < 1e-12, "{} vs {z}", c.z);
+        assert!((scored.score - z).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_constant_history_uses_the_floor() {
+        let mut scorer = Scorer::new(ScorerOptions::default());
+        for n in 0..7 {
+            scorer.score(&row("p", n, &[(Feature::Events, 5.0)]));
+        }
+        // MAD 0 → spread 1 (the count floor): 3 more events are z = 3.
+        let scored = scorer.score(&row(
+            "p",
+            7,
+            &[(Feature::Events, 8.0), (Feature::RemovableCopies, 2.0)],
+        ));
+        let got: Vec<_> = scored.top.iter().map(|c| (c.feature, c.z)).collect();
+        assert_eq!(
+            got,
+            [(Feature::Events, 3.0), (Feature::RemovableCopies, 2.0)]
+        );
+        assert_eq!(scored.score, 5.0);
+        // Fewer events than usual is not suspicious.
+        assert!(
+            scorer
+                .score(&row("p", 8, &[(Feature::Events, 1.0)]))
+                .top
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn warm_up_scores_zero_but_builds_the_history() {
+        let mut scorer = Scorer::new(ScorerOptions::default());
+        for n in 0..7 {
+            let scored = scorer.score(&row("p", n, &[(Feature::RemovableCopies, 500.0)]));
+            assert_eq!((scored.score, scored.top.len()), (0.0, 0));
+            assert_eq!(scorer.history_len("p"), n as usize + 1);
+        }
+        // The seventh day of history is there: the eighth day is scored.
+        let scored = scorer.score(&row("p", 7, &[(Feature::Events, 2.0)]));
+        assert_eq!(scored.score, 2.0);
+        // Another person starts their own warm-up.
+        let other = scorer.score(&row("q", 7, &[(Feature::RemovableCopies, 500.0)]));
+        assert_eq!(other.score, 0.0);
+        assert_eq!(scorer.persons(), 2);
+    }
+
+    #[test]
+    fn z_is_clipped() {
+        let mut scorer = Scorer::new(ScorerOptions::default());
+        for n in 0..7 {
+            scorer.score(&row("p", n, &[]));
+        }
+        let scored = scorer.score(&row("p", 7, &[(Feature::RemovableCopies, 340.0)]));
+        assert_eq!(scored.top[0].z, 10.0);
+        assert_eq!(scored.top[0].value, 340.0);
+        assert_eq!(scored.top[0].usual, 0.0);
+        assert_eq!(scored.score, 10.0);
+    }
+
+    #[test]
+    fn nan_values_are_skipped_and_an_earlier_first_logon_counts() {
+        let mut scorer = Scorer::new(ScorerOptions::default());
+        for n in 0..7 {
+            scorer.score(&row(
+                "p",
+                n,
+                &[
+                    (Feature::LogonFirstMinute, 540.0),
+                    (Feature::LogonLastMinute, 1080.0),
+                ],
+            ));
+        }
+        // No logon today: the minutes are NaN and contribute nothing.
+        assert!(scorer.score(&row("p", 7, &[])).top.is_empty());
+        // Logon at 03:00 (minute 180), last at 23:00 (1380): 6 and 5 hours off, floor 60.
+        let scored = scorer.score(&row(
+            "p",
+            8,
+            &[
+                (Feature::LogonFirstMinute, 180.0),
+                (Feature::LogonLastMinute, 1380.0),
+            ],
+        ));
+        let got: Vec<_> = scored.top.iter().map(|c| (c.feature, c.z)).collect();
+        assert_eq!(
+            got,
+            [
+                (Feature::LogonFirstMinute, 6.0),
+                (Feature::LogonLastMinute, 5.0)
+            ]
+        );
+        // A first logon later than usual is not suspicious.
+        let later = scorer.score(&row(
+            "p",
+            9,
+            &[
+                (Feature::LogonFirstMinute, 900.0),
+                (Feature::LogonLastMinute, 1080.0),
+            ],
+        ));
+        assert!(later.top.is_empty());
+    }
+
+    #[test]
+    fn a_feature_with_too_few_finite_values_is_skipped() {
+        let mut scorer = Scorer::new(ScorerOptions::default());
+        for n in 0..7 {
+            // Logged on only twice in seven days: too few minutes for a baseline.
+            let set = if n < 2 {
+                vec![(Feature::LogonFirstMinute, 540.0)]
+            } else {
+                vec![]
+            };
+            scorer.score(&row("p", n, &set));
+        }
+        let scored = scorer.score(&row("p", 7, &[(Feature::LogonFirstMinute, 60.0)]));
+        assert!(scored.top.is_empty());
+    }
+
+    #[test]
+    fn the_score_is_the_sum_of_the_top_three_largest_first() {
+        let mut scorer = Scorer::new(ScorerOptions::default());
+        for n in 0..7 {
+            scorer.score(&row("p", n, &[]));
+        }
+        let scored = scorer.score(&row(
+            "p",
+            7,
+            &[
+                (Feature::Logons, 2.0),
+                (Feature::DeviceConnects, 4.0),
+                (Feature::RemovableCopies, 7.0),
+                (Feature::Prints, 4.0),
+                (Feature::WebVisits, 1.0),
+            ],
+        ));
+        let got: Vec<_> = scored.top.iter().map(|c| (c.feature, c.z)).collect();
+        // DeviceConnects and Prints tie at 4: feature order decides.
+        assert_eq!(
+            got,
+            [
+                (Feature::RemovableCopies, 7.0),
+                (Feature::DeviceConnects, 4.0),
+                (Feature::Prints, 4.0)
+            ]
+        );
+        assert_eq!(scored.score, 15.0);
+    }
+
+    #[test]
+    fn the_history_is_bounded_by_the_window() {
+        let options = ScorerOptions {
+            window: 10,
+            ..ScorerOptions::default()
+        };
+        let mut scorer = Scorer::new(options);
+        for n in 0..20 {
+            // Ten days of 100 events, then ten days of 0.
+            let events = if n < 10 { 100.0 } else { 0.0 };
+            scorer.score(&row("p", n, &[(Feature::Events, events)]));
+            assert!(scorer.history_len("p") <= 10);
+        }
+        assert_eq!(scorer.history_len("p"), 10);
+        // The 100s have left the window: the usual is 0 again.
+        let scored = scorer.score(&row("p", 20, &[(Feature::Events, 3.0)]));
+        assert_eq!((scored.top[0].usual, scored.score), (0.0, 3.0));
+    }
+}
