@@ -193,6 +193,23 @@ impl EventStore {
         Ok(())
     }
 
+    /// Records an alert unless one with the same person, time and title is stored already,
+    /// so that re-running an analysis over the same history does not repeat its alerts.
+    /// Returns whether it was added.
+    pub fn add_alert_once(&mut self, person_id: &str, time_us: i64, title: &str) -> Result<bool> {
+        let exists: bool = self.conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM alerts
+                           WHERE person_id = ?1 AND time_us = ?2 AND title = ?3)",
+            params![person_id, time_us, title],
+            |row| row.get(0),
+        )?;
+        if exists {
+            return Ok(false);
+        }
+        self.add_alert(person_id, time_us, title)?;
+        Ok(true)
+    }
+
     /// Times of every person's alerts, ascending.
     pub fn alert_times(&self) -> Result<HashMap<String, Vec<i64>>> {
         let mut stmt = self
@@ -243,5 +260,9 @@ mod tests {
         store.add_alert("P1", 99, "USB after hours").unwrap();
         store.add_alert("P1", 42, "first").unwrap();
         assert_eq!(store.alert_times().unwrap()["P1"], [42, 99]);
+        assert!(!store.add_alert_once("P1", 42, "first").unwrap());
+        assert!(store.add_alert_once("P1", 42, "second").unwrap());
+        assert!(store.add_alert_once("P2", 42, "first").unwrap());
+        assert_eq!(store.alert_times().unwrap()["P1"], [42, 42, 99]);
     }
 }
