@@ -2,6 +2,7 @@
 //! this is the only place that prints to stdout or decides exit codes
 //! (0 ok, 1 failure, 2 bad usage or bad input).
 
+mod analyze;
 mod bench;
 mod eval;
 mod evidence;
@@ -78,6 +79,10 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Check and run Sigma detection rules (see docs/rules.md).
     Rules(rules::RulesArgs),
+    /// Behaviour analytics over stored history: person-day features scored against each
+    /// person's own baseline, stored as person-day scores, with an alert for each high score
+    /// (see docs/analytics.md).
+    Analyze(analyze::AnalyzeArgs),
     /// Write a synthetic organisation's activity with planted insiders and the answer key
     /// (CERT r4.2 layout or Mamori events; see docs/simulator.md).
     Simulate(simulate::SimulateArgs),
@@ -230,6 +235,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { listen } => serve::run(&data_dir, listen),
         Command::Bench(command) => bench::run(command, cli.json),
         Command::Rules(command) => rules::run(&data_dir, command, cli.json),
+        Command::Analyze(args) => analyze::run(&data_dir, &args, cli.json),
         Command::Simulate(args) => simulate::run(args, cli.json),
         Command::Eval { answers, dataset } => {
             eval::run(&data_dir, &answers, dataset.as_deref(), cli.json)

@@ -100,7 +100,7 @@ pub fn run(data_dir: &Path, args: RulesArgs, json: bool) -> anyhow::Result<ExitC
 }
 
 /// Placeholder names and their values (`--placeholders`).
-type Placeholders = HashMap<String, Vec<String>>;
+pub(crate) type Placeholders = HashMap<String, Vec<String>>;
 
 /// A placeholder file: `name: value` or `name: [values]`.
 fn read_placeholders(file: &Path) -> anyhow::Result<Placeholders> {
@@ -306,16 +306,16 @@ fn rule_key(engine: &Engine, index: usize) -> String {
 /// Runs the rules over events one at a time, in time order: Mamori's view of each event
 /// (`product: mamori`), and for Windows records also Sigma's Windows view; and the
 /// correlations over the matches.
-struct Detector<'e> {
+pub(crate) struct Detector<'e> {
     evaluator: mamori_detect::sigma::Evaluator<'e>,
     correlator: Correlator<'e>,
     /// Rules the last event matched, and correlations it completed.
-    matched: Vec<usize>,
-    hits: Vec<CorrelationHit>,
+    pub(crate) matched: Vec<usize>,
+    pub(crate) hits: Vec<CorrelationHit>,
 }
 
 impl<'e> Detector<'e> {
-    fn new(engine: &'e Engine) -> Detector<'e> {
+    pub(crate) fn new(engine: &'e Engine) -> Detector<'e> {
         Detector {
             evaluator: engine.evaluator(),
             correlator: engine.correlator(),
@@ -326,7 +326,7 @@ impl<'e> Detector<'e> {
 
     /// Evaluates `event` (ledger leaf `leaf`, or any id the caller uses) with its `context`;
     /// the results are in `self.matched` and `self.hits`.
-    fn detect(&mut self, leaf: u64, event: &Event, context: &Map<String, Value>) {
+    pub(crate) fn detect(&mut self, leaf: u64, event: &Event, context: &Map<String, Value>) {
         self.matched.clear();
         self.hits.clear();
         let time_us = event.time.as_microsecond();
@@ -526,7 +526,8 @@ fn collect_rule_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()
     Ok(())
 }
 
-fn parse_time(text: &str) -> anyhow::Result<i64> {
+/// An RFC 3339 time, or a date (its start in UTC), in microseconds.
+pub(crate) fn parse_time(text: &str) -> anyhow::Result<i64> {
     if let Ok(t) = text.parse::<jiff::Timestamp>() {
         return Ok(t.as_microsecond());
     }
@@ -539,20 +540,23 @@ fn parse_time(text: &str) -> anyhow::Result<i64> {
     Ok(start.as_microsecond())
 }
 
-fn context_options(run: &RunArgs) -> anyhow::Result<ContextOptions> {
-    let (start, end) = run
-        .working_hours
+/// Context options from `--utc-offset` and `--working-hours`.
+pub(crate) fn context_options(
+    utc_offset: &str,
+    working_hours: &str,
+) -> anyhow::Result<ContextOptions> {
+    let (start, end) = working_hours
         .split_once('-')
         .and_then(|(a, b)| Some((a.trim().parse::<i8>().ok()?, b.trim().parse::<i8>().ok()?)))
         .filter(|(a, b)| (0..=24).contains(a) && (0..=24).contains(b) && a < b)
         .ok_or_else(|| {
             BadInput(format!(
                 "--working-hours {:?}: expected START-END hours, e.g. 7-20",
-                run.working_hours
+                working_hours
             ))
         })?;
     Ok(ContextOptions {
-        utc_offset: crate::parse_offset(&run.utc_offset)?,
+        utc_offset: crate::parse_offset(utc_offset)?,
         working_hours: (start, end),
         ..ContextOptions::default()
     })
@@ -605,13 +609,13 @@ fn hit_lists(engine: &Engine) -> Vec<RuleHits> {
 }
 
 /// Reads the people and learns whose PC each host is from the logons in range.
-fn enricher_for(
+pub(crate) fn enricher_for(
     data: &mamori_store::DataDir,
-    run: &RunArgs,
+    options: ContextOptions,
     from_us: i64,
     to_us: i64,
 ) -> anyhow::Result<Enricher> {
-    let mut enricher = Enricher::new(data.store().people()?, context_options(run)?);
+    let mut enricher = Enricher::new(data.store().people()?, options);
     let mut pairs = Vec::new();
     for stored in data.store().events_of_kind("logon", from_us, to_us)? {
         if let Some(event) = stored
@@ -651,7 +655,8 @@ fn history(
         .transpose()?
         .unwrap_or(i64::MAX);
     let mut data = mamori_store::DataDir::open(data_dir)?;
-    let mut enricher = enricher_for(&data, run, from_us, to_us)?;
+    let options = context_options(&run.utc_offset, &run.working_hours)?;
+    let mut enricher = enricher_for(&data, options, from_us, to_us)?;
     let started = std::time::Instant::now();
     let mut detector = Detector::new(&engine);
     let rules = engine.rule_count();
