@@ -15,7 +15,7 @@ use mamori_event::Event;
 use serde_json::Value;
 
 use crate::BadInput;
-use crate::rules::{Detector, context_options, enricher_for, parse_time};
+use crate::rules::{Detector, context_options, enricher_for, time_range};
 
 #[derive(clap::Args)]
 pub struct AnalyzeArgs {
@@ -64,18 +64,7 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
     for error in &errors {
         eprintln!("{error}");
     }
-    let from_us = args
-        .since
-        .as_deref()
-        .map(parse_time)
-        .transpose()?
-        .unwrap_or(i64::MIN);
-    let to_us = args
-        .until
-        .as_deref()
-        .map(parse_time)
-        .transpose()?
-        .unwrap_or(i64::MAX);
+    let (from_us, to_us) = time_range(args.since.as_deref(), args.until.as_deref())?;
     let options = context_options(&args.utc_offset, &args.working_hours)?;
     let offset = options.utc_offset;
     let mut data = mamori_store::DataDir::open(data_dir)?;

@@ -527,7 +527,14 @@ fn collect_rule_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()
 }
 
 /// An RFC 3339 time, or a date (its start in UTC), in microseconds.
-pub(crate) fn parse_time(text: &str) -> anyhow::Result<i64> {
+/// `[since, until)` in microseconds; an open end is unbounded.
+pub(crate) fn time_range(since: Option<&str>, until: Option<&str>) -> anyhow::Result<(i64, i64)> {
+    let from_us = since.map(parse_time).transpose()?.unwrap_or(i64::MIN);
+    let to_us = until.map(parse_time).transpose()?.unwrap_or(i64::MAX);
+    Ok((from_us, to_us))
+}
+
+fn parse_time(text: &str) -> anyhow::Result<i64> {
     if let Ok(t) = text.parse::<jiff::Timestamp>() {
         return Ok(t.as_microsecond());
     }
@@ -642,18 +649,7 @@ fn history(
     for error in &errors {
         eprintln!("{error}");
     }
-    let from_us = run
-        .since
-        .as_deref()
-        .map(parse_time)
-        .transpose()?
-        .unwrap_or(i64::MIN);
-    let to_us = run
-        .until
-        .as_deref()
-        .map(parse_time)
-        .transpose()?
-        .unwrap_or(i64::MAX);
+    let (from_us, to_us) = time_range(run.since.as_deref(), run.until.as_deref())?;
     let mut data = mamori_store::DataDir::open(data_dir)?;
     let options = context_options(&run.utc_offset, &run.working_hours)?;
     let mut enricher = enricher_for(&data, options, from_us, to_us)?;
