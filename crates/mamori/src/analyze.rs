@@ -15,22 +15,12 @@ use mamori_event::Event;
 use serde_json::Value;
 
 use crate::BadInput;
-use crate::rules::{Detector, context_options, enricher_for, time_range};
+use crate::rules::{Detector, HistoryArgs, enricher_for};
 
 #[derive(clap::Args)]
 pub struct AnalyzeArgs {
-    /// Only events at or after this time (RFC 3339, or a date: its start in UTC).
-    #[arg(long)]
-    since: Option<String>,
-    /// Only events before this time.
-    #[arg(long)]
-    until: Option<String>,
-    /// The organisation's local time: days are local dates, after hours is local.
-    #[arg(long, default_value = "Z")]
-    utc_offset: String,
-    /// The working day in local hours, `START-END` (after-hours context).
-    #[arg(long, default_value = "7-20")]
-    working_hours: String,
+    #[command(flatten)]
+    history: HistoryArgs,
     /// Sigma rule files or directories whose findings count in the `rule_findings` feature.
     #[arg(long = "rules")]
     rules: Vec<PathBuf>,
@@ -64,8 +54,7 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
     for error in &errors {
         eprintln!("{error}");
     }
-    let (from_us, to_us) = time_range(args.since.as_deref(), args.until.as_deref())?;
-    let options = context_options(&args.utc_offset, &args.working_hours)?;
+    let ((from_us, to_us), options) = args.history.resolve()?;
     let offset = options.utc_offset;
     let mut data = mamori_store::DataDir::open(data_dir)?;
     let mut enricher = enricher_for(&data, options, from_us, to_us)?;

@@ -68,18 +68,36 @@ pub struct RunArgs {
     /// Rule files or directories.
     #[arg(required = true)]
     rules: Vec<PathBuf>,
+    #[command(flatten)]
+    history: HistoryArgs,
+}
+
+/// Which part of the stored history, and how the organisation keeps time (context).
+#[derive(clap::Args)]
+pub struct HistoryArgs {
     /// Only events at or after this time (RFC 3339, or a date: its start in UTC).
     #[arg(long)]
     since: Option<String>,
     /// Only events before this time.
     #[arg(long)]
     until: Option<String>,
-    /// The organisation's local time, for after-hours context (`+09:00`).
+    /// The organisation's local time: after hours and local days (`+09:00`).
     #[arg(long, default_value = "Z")]
     utc_offset: String,
     /// The working day in local hours, `START-END` (after-hours context).
     #[arg(long, default_value = "7-20")]
     working_hours: String,
+}
+
+impl HistoryArgs {
+    /// `[since, until)` in microseconds, and the context options.
+    pub(crate) fn resolve(&self) -> anyhow::Result<((i64, i64), ContextOptions)> {
+        let range = time_range(self.since.as_deref(), self.until.as_deref())?;
+        Ok((
+            range,
+            context_options(&self.utc_offset, &self.working_hours)?,
+        ))
+    }
 }
 
 pub fn run(data_dir: &Path, args: RulesArgs, json: bool) -> anyhow::Result<ExitCode> {
@@ -649,9 +667,8 @@ fn history(
     for error in &errors {
         eprintln!("{error}");
     }
-    let (from_us, to_us) = time_range(run.since.as_deref(), run.until.as_deref())?;
+    let ((from_us, to_us), options) = run.history.resolve()?;
     let mut data = mamori_store::DataDir::open(data_dir)?;
-    let options = context_options(&run.utc_offset, &run.working_hours)?;
     let mut enricher = enricher_for(&data, options, from_us, to_us)?;
     let started = std::time::Instant::now();
     let mut detector = Detector::new(&engine);
