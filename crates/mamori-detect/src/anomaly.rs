@@ -33,9 +33,10 @@ use std::collections::{HashMap, VecDeque};
 use jiff::civil::Date;
 
 use crate::features::{DayFeatures, FEATURES, Feature};
+use crate::peers::PeerStats;
 
 /// Scales the MAD to estimate the standard deviation of normally distributed values.
-const MAD_TO_SIGMA: f64 = 1.4826;
+pub(crate) const MAD_TO_SIGMA: f64 = 1.4826;
 
 /// How the baseline is kept and the score made.
 #[derive(Debug, Clone)]
@@ -49,6 +50,25 @@ pub struct ScorerOptions {
     pub top: usize,
     /// Largest z of one feature (default 10).
     pub clip: f64,
+    /// How a feature's deviation from the person's own baseline and from the peers of the day
+    /// combine (default [`PeerMode::Mean`]).
+    pub peers: PeerMode,
+}
+
+/// How the own and the peer z of a feature make its z. Where only one of them exists (no
+/// history yet, no peers given, or no finite peer value) that one is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerMode {
+    /// Only the own baseline (the first model).
+    Off,
+    /// The mean of the two: unusual for the person *and* for the peers counts fully, unusual
+    /// for only one of them half.
+    Mean,
+    /// The smaller: only what is unusual for both counts.
+    Min,
+    /// The larger: unusual for either counts.
+    Max,
 }
 
 impl Default for ScorerOptions {
@@ -58,6 +78,7 @@ impl Default for ScorerOptions {
             warmup: 7,
             top: 3,
             clip: 10.0,
+            peers: PeerMode::Mean,
         }
     }
 }
@@ -91,15 +112,31 @@ pub fn floor(feature: Feature) -> f64 {
     }
 }
 
+/// Whether a feature counts in the score. Totals that only repeat other features (`events`
+/// rises with every kind, `distinct_files` with every copy) would let one behaviour count
+/// twice in the top three, and rule findings are scored by the risk engine on their own.
+fn scored(feature: Feature) -> bool {
+    !matches!(
+        feature,
+        Feature::Events | Feature::DistinctFiles | Feature::RuleFindings
+    )
+}
+
 /// One feature's part of a score.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contribution {
     pub feature: Feature,
     /// The day's value.
     pub value: f64,
-    /// The median of the person's window.
+    /// The median of the person's window; NaN during warm-up.
     pub usual: f64,
-    /// Spreads beyond usual in the suspicious direction, clipped.
+    /// The median of the peers that day; NaN without peers.
+    pub peer: f64,
+    /// Own spreads beyond usual in the suspicious direction, clipped (NaN: no baseline).
+    pub own_z: f64,
+    /// Peer spreads beyond the peer median, clipped (NaN: no peers).
+    pub peer_z: f64,
+    /// The combination ([`PeerMode`]) that counts in the score.
     pub z: f64,
 }
 
@@ -128,15 +165,15 @@ impl Scorer {
         }
     }
 
-    /// Scores `row` against the person's history, then adds it to the history.
-    pub fn score(&mut self, row: &DayFeatures) -> Scored {
+    /// Scores `row` against the person's history and, when given, the peers of the day
+    /// ([`crate::peers::day_peers`]), then adds it to the history. During warm-up the own
+    /// baseline is missing: only the peers count (without peers the score is 0).
+    pub fn score(&mut self, row: &DayFeatures, peers: Option<&PeerStats>) -> Scored {
         let window = self.options.window.max(1);
         let history = self.history.entry(row.person.clone()).or_default();
-        let top = if history.len() < self.options.warmup {
-            Vec::new()
-        } else {
-            contributions(&self.options, history, &row.values)
-        };
+        let own = (history.len() >= self.options.warmup).then_some(&*history);
+        let peers = peers.filter(|_| self.options.peers != PeerMode::Off);
+        let top = contributions(&self.options, own, peers, &row.values);
         history.push_back(row.values.clone());
         while history.len() > window {
             history.pop_front();
@@ -160,43 +197,53 @@ impl Scorer {
     }
 }
 
-/// The `top` largest positive z's of `values` against `history`.
+/// The `top` largest positive z's of `values` against the own `history` and the `peers`.
 fn contributions(
     options: &ScorerOptions,
-    history: &VecDeque<Vec<f64>>,
+    history: Option<&VecDeque<Vec<f64>>>,
+    peers: Option<&PeerStats>,
     values: &[f64],
 ) -> Vec<Contribution> {
     let mut out = Vec::new();
-    let mut column = Vec::with_capacity(history.len());
+    let mut column = Vec::new();
     for (index, &feature) in FEATURES.iter().enumerate() {
+        if !scored(feature) {
+            continue;
+        }
         let Some(&value) = values.get(index).filter(|v| v.is_finite()) else {
             continue;
         };
-        column.clear();
-        column.extend(
-            history
-                .iter()
-                .filter_map(|day| day.get(index).copied())
-                .filter(|v| v.is_finite()),
-        );
-        if column.is_empty() || column.len() < options.warmup {
-            continue;
-        }
-        let usual = median(&mut column);
-        for v in column.iter_mut() {
-            *v = (*v - usual).abs();
-        }
-        let spread = (MAD_TO_SIGMA * median(&mut column)).max(floor(feature));
-        let deviation = match direction(feature) {
-            Direction::Higher => value - usual,
-            Direction::Lower => usual - value,
+        let (usual, own_z) = match history {
+            Some(history) => own_deviation(options, history, index, value, &mut column),
+            None => (f64::NAN, f64::NAN),
         };
-        let z = (deviation / spread).min(options.clip);
+        let (peer, peer_z) = match peers {
+            Some(stats) => {
+                let peer = stats.median.get(index).copied().unwrap_or(f64::NAN);
+                let spread = stats.spread.get(index).copied().unwrap_or(f64::NAN);
+                (peer, deviation(options, feature, value, peer, spread))
+            }
+            None => (f64::NAN, f64::NAN),
+        };
+        let z = match (own_z.is_nan(), peer_z.is_nan()) {
+            (true, true) => continue,
+            (false, true) => own_z,
+            (true, false) => peer_z,
+            (false, false) => match options.peers {
+                PeerMode::Off => own_z,
+                PeerMode::Mean => (own_z + peer_z) / 2.0,
+                PeerMode::Min => own_z.min(peer_z),
+                PeerMode::Max => own_z.max(peer_z),
+            },
+        };
         if z > 0.0 {
             out.push(Contribution {
                 feature,
                 value,
                 usual,
+                peer,
+                own_z,
+                peer_z,
                 z,
             });
         }
@@ -207,9 +254,59 @@ fn contributions(
     out
 }
 
+/// The usual value (median of the window) and the own z of feature `index`; NaNs when the
+/// window holds fewer than `warmup` finite values of it.
+fn own_deviation(
+    options: &ScorerOptions,
+    history: &VecDeque<Vec<f64>>,
+    index: usize,
+    value: f64,
+    column: &mut Vec<f64>,
+) -> (f64, f64) {
+    column.clear();
+    column.extend(
+        history
+            .iter()
+            .filter_map(|day| day.get(index).copied())
+            .filter(|v| v.is_finite()),
+    );
+    if column.is_empty() || column.len() < options.warmup {
+        return (f64::NAN, f64::NAN);
+    }
+    let usual = median(column);
+    for v in column.iter_mut() {
+        *v = (*v - usual).abs();
+    }
+    let spread = MAD_TO_SIGMA * median(column);
+    (
+        usual,
+        deviation(options, FEATURES[index], value, usual, spread),
+    )
+}
+
+/// Spreads (at least the feature's floor) from `usual` to `value` in the suspicious
+/// direction, clipped; NaN when `usual` is.
+fn deviation(
+    options: &ScorerOptions,
+    feature: Feature,
+    value: f64,
+    usual: f64,
+    spread: f64,
+) -> f64 {
+    if !usual.is_finite() {
+        return f64::NAN;
+    }
+    let spread = if spread.is_finite() { spread } else { 0.0 }.max(floor(feature));
+    let deviation = match direction(feature) {
+        Direction::Higher => value - usual,
+        Direction::Lower => usual - value,
+    };
+    (deviation / spread).min(options.clip)
+}
+
 /// The median of finite, non-empty `values` (the mean of the middle two for an even count);
 /// reorders them.
-fn median(values: &mut [f64]) -> f64 {
+pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     if n == 0 {
@@ -261,10 +358,10 @@ mod tests {
             .iter()
             .enumerate()
         {
-            let scored = scorer.score(&row("p", n as i8, &[(Feature::Events, *events)]));
+            let scored = scorer.score(&row("p", n as i8, &[(Feature::Events, *events)]), None);
             assert_eq!(scored.score, 0.0, "warm-up");
         }
-        let scored = scorer.score(&row("p", 7, &[(Feature::Events, 40.0)]));
+        let scored = scorer.score(&row("p", 7, &[(Feature::Events, 40.0)]), None);
         let z = (40.0 - 16.0) / (1.4826 * 4.0);
         assert_eq!(scored.top.len(), 1);
         let c = &scored.top[0];
@@ -277,14 +374,17 @@ mod tests {
     fn a_constant_history_uses_the_floor() {
         let mut scorer = Scorer::new(ScorerOptions::default());
         for n in 0..7 {
-            scorer.score(&row("p", n, &[(Feature::Events, 5.0)]));
+            scorer.score(&row("p", n, &[(Feature::Events, 5.0)]), None);
         }
         // MAD 0 → spread 1 (the count floor): 3 more events are z = 3.
-        let scored = scorer.score(&row(
-            "p",
-            7,
-            &[(Feature::Events, 8.0), (Feature::RemovableCopies, 2.0)],
-        ));
+        let scored = scorer.score(
+            &row(
+                "p",
+                7,
+                &[(Feature::Events, 8.0), (Feature::RemovableCopies, 2.0)],
+            ),
+            None,
+        );
         let got: Vec<_> = scored.top.iter().map(|c| (c.feature, c.z)).collect();
         assert_eq!(
             got,
@@ -294,7 +394,7 @@ mod tests {
         // Fewer events than usual is not suspicious.
         assert!(
             scorer
-                .score(&row("p", 8, &[(Feature::Events, 1.0)]))
+                .score(&row("p", 8, &[(Feature::Events, 1.0)]), None)
                 .top
                 .is_empty()
         );
@@ -304,26 +404,81 @@ mod tests {
     fn warm_up_scores_zero_but_builds_the_history() {
         let mut scorer = Scorer::new(ScorerOptions::default());
         for n in 0..7 {
-            let scored = scorer.score(&row("p", n, &[(Feature::RemovableCopies, 500.0)]));
+            let scored = scorer.score(&row("p", n, &[(Feature::RemovableCopies, 500.0)]), None);
             assert_eq!((scored.score, scored.top.len()), (0.0, 0));
             assert_eq!(scorer.history_len("p"), n as usize + 1);
         }
         // The seventh day of history is there: the eighth day is scored.
-        let scored = scorer.score(&row("p", 7, &[(Feature::Events, 2.0)]));
+        let scored = scorer.score(&row("p", 7, &[(Feature::Events, 2.0)]), None);
         assert_eq!(scored.score, 2.0);
         // Another person starts their own warm-up.
-        let other = scorer.score(&row("q", 7, &[(Feature::RemovableCopies, 500.0)]));
+        let other = scorer.score(&row("q", 7, &[(Feature::RemovableCopies, 500.0)]), None);
         assert_eq!(other.score, 0.0);
         assert_eq!(scorer.persons(), 2);
+    }
+
+    #[test]
+    fn peers_score_the_warm_up_and_combine_with_the_own_baseline() {
+        let peers = |copies: f64, spread: f64| {
+            let mut median = vec![0.0; FEATURES.len()];
+            median[Feature::RemovableCopies.index()] = copies;
+            let mut spreads = vec![0.0; FEATURES.len()];
+            spreads[Feature::RemovableCopies.index()] = spread;
+            PeerStats {
+                group: "sales".into(),
+                members: 9,
+                median,
+                spread: spreads,
+            }
+        };
+        let mut scorer = Scorer::new(ScorerOptions::default());
+        // A new person: no own baseline, the peers alone (copy 12 where peers copy 2 ± 2).
+        let first = scorer.score(
+            &row("p", 0, &[(Feature::RemovableCopies, 12.0)]),
+            Some(&peers(2.0, 2.0)),
+        );
+        let c = &first.top[0];
+        assert_eq!(
+            (c.feature, c.peer, c.peer_z, c.z),
+            (Feature::RemovableCopies, 2.0, 5.0, 5.0)
+        );
+        assert!(c.usual.is_nan() && c.own_z.is_nan());
+        for n in 1..8 {
+            scorer.score(&row("p", n, &[]), None);
+        }
+        // Own z 10 (clipped from 12), peer z 5: the mean counts.
+        let later = scorer.score(
+            &row("p", 8, &[(Feature::RemovableCopies, 12.0)]),
+            Some(&peers(2.0, 2.0)),
+        );
+        assert_eq!((later.top[0].own_z, later.top[0].z), (10.0, 7.5));
+        // Unusual for the person, usual for the peers today: half of it.
+        let busy = scorer.score(
+            &row("p", 9, &[(Feature::RemovableCopies, 12.0)]),
+            Some(&peers(12.0, 0.0)),
+        );
+        assert_eq!((busy.top[0].peer_z, busy.top[0].z), (0.0, 5.0));
+        let mut off = Scorer::new(ScorerOptions {
+            peers: PeerMode::Off,
+            ..ScorerOptions::default()
+        });
+        assert!(
+            off.score(
+                &row("p", 0, &[(Feature::RemovableCopies, 12.0)]),
+                Some(&peers(2.0, 2.0))
+            )
+            .top
+            .is_empty()
+        );
     }
 
     #[test]
     fn z_is_clipped() {
         let mut scorer = Scorer::new(ScorerOptions::default());
         for n in 0..7 {
-            scorer.score(&row("p", n, &[]));
+            scorer.score(&row("p", n, &[]), None);
         }
-        let scored = scorer.score(&row("p", 7, &[(Feature::RemovableCopies, 340.0)]));
+        let scored = scorer.score(&row("p", 7, &[(Feature::RemovableCopies, 340.0)]), None);
         assert_eq!(scored.top[0].z, 10.0);
         assert_eq!(scored.top[0].value, 340.0);
         assert_eq!(scored.top[0].usual, 0.0);
@@ -334,26 +489,32 @@ mod tests {
     fn nan_values_are_skipped_and_an_earlier_first_logon_counts() {
         let mut scorer = Scorer::new(ScorerOptions::default());
         for n in 0..7 {
-            scorer.score(&row(
-                "p",
-                n,
-                &[
-                    (Feature::LogonFirstMinute, 540.0),
-                    (Feature::LogonLastMinute, 1080.0),
-                ],
-            ));
+            scorer.score(
+                &row(
+                    "p",
+                    n,
+                    &[
+                        (Feature::LogonFirstMinute, 540.0),
+                        (Feature::LogonLastMinute, 1080.0),
+                    ],
+                ),
+                None,
+            );
         }
         // No logon today: the minutes are NaN and contribute nothing.
-        assert!(scorer.score(&row("p", 7, &[])).top.is_empty());
+        assert!(scorer.score(&row("p", 7, &[]), None).top.is_empty());
         // Logon at 03:00 (minute 180), last at 23:00 (1380): 6 and 5 hours off, floor 60.
-        let scored = scorer.score(&row(
-            "p",
-            8,
-            &[
-                (Feature::LogonFirstMinute, 180.0),
-                (Feature::LogonLastMinute, 1380.0),
-            ],
-        ));
+        let scored = scorer.score(
+            &row(
+                "p",
+                8,
+                &[
+                    (Feature::LogonFirstMinute, 180.0),
+                    (Feature::LogonLastMinute, 1380.0),
+                ],
+            ),
+            None,
+        );
         let got: Vec<_> = scored.top.iter().map(|c| (c.feature, c.z)).collect();
         assert_eq!(
             got,
@@ -363,14 +524,17 @@ mod tests {
             ]
         );
         // A first logon later than usual is not suspicious.
-        let later = scorer.score(&row(
-            "p",
-            9,
-            &[
-                (Feature::LogonFirstMinute, 900.0),
-                (Feature::LogonLastMinute, 1080.0),
-            ],
-        ));
+        let later = scorer.score(
+            &row(
+                "p",
+                9,
+                &[
+                    (Feature::LogonFirstMinute, 900.0),
+                    (Feature::LogonLastMinute, 1080.0),
+                ],
+            ),
+            None,
+        );
         assert!(later.top.is_empty());
     }
 
@@ -384,9 +548,9 @@ mod tests {
             } else {
                 vec![]
             };
-            scorer.score(&row("p", n, &set));
+            scorer.score(&row("p", n, &set), None);
         }
-        let scored = scorer.score(&row("p", 7, &[(Feature::LogonFirstMinute, 60.0)]));
+        let scored = scorer.score(&row("p", 7, &[(Feature::LogonFirstMinute, 60.0)]), None);
         assert!(scored.top.is_empty());
     }
 
@@ -394,19 +558,22 @@ mod tests {
     fn the_score_is_the_sum_of_the_top_three_largest_first() {
         let mut scorer = Scorer::new(ScorerOptions::default());
         for n in 0..7 {
-            scorer.score(&row("p", n, &[]));
+            scorer.score(&row("p", n, &[]), None);
         }
-        let scored = scorer.score(&row(
-            "p",
-            7,
-            &[
-                (Feature::Logons, 2.0),
-                (Feature::DeviceConnects, 4.0),
-                (Feature::RemovableCopies, 7.0),
-                (Feature::Prints, 4.0),
-                (Feature::WebVisits, 1.0),
-            ],
-        ));
+        let scored = scorer.score(
+            &row(
+                "p",
+                7,
+                &[
+                    (Feature::Logons, 2.0),
+                    (Feature::DeviceConnects, 4.0),
+                    (Feature::RemovableCopies, 7.0),
+                    (Feature::Prints, 4.0),
+                    (Feature::WebVisits, 1.0),
+                ],
+            ),
+            None,
+        );
         let got: Vec<_> = scored.top.iter().map(|c| (c.feature, c.z)).collect();
         // DeviceConnects and Prints tie at 4: feature order decides.
         assert_eq!(
@@ -430,12 +597,12 @@ mod tests {
         for n in 0..20 {
             // Ten days of 100 events, then ten days of 0.
             let events = if n < 10 { 100.0 } else { 0.0 };
-            scorer.score(&row("p", n, &[(Feature::Events, events)]));
+            scorer.score(&row("p", n, &[(Feature::Events, events)]), None);
             assert!(scorer.history_len("p") <= 10);
         }
         assert_eq!(scorer.history_len("p"), 10);
         // The 100s have left the window: the usual is 0 again.
-        let scored = scorer.score(&row("p", 20, &[(Feature::Events, 3.0)]));
+        let scored = scorer.score(&row("p", 20, &[(Feature::Events, 3.0)]), None);
         assert_eq!((scored.top[0].usual, scored.score), (0.0, 3.0));
     }
 }

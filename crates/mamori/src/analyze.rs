@@ -1,17 +1,24 @@
-//! `mamori analyze`: person-day features over stored history, scored against each person's
-//! own baseline (`mamori_detect::anomaly`), stored as person-day scores, with an alert for
-//! each person-day at or above `--alert-score` (see docs/analytics.md).
+//! `mamori analyze`: person-day features over stored history; each day scored against the
+//! person's own baseline and the day's peers (`mamori_detect::anomaly`, `peers`); the
+//! anomalies, rule findings and cumulative exfiltration weighted by HR context into a risk
+//! per person-day (`mamori_detect::risk`), stored with its explanation, and alerts when a
+//! person's level rises or a high-severity rule fires (see docs/analytics.md, docs/risk.md).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use jiff::civil::{Date, Time};
 use jiff::tz::Offset;
-use mamori_detect::anomaly::{Scored, Scorer, ScorerOptions};
+use mamori_detect::anomaly::{Scored, Scorer};
+use mamori_detect::explain::{self, Lang};
 use mamori_detect::features::{DayFeatures, FeatureBuilder, FeatureOptions};
+use mamori_detect::peers::{PeerStats, day_peers};
+use mamori_detect::risk::{
+    DayInput, Finding, Level, PersonContext, RiskConfig, RiskDay, RiskEngine,
+};
 use mamori_detect::sigma::Engine;
-use mamori_event::Event;
+use mamori_event::{EmploymentType, Event, PersonRecord};
 use serde_json::Value;
 
 use crate::BadInput;
@@ -21,12 +28,16 @@ use crate::rules::{Detector, HistoryArgs, enricher_for};
 pub struct AnalyzeArgs {
     #[command(flatten)]
     history: HistoryArgs,
-    /// Sigma rule files or directories whose findings count in the `rule_findings` feature.
+    /// Sigma rule files or directories run over the history; their findings are risk
+    /// indicators. Without it, the findings stored by `mamori rules run` are used.
     #[arg(long = "rules")]
     rules: Vec<PathBuf>,
-    /// A person-day scoring this or more gets an alert.
-    #[arg(long, default_value_t = 15.0)]
-    alert_score: f64,
+    /// The risk configuration (TOML, docs/risk.md); default: the built-in one.
+    #[arg(long)]
+    risk_config: Option<PathBuf>,
+    /// Ignore HR data: no context multipliers, everyone's peers are the whole organisation.
+    #[arg(long)]
+    no_hr: bool,
 }
 
 /// What one run found, for the summary.
@@ -37,13 +48,21 @@ struct Totals {
     rule_findings: u64,
     person_days: u64,
     persons: BTreeSet<String>,
-    alerts_over_threshold: u64,
+    levels: [u64; 5],
+    alerts: u64,
     alerts_added: u64,
 }
 
+/// Rule findings of one person-day, by rule id.
+type DayFindings = HashMap<(String, Date), HashMap<String, Finding>>;
+
 pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<ExitCode> {
-    if !args.alert_score.is_finite() {
-        return Err(BadInput(format!("--alert-score {}: not a number", args.alert_score)).into());
+    let mut config = match &args.risk_config {
+        Some(path) => read_config(path)?,
+        None => RiskConfig::default(),
+    };
+    if args.no_hr {
+        config.use_hr = false;
     }
     let (engine, errors) = if args.rules.is_empty() {
         (None, Vec::new())
@@ -57,13 +76,24 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
     let ((from_us, to_us), options) = args.history.resolve()?;
     let offset = options.utc_offset;
     let mut data = mamori_store::DataDir::open(data_dir)?;
+    let people = if config.use_hr {
+        data.store().people()?
+    } else {
+        Vec::new()
+    };
+    let confirmed: HashSet<String> = HashSet::new();
+    let hr = Hr::new(&people, &confirmed);
     let mut enricher = enricher_for(&data, options, from_us, to_us)?;
     let started = std::time::Instant::now();
     let mut detector = engine.as_ref().map(Detector::new);
     let mut features = FeatureBuilder::new(FeatureOptions { utc_offset: offset });
-    let mut scorer = Scorer::new(ScorerOptions::default());
-    let mut scored: Vec<Scored> = Vec::new();
+    let mut analysis = Analysis::new(config, hr);
     let mut totals = Totals::default();
+    let mut findings: DayFindings = HashMap::new();
+    if engine.is_none() {
+        totals.rule_findings =
+            stored_findings(&data, from_us, to_us, offset, &mut features, &mut findings)?;
+    }
     // The local day of the scan: events come in time order, so once an event of a later day
     // arrives, every earlier day is complete and can be drained and scored.
     let mut open_day: Option<Date> = None;
@@ -76,58 +106,85 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
             totals.events += 1;
             let day = offset.to_datetime(event.time).date();
             if open_day.is_some_and(|open| open < day) {
-                score_rows(&mut scorer, features.drain_before(day), &mut scored);
+                analysis.days(features.drain_before(day), &mut findings);
             }
             open_day = Some(day);
             let context = enricher.context(&event);
             features.add(&event, &context);
             if let (Some(detector), Some(engine)) = (detector.as_mut(), engine.as_ref()) {
-                totals.rule_findings +=
-                    add_findings(detector, engine, &mut features, leaf, &event, &context);
+                totals.rule_findings += add_findings(
+                    detector,
+                    engine,
+                    &mut features,
+                    &mut findings,
+                    offset,
+                    leaf,
+                    &event,
+                    &context,
+                );
             }
             Ok(())
         })?;
     let late = features.late();
-    score_rows(&mut scorer, features.finish(), &mut scored);
+    analysis.days(features.finish(), &mut findings);
 
-    let mut scores = Vec::with_capacity(scored.len());
-    for day in &scored {
+    let store = data.store_mut();
+    let mut scores = Vec::with_capacity(analysis.out.len());
+    let mut alerts = Vec::new();
+    for (day, group) in &analysis.out {
         totals.person_days += 1;
         totals.persons.insert(day.person.clone());
-        scores.push((day.person.clone(), day_number(day.day)?, day.score));
+        totals.levels[day.level as usize] += 1;
+        scores.push((day.person.clone(), day_number(day.day)?, day.risk));
+        for reason in &day.alerts {
+            let time_us = local_midnight_us(offset, day.day)?;
+            alerts.push((
+                day.person.clone(),
+                time_us,
+                explain::alert_title(reason, day, group, Lang::En),
+            ));
+        }
     }
-    let store = data.store_mut();
     store.store_scores(&scores)?;
-    for day in scored.iter().filter(|d| d.score >= args.alert_score) {
-        totals.alerts_over_threshold += 1;
-        let time_us = local_midnight_us(offset, day.day)?;
-        if store.add_alert_once(&day.person, time_us, &alert_title(day))? {
+    if let Ok(path) = std::env::var("MAMORI_RISK_DUMP") {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for (day, group) in &analysis.out {
+            let mut d = explain::details(day, group);
+            d["person"] = day.person.clone().into();
+            d["day"] = day.day.to_string().into();
+            writeln!(out, "{d}")?;
+        }
+    }
+    for (person, time_us, title) in &alerts {
+        totals.alerts += 1;
+        if store.add_alert_once(person, *time_us, title)? {
             totals.alerts_added += 1;
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    let [none, low, medium, high, critical] = totals.levels;
     if json {
         println!(
             "{}",
             serde_json::json!({
                 "events": totals.events, "unreadable": totals.unreadable,
                 "rule_findings": totals.rule_findings, "late": late,
-                "rules_not_loaded": errors.len(),
+                "rules_not_loaded": errors.len(), "use_hr": analysis.risk.config().use_hr,
                 "person_days": totals.person_days, "persons": totals.persons.len(),
-                "alert_score": args.alert_score,
-                "alerts": totals.alerts_over_threshold, "alerts_added": totals.alerts_added,
+                "levels": {"none": none, "low": low, "medium": medium, "high": high, "critical": critical},
+                "alerts": totals.alerts, "alerts_added": totals.alerts_added,
                 "seconds": crate::bench::round(seconds),
             })
         );
     } else {
         println!(
-            "{} events, {} person-days of {} persons scored, {} alerts (score >= {}), {} new; \
-             {} rule findings; {:.1} s",
+            "{} events, {} person-days of {} persons (levels: {none} none, {low} low, {medium} \
+             medium, {high} high, {critical} critical), {} alerts, {} new; {} rule findings; {:.1} s",
             totals.events,
             totals.person_days,
             totals.persons.len(),
-            totals.alerts_over_threshold,
-            args.alert_score,
+            totals.alerts,
             totals.alerts_added,
             totals.rule_findings,
             seconds
@@ -136,16 +193,204 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-fn score_rows(scorer: &mut Scorer, rows: Vec<DayFeatures>, out: &mut Vec<Scored>) {
-    out.extend(rows.iter().map(|row| scorer.score(row)));
+fn read_config(path: &Path) -> anyhow::Result<RiskConfig> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| BadInput(format!("{}: {e}", path.display())).into())
+}
+
+/// What HR says, ready per person: department (peer group) and risk context.
+struct Hr {
+    persons: HashMap<String, (Option<String>, PersonContext)>,
+}
+
+impl Hr {
+    fn new(people: &[PersonRecord], confirmed: &HashSet<String>) -> Hr {
+        let persons = people
+            .iter()
+            .map(|p| {
+                let context = PersonContext {
+                    notice_date: p.notice_date,
+                    termination_date: p.termination_date,
+                    priority: p.priority || p.employment_type == Some(EmploymentType::Executive),
+                    contractor: matches!(
+                        p.employment_type,
+                        Some(EmploymentType::Contractor | EmploymentType::Temporary)
+                    ),
+                    prior_incident: confirmed.contains(&p.person_id),
+                };
+                (p.person_id.clone(), (p.department.clone(), context))
+            })
+            .collect();
+        Hr { persons }
+    }
+
+    fn department(&self, person: &str) -> Option<&str> {
+        self.persons.get(person).and_then(|(d, _)| d.as_deref())
+    }
+}
+
+/// The models and the risk engine, fed day by day.
+struct Analysis {
+    scorer: Scorer,
+    risk: RiskEngine,
+    hr: Hr,
+    no_context: PersonContext,
+    /// Every risk day with the name of its peer group.
+    out: Vec<(RiskDay, String)>,
+}
+
+impl Analysis {
+    fn new(config: RiskConfig, hr: Hr) -> Analysis {
+        Analysis {
+            scorer: Scorer::new(config.baseline.scorer_options()),
+            risk: RiskEngine::new(config),
+            hr,
+            no_context: PersonContext::default(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Scores drained rows (sorted by day, then person) one day at a time.
+    fn days(&mut self, rows: Vec<DayFeatures>, findings: &mut DayFindings) {
+        let mut start = 0;
+        while start < rows.len() {
+            let day = rows[start].day;
+            let end = start + rows[start..].iter().take_while(|r| r.day == day).count();
+            self.day(&rows[start..end], findings);
+            start = end;
+        }
+    }
+
+    fn day(&mut self, rows: &[DayFeatures], findings: &mut DayFindings) {
+        let hr = &self.hr;
+        let (groups, of_row) = day_peers(rows, |r| hr.department(&r.person));
+        let scored: Vec<Scored> = rows
+            .iter()
+            .zip(&of_row)
+            .map(|(row, &g)| self.scorer.score(row, groups.get(g)))
+            .collect();
+        let day_findings: Vec<Vec<Finding>> = rows
+            .iter()
+            .map(|row| {
+                let mut list: Vec<Finding> = findings
+                    .remove(&(row.person.clone(), row.day))
+                    .map(|by_rule| by_rule.into_values().collect())
+                    .unwrap_or_default();
+                list.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
+                list
+            })
+            .collect();
+        let inputs: Vec<DayInput> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| DayInput {
+                features: row,
+                scored: &scored[i],
+                peer_group: of_row[i],
+                findings: &day_findings[i],
+                context: hr
+                    .persons
+                    .get(&row.person)
+                    .map_or(&self.no_context, |(_, c)| c),
+            })
+            .collect();
+        let days = self.risk.day(&inputs);
+        self.out
+            .extend(days.into_iter().zip(&of_row).map(|(d, &g)| {
+                let group = groups
+                    .get(g)
+                    .map_or(mamori_detect::peers::ORGANISATION, |s: &PeerStats| {
+                        s.group.as_str()
+                    });
+                (d, group.to_string())
+            }));
+    }
+}
+
+/// Adds one finding of `person` at `time_us` to the day's findings.
+fn note_finding(
+    findings: &mut DayFindings,
+    offset: Offset,
+    person: &str,
+    time_us: i64,
+    rule_id: &str,
+    title: &str,
+    level: Option<&str>,
+) {
+    let Ok(time) = jiff::Timestamp::from_microsecond(time_us) else {
+        return;
+    };
+    let day = offset.to_datetime(time).date();
+    let entry = findings
+        .entry((person.to_string(), day))
+        .or_default()
+        .entry(rule_id.to_string())
+        .or_insert_with(|| Finding {
+            rule_id: rule_id.to_string(),
+            title: title.to_string(),
+            level: Level::of_rule(level),
+            count: 0,
+            first_us: time_us,
+        });
+    entry.count += 1;
+    entry.first_us = entry.first_us.min(time_us);
+}
+
+/// The findings `mamori rules run` stored in the range, as indicators and as the
+/// `rule_findings` feature; returns how many.
+fn stored_findings(
+    data: &mamori_store::DataDir,
+    from_us: i64,
+    to_us: i64,
+    offset: Offset,
+    features: &mut FeatureBuilder,
+    findings: &mut DayFindings,
+) -> anyhow::Result<u64> {
+    let mut count = 0;
+    let mut persons: HashMap<String, Option<String>> = HashMap::new();
+    for finding in data.store().rule_findings()? {
+        if !(from_us..to_us).contains(&finding.last_us) {
+            continue;
+        }
+        let person = match &finding.person_id {
+            Some(p) => p.clone(),
+            None => match persons.get(&finding.account) {
+                Some(p) => p.clone().unwrap_or_else(|| finding.account.clone()),
+                None => {
+                    let p = data.store().person_of_account(&finding.account)?;
+                    persons.insert(finding.account.clone(), p.clone());
+                    p.unwrap_or_else(|| finding.account.clone())
+                }
+            },
+        };
+        let Ok(time) = jiff::Timestamp::from_microsecond(finding.last_us) else {
+            continue;
+        };
+        features.add_rule_finding(&person, time);
+        note_finding(
+            findings,
+            offset,
+            &person,
+            finding.last_us,
+            &finding.rule_id,
+            &finding.rule_title,
+            finding.level.as_deref(),
+        );
+        count += 1;
+    }
+    Ok(count)
 }
 
 /// Gives every non-silent rule match and every completed correlation of `event` to the
-/// features as a rule finding of the person; returns how many.
+/// features as a rule finding of the person, and to the day's findings; returns how many.
+#[allow(clippy::too_many_arguments)]
 fn add_findings(
     detector: &mut Detector<'_>,
     engine: &Engine,
     features: &mut FeatureBuilder,
+    findings: &mut DayFindings,
+    offset: Offset,
     leaf: u64,
     event: &Event,
     context: &serde_json::Map<String, Value>,
@@ -155,10 +400,27 @@ fn add_findings(
         .get("person")
         .and_then(Value::as_str)
         .unwrap_or_else(|| event.account());
+    let time_us = event.time.as_microsecond();
     let mut count = 0;
     for &index in &detector.matched {
-        if !engine.rule_is_silent(index) {
-            count += u64::from(features.add_rule_finding(person, event.time));
+        if engine.rule_is_silent(index) {
+            continue;
+        }
+        let Some(rule) = engine.rule(index) else {
+            continue;
+        };
+        if features.add_rule_finding(person, event.time) {
+            count += 1;
+            let id = rule.id.as_deref().unwrap_or(&rule.title);
+            note_finding(
+                findings,
+                offset,
+                person,
+                time_us,
+                id,
+                &rule.title,
+                rule.level.as_deref(),
+            );
         }
     }
     for hit in &detector.hits {
@@ -168,7 +430,22 @@ fn add_findings(
             Some((_, account)) if account != event.account() => account.as_str(),
             _ => person,
         };
-        count += u64::from(features.add_rule_finding(who, event.time));
+        let Some(info) = engine.correlation(hit.correlation) else {
+            continue;
+        };
+        if features.add_rule_finding(who, event.time) {
+            count += 1;
+            let id = info.id.as_deref().unwrap_or(&info.title);
+            note_finding(
+                findings,
+                offset,
+                who,
+                time_us,
+                id,
+                &info.title,
+                info.level.as_deref(),
+            );
+        }
     }
     count
 }
@@ -183,32 +460,6 @@ fn local_midnight_us(offset: Offset, day: Date) -> anyhow::Result<i64> {
     Ok(offset
         .to_timestamp(day.to_datetime(Time::midnight()))?
         .as_microsecond())
-}
-
-/// `unusual activity: removable_copies 340 (usual 0); logons_after_hours 3 (usual 0)`.
-fn alert_title(day: &Scored) -> String {
-    let parts: Vec<String> = day
-        .top
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {} (usual {})",
-                c.feature.name(),
-                number(c.value),
-                number(c.usual)
-            )
-        })
-        .collect();
-    format!("unusual activity: {}", parts.join("; "))
-}
-
-/// Whole numbers without a fraction, others with one decimal.
-fn number(value: f64) -> String {
-    if value.fract() == 0.0 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.1}")
-    }
 }
 
 #[cfg(test)]
@@ -236,12 +487,18 @@ mod tests {
                     feature: Feature::RemovableCopies,
                     value: 340.0,
                     usual: 0.0,
+                    peer: f64::NAN,
+                    own_z: 10.0,
+                    peer_z: f64::NAN,
                     z: 10.0,
                 },
                 Contribution {
                     feature: Feature::LogonsAfterHours,
                     value: 3.0,
                     usual: 0.5,
+                    peer: f64::NAN,
+                    own_z: 2.5,
+                    peer_z: f64::NAN,
                     z: 2.5,
                 },
             ],
