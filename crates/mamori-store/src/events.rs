@@ -141,7 +141,7 @@ impl WalCheckpointer {
 
 impl EventStore {
     pub fn open(path: &Path) -> Result<EventStore> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.execute_batch(
             "PRAGMA page_size=16384;
              PRAGMA journal_mode=WAL;
@@ -155,6 +155,15 @@ impl EventStore {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::people::SCHEMA)?;
         conn.execute_batch(crate::findings::SCHEMA)?;
+        // Tables of older builds gain columns in place (within the same schema version: old
+        // rows stay valid), all or none.
+        let tx = conn.transaction()?;
+        tx.execute_batch(crate::alerts::SCHEMA)?;
+        crate::alerts::upgrade(&tx)?;
+        crate::findings::upgrade(&tx)?;
+        tx.execute_batch(crate::cases::SCHEMA)?;
+        tx.execute_batch(crate::access::SCHEMA)?;
+        tx.commit()?;
         let version: Option<String> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key='schema_version'",

@@ -1,4 +1,5 @@
-//! What detection concludes: risk scores per person and day, and alerts.
+//! What detection concludes: risk scores and levels per person and day, and rule findings
+//! (alerts are in module `alerts`).
 //!
 //! Analytics (`mamori-detect`) write these tables; evaluation and the console read them. A
 //! person-day without a row has score 0.
@@ -7,6 +8,7 @@ use std::collections::HashMap;
 
 use rusqlite::params;
 
+use crate::alerts::Level;
 use crate::postings::{Dimension, Postings};
 use crate::{EventStore, Result, StoreError};
 
@@ -17,13 +19,6 @@ CREATE TABLE IF NOT EXISTS person_day_scores (
     score     REAL NOT NULL,
     PRIMARY KEY (person_id, day)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS alerts (
-    id        INTEGER PRIMARY KEY,
-    person_id TEXT NOT NULL,
-    time_us   INTEGER NOT NULL,
-    title     TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS alerts_person_time ON alerts(person_id, time_us);
 -- What a detection rule found: the rule as it credits itself (the Sigma licence asks that
 -- findings name the author) and the events (ledger leaves) that make the finding.
 CREATE TABLE IF NOT EXISTS rule_findings (
@@ -42,6 +37,29 @@ CREATE TABLE IF NOT EXISTS rule_findings (
 );
 CREATE INDEX IF NOT EXISTS rule_findings_time ON rule_findings(first_us);
 ";
+
+/// Columns added to `person_day_scores` since the first builds: a risk day's level and
+/// explanation (NULL for scores stored by [`EventStore::store_scores`]).
+const ADDED_SCORE_COLUMNS: &[(&str, &str)] = &[("level", "TEXT"), ("details", "TEXT")];
+
+/// Adds the missing columns to a `person_day_scores` table of an older build. Runs inside the
+/// transaction of `EventStore::open`.
+pub(crate) fn upgrade(conn: &rusqlite::Connection) -> Result<()> {
+    crate::upgrade::add_missing_columns(conn, "person_day_scores", ADDED_SCORE_COLUMNS)?;
+    Ok(())
+}
+
+/// A person's risk on one day, as the risk engine concludes it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RiskDay {
+    pub person_id: String,
+    /// The local day number (days since 1970-01-01).
+    pub day: i64,
+    pub score: f64,
+    pub level: Level,
+    /// The explanation (indicators, contributions).
+    pub details: serde_json::Value,
+}
 
 /// One finding of a detection or correlation rule.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -175,6 +193,96 @@ impl EventStore {
         Ok(())
     }
 
+    /// Stores the risk of person-days, replacing rows (scores included) of the same person
+    /// and day.
+    pub fn store_risk_days(&mut self, days: &[RiskDay]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO person_day_scores(person_id, day, score, level, details)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for day in days {
+                insert.execute(params![
+                    day.person_id,
+                    day.day,
+                    day.score,
+                    day.level.as_str(),
+                    day.details.to_string()
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A person's stored days, ascending. A day with only a score (from
+    /// [`EventStore::store_scores`]) reads as level `None` with details `null`.
+    pub fn risk_days(&self, person_id: &str) -> Result<Vec<RiskDay>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT day, score, level, details FROM person_day_scores
+             WHERE person_id = ?1 ORDER BY day",
+        )?;
+        let mut rows = stmt.query([person_id])?;
+        let mut days = Vec::new();
+        while let Some(row) = rows.next()? {
+            let day: i64 = row.get(0)?;
+            let corrupt = |what: String| {
+                StoreError::Corrupt(format!("risk of {person_id} on day {day}: {what}"))
+            };
+            let level = read_level(
+                row.get_ref(2)?
+                    .as_str_or_null()
+                    .map_err(rusqlite::Error::from)?,
+            )
+            .map_err(corrupt)?;
+            let details = match row
+                .get_ref(3)?
+                .as_str_or_null()
+                .map_err(rusqlite::Error::from)?
+            {
+                None => serde_json::Value::Null,
+                Some(text) => serde_json::from_str(text)
+                    .map_err(|e| corrupt(format!("details are not JSON: {e}")))?,
+            };
+            days.push(RiskDay {
+                person_id: person_id.to_owned(),
+                day,
+                score: row.get(1)?,
+                level: level.unwrap_or(Level::None),
+                details,
+            });
+        }
+        Ok(days)
+    }
+
+    /// Calls `each(person, day, score, level)` for every stored person-day, ascending by
+    /// person then day, without collecting them (an organisation's history has millions).
+    /// `level` is `None` for a day with only a score.
+    pub fn for_each_score(
+        &self,
+        mut each: impl FnMut(&str, i64, f64, Option<Level>) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare(
+            "SELECT person_id, day, score, level FROM person_day_scores ORDER BY person_id, day",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let person = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+            let day: i64 = row.get(1)?;
+            let level = read_level(
+                row.get_ref(3)?
+                    .as_str_or_null()
+                    .map_err(rusqlite::Error::from)?,
+            )
+            .map_err(|what| {
+                StoreError::Corrupt(format!("risk of {person} on day {day}: {what}"))
+            })?;
+            each(person, day, row.get(2)?, level)?;
+        }
+        Ok(())
+    }
+
     /// Every stored person-day score.
     pub fn scores(&self) -> Result<HashMap<(String, i64), f64>> {
         let mut stmt = self
@@ -183,45 +291,12 @@ impl EventStore {
         let rows = stmt.query_map([], |row| Ok(((row.get(0)?, row.get(1)?), row.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
 
-    /// Records an alert about a person.
-    pub fn add_alert(&mut self, person_id: &str, time_us: i64, title: &str) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO alerts(person_id, time_us, title) VALUES (?1, ?2, ?3)",
-            params![person_id, time_us, title],
-        )?;
-        Ok(())
-    }
-
-    /// Records an alert unless one with the same person, time and title is stored already,
-    /// so that re-running an analysis over the same history does not repeat its alerts.
-    /// Returns whether it was added.
-    pub fn add_alert_once(&mut self, person_id: &str, time_us: i64, title: &str) -> Result<bool> {
-        let exists: bool = self.conn.query_row(
-            "SELECT EXISTS(SELECT 1 FROM alerts
-                           WHERE person_id = ?1 AND time_us = ?2 AND title = ?3)",
-            params![person_id, time_us, title],
-            |row| row.get(0),
-        )?;
-        if exists {
-            return Ok(false);
-        }
-        self.add_alert(person_id, time_us, title)?;
-        Ok(true)
-    }
-
-    /// Times of every person's alerts, ascending.
-    pub fn alert_times(&self) -> Result<HashMap<String, Vec<i64>>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT person_id, time_us FROM alerts ORDER BY person_id, time_us")?;
-        let mut rows = stmt.query([])?;
-        let mut times: HashMap<String, Vec<i64>> = HashMap::new();
-        while let Some(row) = rows.next()? {
-            times.entry(row.get(0)?).or_default().push(row.get(1)?);
-        }
-        Ok(times)
-    }
+/// A stored level word, `None` for NULL.
+fn read_level(text: Option<&str>) -> Result<Option<Level>, String> {
+    text.map(|word| Level::parse(word).ok_or_else(|| format!("unknown level {word:?}")))
+        .transpose()
 }
 
 #[cfg(test)]
@@ -264,5 +339,49 @@ mod tests {
         assert!(store.add_alert_once("P1", 42, "second").unwrap());
         assert!(store.add_alert_once("P2", 42, "first").unwrap());
         assert_eq!(store.alert_times().unwrap()["P1"], [42, 42, 99]);
+    }
+
+    #[test]
+    fn risk_days_share_the_scores_table_and_stream_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = EventStore::open(&dir.path().join("s.sqlite")).unwrap();
+        store
+            .store_scores(&[("P2".into(), 3, 1.0), ("P1".into(), 9, 2.0)])
+            .unwrap();
+        let risk = |person: &str, day: i64, score: f64, level: Level| RiskDay {
+            person_id: person.into(),
+            day,
+            score,
+            level,
+            details: serde_json::json!({"top": [person]}),
+        };
+        store
+            .store_risk_days(&[
+                risk("P1", 5, 40.25, Level::High),
+                risk("P2", 3, 12.0, Level::Low),
+            ])
+            .unwrap();
+        // A risk day replaces the plain score of its person-day.
+        assert_eq!(store.scores().unwrap()[&("P2".to_string(), 3)], 12.0);
+        let p1 = store.risk_days("P1").unwrap();
+        assert_eq!(p1.len(), 2);
+        assert_eq!(p1[0], risk("P1", 5, 40.25, Level::High));
+        assert_eq!((p1[1].day, p1[1].level), (9, Level::None));
+        assert_eq!(p1[1].details, serde_json::Value::Null);
+        let mut rows = Vec::new();
+        store
+            .for_each_score(|person, day, score, level| {
+                rows.push((person.to_owned(), day, score, level));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("P1".to_string(), 5, 40.25, Some(Level::High)),
+                ("P1".to_string(), 9, 2.0, None),
+                ("P2".to_string(), 3, 12.0, Some(Level::Low)),
+            ]
+        );
     }
 }

@@ -25,16 +25,23 @@
 //!
 //! This crate knows nothing of input formats (that is `mamori-ingest`) nor of HTTP.
 
+mod access;
+mod alerts;
 mod bodies;
+mod cases;
 mod datadir;
 mod events;
 mod findings;
 mod people;
 mod postings;
+mod upgrade;
 
+pub use access::AccessRecord;
+pub use alerts::{Alert, AlertFilter, AlertStatus, Level, NewAlert};
+pub use cases::{Case, CaseDetail, CaseNote, CaseOutcome, CaseStatus};
 pub use datadir::{Appender, DataDir, Paths, VerifyError, VerifyReport};
 pub use events::{BatchOutcome, EventStore, NewEvent, StoredEvent};
-pub use findings::{RuleFinding, day_of};
+pub use findings::{RiskDay, RuleFinding, day_of};
 pub use people::PeopleOutcome;
 
 /// Errors of the store and the data directory.
@@ -58,6 +65,13 @@ pub enum StoreError {
     Leaf { leaf_index: u64, reason: String },
     #[error("signing key: {0}")]
     Key(#[from] mamori_ledger::note::NoteError),
+    /// An alert, case or other record asked for by id does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A request the stored state does not allow (dismissing an escalated alert, closing a
+    /// case without an outcome, …); the message says what to do instead.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -4,6 +4,7 @@
 
 mod analyze;
 mod bench;
+mod cases;
 mod eval;
 mod evidence;
 mod import;
@@ -86,6 +87,20 @@ enum Command {
     /// Write a synthetic organisation's activity with planted insiders and the answer key
     /// (CERT r4.2 layout or Mamori events; see docs/simulator.md).
     Simulate(simulate::SimulateArgs),
+    /// Alerts: list them, dismiss one (docs/cases.md).
+    #[command(subcommand)]
+    Alerts(cases::AlertsCommand),
+    /// Investigation cases opened from alerts (docs/cases.md).
+    #[command(subcommand)]
+    Cases(cases::CasesCommand),
+    /// Person-day risk scores.
+    #[command(subcommand)]
+    Scores(cases::ScoresCommand),
+    /// Who read or changed alerts, cases and scores, newest first.
+    AccessLog {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Detection quality against an answer key in the CERT layout (insiders.csv + incident
     /// files): recall within a daily review budget, time to detection, ROC AUC, against a
     /// random ranking.
@@ -237,6 +252,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(command) => rules::run(&data_dir, command, cli.json),
         Command::Analyze(args) => analyze::run(&data_dir, &args, cli.json),
         Command::Simulate(args) => simulate::run(args, cli.json),
+        Command::Alerts(command) => cases::alerts(&data_dir, command, cli.json),
+        Command::Cases(command) => cases::cases(&data_dir, command, cli.json),
+        Command::Scores(command) => cases::scores(&data_dir, command, cli.json),
+        Command::AccessLog { limit } => cases::access_log(&data_dir, limit, cli.json),
         Command::Eval { answers, dataset } => {
             eval::run(&data_dir, &answers, dataset.as_deref(), cli.json)
         }
@@ -336,4 +355,14 @@ pub fn read_verifier(key: &str) -> anyhow::Result<mamori_ledger::note::Verifier>
     };
     mamori_ledger::note::Verifier::from_vkey(text.trim())
         .map_err(|e| BadInput(format!("verifier key: {e}")).into())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Clap checks the definition of every command only when that command is parsed; this
+    /// checks them all at once.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }
