@@ -51,7 +51,7 @@ pub struct ScorerOptions {
     /// Largest z of one feature (default 10).
     pub clip: f64,
     /// How a feature's deviation from the person's own baseline and from the peers of the day
-    /// combine (default [`PeerMode::Mean`]).
+    /// combine (default [`PeerMode::Min`]).
     pub peers: PeerMode,
 }
 
@@ -78,7 +78,7 @@ impl Default for ScorerOptions {
             warmup: 7,
             top: 3,
             clip: 10.0,
-            peers: PeerMode::Mean,
+            peers: PeerMode::Min,
         }
     }
 }
@@ -358,14 +358,14 @@ mod tests {
             .iter()
             .enumerate()
         {
-            let scored = scorer.score(&row("p", n as i8, &[(Feature::Events, *events)]), None);
+            let scored = scorer.score(&row("p", n as i8, &[(Feature::EmailsSent, *events)]), None);
             assert_eq!(scored.score, 0.0, "warm-up");
         }
-        let scored = scorer.score(&row("p", 7, &[(Feature::Events, 40.0)]), None);
+        let scored = scorer.score(&row("p", 7, &[(Feature::EmailsSent, 40.0)]), None);
         let z = (40.0 - 16.0) / (1.4826 * 4.0);
         assert_eq!(scored.top.len(), 1);
         let c = &scored.top[0];
-        assert_eq!((c.feature, c.value, c.usual), (Feature::Events, 40.0, 16.0));
+        assert_eq!((c.feature, c.value, c.usual), (Feature::EmailsSent, 40.0, 16.0));
         assert!((c.z - z).abs() < 1e-12, "{} vs {z}", c.z);
         assert!((scored.score - z).abs() < 1e-12);
     }
@@ -374,27 +374,27 @@ mod tests {
     fn a_constant_history_uses_the_floor() {
         let mut scorer = Scorer::new(ScorerOptions::default());
         for n in 0..7 {
-            scorer.score(&row("p", n, &[(Feature::Events, 5.0)]), None);
+            scorer.score(&row("p", n, &[(Feature::EmailsSent, 5.0)]), None);
         }
         // MAD 0 → spread 1 (the count floor): 3 more events are z = 3.
         let scored = scorer.score(
             &row(
                 "p",
                 7,
-                &[(Feature::Events, 8.0), (Feature::RemovableCopies, 2.0)],
+                &[(Feature::EmailsSent, 8.0), (Feature::RemovableCopies, 2.0)],
             ),
             None,
         );
         let got: Vec<_> = scored.top.iter().map(|c| (c.feature, c.z)).collect();
         assert_eq!(
             got,
-            [(Feature::Events, 3.0), (Feature::RemovableCopies, 2.0)]
+            [(Feature::EmailsSent, 3.0), (Feature::RemovableCopies, 2.0)]
         );
         assert_eq!(scored.score, 5.0);
         // Fewer events than usual is not suspicious.
         assert!(
             scorer
-                .score(&row("p", 8, &[(Feature::Events, 1.0)]), None)
+                .score(&row("p", 8, &[(Feature::EmailsSent, 1.0)]), None)
                 .top
                 .is_empty()
         );
@@ -409,7 +409,7 @@ mod tests {
             assert_eq!(scorer.history_len("p"), n as usize + 1);
         }
         // The seventh day of history is there: the eighth day is scored.
-        let scored = scorer.score(&row("p", 7, &[(Feature::Events, 2.0)]), None);
+        let scored = scorer.score(&row("p", 7, &[(Feature::EmailsSent, 2.0)]), None);
         assert_eq!(scored.score, 2.0);
         // Another person starts their own warm-up.
         let other = scorer.score(&row("q", 7, &[(Feature::RemovableCopies, 500.0)]), None);
@@ -431,7 +431,10 @@ mod tests {
                 spread: spreads,
             }
         };
-        let mut scorer = Scorer::new(ScorerOptions::default());
+        let mut scorer = Scorer::new(ScorerOptions {
+            peers: PeerMode::Mean,
+            ..ScorerOptions::default()
+        });
         // A new person: no own baseline, the peers alone (copy 12 where peers copy 2 ± 2).
         let first = scorer.score(
             &row("p", 0, &[(Feature::RemovableCopies, 12.0)]),
@@ -597,12 +600,12 @@ mod tests {
         for n in 0..20 {
             // Ten days of 100 events, then ten days of 0.
             let events = if n < 10 { 100.0 } else { 0.0 };
-            scorer.score(&row("p", n, &[(Feature::Events, events)]), None);
+            scorer.score(&row("p", n, &[(Feature::EmailsSent, events)]), None);
             assert!(scorer.history_len("p") <= 10);
         }
         assert_eq!(scorer.history_len("p"), 10);
         // The 100s have left the window: the usual is 0 again.
-        let scored = scorer.score(&row("p", 20, &[(Feature::Events, 3.0)]), None);
+        let scored = scorer.score(&row("p", 20, &[(Feature::EmailsSent, 3.0)]), None);
         assert_eq!((scored.top[0].usual, scored.score), (0.0, 3.0));
     }
 }

@@ -50,7 +50,7 @@ impl Level {
 
 /// Everything the risk engine can be told; `docs/risk.md` documents each field and
 /// `docs/risk.toml` is this default as a file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RiskConfig {
     /// Days for an accumulated risk to halve.
@@ -70,7 +70,7 @@ pub struct RiskConfig {
 impl Default for RiskConfig {
     fn default() -> Self {
         RiskConfig {
-            half_life_days: 7.0,
+            half_life_days: 1.0,
             use_hr: true,
             baseline: BaselineConfig::default(),
             anomaly: AnomalyConfig::default(),
@@ -84,7 +84,7 @@ impl Default for RiskConfig {
 }
 
 /// The anomaly model ([`crate::anomaly::ScorerOptions`]).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BaselineConfig {
     pub window: usize,
@@ -120,7 +120,7 @@ impl BaselineConfig {
 }
 
 /// Anomaly points: `(score − min_score) × weight` when positive.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AnomalyConfig {
     pub min_score: f64,
@@ -140,7 +140,7 @@ impl Default for AnomalyConfig {
 /// `min(1, sqrt(common_share / share))` (`share`: person-days with the rule among all so far),
 /// times a habit weight `1 / (1 + days / habit_days)` (`days`: the person's days with the rule
 /// among their last `habit_window` active days), times `1 + ln(count)` up to 2.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RuleConfig {
     pub low: f64,
@@ -182,9 +182,9 @@ impl RuleConfig {
 /// share copies, web uploads and mails to personal addresses. It scores when it is at least
 /// `min_total`, `min_peer_ratio` times the peer median and `min_own_ratio` times the person's
 /// own total of the `days` before: `points × (1 + log2(peer ratio / min_peer_ratio))`, at most
-/// three times `points`. A person needs `days` days of history (counted from their first active
-/// day) before the comparison with their own past means anything.
-#[derive(Debug, Clone, Deserialize)]
+/// three times `points`. A person needs `2 × days` days of history (from their first active
+/// day) before the comparison with their own past window means anything.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CumulativeConfig {
     pub days: i64,
@@ -199,9 +199,9 @@ impl Default for CumulativeConfig {
         CumulativeConfig {
             days: 30,
             min_total: 10.0,
-            min_peer_ratio: 3.0,
+            min_peer_ratio: 5.0,
             min_own_ratio: 1.5,
-            points: 4.0,
+            points: 1.0,
         }
     }
 }
@@ -211,7 +211,7 @@ impl Default for CumulativeConfig {
 /// `departing_period_days`) until `after_days` after the termination date, and in the
 /// look-back (`lookback`) for the `lookback_days` before that: what a leaver did in the months
 /// before giving notice is where theft of data usually starts, but weighs less.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ContextConfig {
     pub departing: f64,
@@ -240,7 +240,7 @@ impl Default for ContextConfig {
 }
 
 /// Smallest risk of each level.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LevelConfig {
     pub low: f64,
@@ -278,7 +278,7 @@ impl LevelConfig {
 
 /// When alerts are raised: a person's level rising to `level` or above; a rule finding of
 /// `rule_level` or above whose commonness and habit weights are both at least `rule_weight`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertConfig {
     pub level: Level,
@@ -497,7 +497,7 @@ impl RiskEngine {
                     }
                 }
                 // Without a full previous window the own comparison is meaningless.
-                if i64::from((today - first).get_days()) < days {
+                if i64::from((today - first).get_days()) < 2 * days {
                     previous = f64::INFINITY;
                 }
                 (total, previous)
@@ -695,4 +695,204 @@ fn factors(config: &ContextConfig, person: &PersonContext, day: Date) -> Vec<Fac
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::features::FEATURES;
+
+    fn date(n: i64) -> Date {
+        jiff::civil::date(2024, 3, 1) + jiff::Span::new().days(n)
+    }
+
+    fn features(person: &str, day: i64, copies: f64) -> DayFeatures {
+        let mut values = vec![0.0; FEATURES.len()];
+        values[Feature::RemovableCopies.index()] = copies;
+        DayFeatures {
+            person: person.into(),
+            day: date(day),
+            values,
+        }
+    }
+
+    fn scored(person: &str, day: i64, score: f64) -> Scored {
+        Scored {
+            person: person.into(),
+            day: date(day),
+            score,
+            top: Vec::new(),
+        }
+    }
+
+    fn finding(rule: &str, level: Level) -> Finding {
+        Finding {
+            rule_id: rule.into(),
+            title: rule.into(),
+            level,
+            count: 1,
+            first_us: 0,
+        }
+    }
+
+    /// One person's day through the engine (alone that day).
+    fn one(
+        engine: &mut RiskEngine,
+        day: i64,
+        score: f64,
+        findings: &[Finding],
+        context: &PersonContext,
+    ) -> RiskDay {
+        let f = features("p", day, 0.0);
+        let s = scored("p", day, score);
+        let input = DayInput {
+            features: &f,
+            scored: &s,
+            peer_group: 0,
+            findings,
+            context,
+        };
+        engine.day(&[input]).remove(0)
+    }
+
+    #[test]
+    fn risk_decays_by_half_per_half_life_and_levels_follow() {
+        let mut engine = RiskEngine::new(RiskConfig {
+            half_life_days: 7.0,
+            ..RiskConfig::default()
+        });
+        let none = PersonContext::default();
+        // Anomaly score 66 → 60 points (min_score 6): high.
+        let first = one(&mut engine, 0, 66.0, &[], &none);
+        assert_eq!((first.points, first.level), (60.0, Level::High));
+        assert_eq!(
+            first.alerts,
+            [AlertReason::LevelRose {
+                from: Level::None,
+                to: Level::High
+            }]
+        );
+        // Seven days later (one half-life), nothing new: 30, medium, no alert.
+        let later = one(&mut engine, 7, 0.0, &[], &none);
+        assert!((later.risk - 30.0).abs() < 1e-9, "{}", later.risk);
+        assert_eq!((later.level, later.alerts.len()), (Level::Medium, 0));
+        // Back up to high: the level rose again, so another alert.
+        let again = one(&mut engine, 8, 36.0, &[], &none);
+        assert_eq!(again.level, Level::High);
+        assert_eq!(again.alerts.len(), 1);
+    }
+
+    #[test]
+    fn common_and_habitual_rules_weigh_less() {
+        let mut engine = RiskEngine::new(RiskConfig::default());
+        let none = PersonContext::default();
+        let high = finding("r1", Level::High);
+        let fresh = one(&mut engine, 0, 0.0, std::slice::from_ref(&high), &none);
+        assert_eq!(fresh.points, 15.0);
+        assert!(matches!(fresh.alerts.last(), Some(AlertReason::Rule(_))));
+        // The second day: the rule fired on every person-day so far (share 1 → weight 0.1)
+        // and on the person's one earlier day (habit 1 / (1 + 1/2)).
+        let second = one(&mut engine, 1, 0.0, std::slice::from_ref(&high), &none);
+        let expected = 15.0 * (0.01f64).sqrt() * (1.0 / 1.5);
+        assert!((second.points - expected).abs() < 1e-9, "{}", second.points);
+        assert!(
+            !second
+                .alerts
+                .iter()
+                .any(|a| matches!(a, AlertReason::Rule(_)))
+        );
+    }
+
+    #[test]
+    fn departing_window_look_back_and_other_factors_multiply() {
+        let config = RiskConfig::default();
+        let leaver = PersonContext {
+            notice_date: Some(date(100)),
+            termination_date: Some(date(130)),
+            contractor: true,
+            ..PersonContext::default()
+        };
+        let factors_on = |day: i64| -> Vec<f64> {
+            factors(&config.context, &leaver, date(day))
+                .iter()
+                .map(Factor::factor)
+                .collect()
+        };
+        assert_eq!(factors_on(9), [1.3], "outside everything but contractor");
+        assert_eq!(
+            factors_on(10),
+            [1.3, 1.3],
+            "first day of the 90-day look-back"
+        );
+        assert_eq!(factors_on(100), [2.0, 1.3], "notice given");
+        assert_eq!(factors_on(160), [2.0, 1.3], "30 days after the last day");
+        assert_eq!(factors_on(161), [1.3]);
+        // Without a notice date: the termination date minus 30 days.
+        let no_notice = PersonContext {
+            notice_date: None,
+            ..leaver
+        };
+        let f = factors(&config.context, &no_notice, date(100));
+        assert!(matches!(f[0], Factor::Departing { factor, .. } if factor == 2.0));
+        // Without HR, nothing weighs.
+        let mut engine = RiskEngine::new(RiskConfig {
+            use_hr: false,
+            ..RiskConfig::default()
+        });
+        let day = one(&mut engine, 100, 16.0, &[], &leaver);
+        assert_eq!(
+            (day.points, day.multiplier, day.factors.len()),
+            (10.0, 1.0, 0)
+        );
+    }
+
+    #[test]
+    fn cumulative_exfiltration_needs_history_peers_and_growth() {
+        let mut engine = RiskEngine::new(RiskConfig::default());
+        let none = PersonContext::default();
+        let run = |engine: &mut RiskEngine, day: i64, copies: f64| {
+            let rows = [
+                features("p", day, copies),
+                features("q", day, 1.0),
+                features("r", day, 1.0),
+            ];
+            let scores: Vec<Scored> = rows.iter().map(|r| scored(&r.person, day, 0.0)).collect();
+            let inputs: Vec<DayInput> = rows
+                .iter()
+                .zip(&scores)
+                .map(|(f, s)| DayInput {
+                    features: f,
+                    scored: s,
+                    peer_group: 0,
+                    findings: &[],
+                    context: &none,
+                })
+                .collect();
+            engine.day(&inputs).remove(0)
+        };
+        // The first 30 days: five times the peers, but no past to compare with.
+        for day in 0..30 {
+            assert_eq!(run(&mut engine, day, 5.0).points, 0.0, "day {day}");
+        }
+        // Days 30–59 the same: no growth over the own past.
+        for day in 30..60 {
+            assert_eq!(run(&mut engine, day, 5.0).points, 0.0, "day {day}");
+        }
+        // Then 20 a day: far above the peers (30 each) and the own past.
+        let mut scored_day = None;
+        for day in 60..70 {
+            let d = run(&mut engine, day, 20.0);
+            if d.points > 0.0 {
+                scored_day = Some(d);
+                break;
+            }
+        }
+        let d = scored_day.unwrap();
+        assert!(
+            matches!(d.indicators[0], Indicator::Cumulative { .. }),
+            "{:?}",
+            d.indicators
+        );
+    }
 }

@@ -15,7 +15,7 @@ use mamori_detect::explain::{self, Lang};
 use mamori_detect::features::{DayFeatures, FeatureBuilder, FeatureOptions};
 use mamori_detect::peers::{PeerStats, day_peers};
 use mamori_detect::risk::{
-    DayInput, Finding, Level, PersonContext, RiskConfig, RiskDay, RiskEngine,
+    AlertReason, DayInput, Finding, Level, PersonContext, RiskConfig, RiskDay, RiskEngine,
 };
 use mamori_detect::sigma::Engine;
 use mamori_event::{EmploymentType, Event, PersonRecord};
@@ -81,7 +81,7 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
     } else {
         Vec::new()
     };
-    let confirmed: HashSet<String> = HashSet::new();
+    let confirmed = data.store().persons_with_confirmed_cases()?;
     let hr = Hr::new(&people, &confirmed);
     let mut enricher = enricher_for(&data, options, from_us, to_us)?;
     let started = std::time::Instant::now();
@@ -128,40 +128,29 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
     let late = features.late();
     analysis.days(features.finish(), &mut findings);
 
-    let store = data.store_mut();
-    let mut scores = Vec::with_capacity(analysis.out.len());
+    let mut risk_days = Vec::with_capacity(analysis.out.len());
     let mut alerts = Vec::new();
     for (day, group) in &analysis.out {
         totals.person_days += 1;
         totals.persons.insert(day.person.clone());
         totals.levels[day.level as usize] += 1;
-        scores.push((day.person.clone(), day_number(day.day)?, day.risk));
+        let day_number = day_number(day.day)?;
+        let details = explain::details(day, group);
         for reason in &day.alerts {
-            let time_us = local_midnight_us(offset, day.day)?;
-            alerts.push((
-                day.person.clone(),
-                time_us,
-                explain::alert_title(reason, day, group, Lang::En),
-            ));
+            alerts.push(new_alert(offset, day, day_number, group, reason, &details)?);
         }
+        risk_days.push(mamori_store::RiskDay {
+            person_id: day.person.clone(),
+            day: day_number,
+            score: day.risk,
+            level: store_level(day.level),
+            details,
+        });
     }
-    store.store_scores(&scores)?;
-    if let Ok(path) = std::env::var("MAMORI_RISK_DUMP") {
-        use std::io::Write;
-        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-        for (day, group) in &analysis.out {
-            let mut d = explain::details(day, group);
-            d["person"] = day.person.clone().into();
-            d["day"] = day.day.to_string().into();
-            writeln!(out, "{d}")?;
-        }
-    }
-    for (person, time_us, title) in &alerts {
-        totals.alerts += 1;
-        if store.add_alert_once(person, *time_us, title)? {
-            totals.alerts_added += 1;
-        }
-    }
+    let store = data.store_mut();
+    store.store_risk_days(&risk_days)?;
+    totals.alerts = alerts.len() as u64;
+    totals.alerts_added = store.add_alerts(&alerts)?;
     let seconds = started.elapsed().as_secs_f64();
     let [none, low, medium, high, critical] = totals.levels;
     if json {
@@ -191,6 +180,54 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The store's level of a risk level.
+fn store_level(level: Level) -> mamori_store::Level {
+    match level {
+        Level::None => mamori_store::Level::None,
+        Level::Low => mamori_store::Level::Low,
+        Level::Medium => mamori_store::Level::Medium,
+        Level::High => mamori_store::Level::High,
+        Level::Critical => mamori_store::Level::Critical,
+    }
+}
+
+/// The alert for `reason` on a risk day. Its dedup key names the person, the day and the
+/// reason, so re-running over the same history adds nothing.
+fn new_alert(
+    offset: Offset,
+    day: &RiskDay,
+    day_number: i64,
+    group: &str,
+    reason: &AlertReason,
+    details: &Value,
+) -> anyhow::Result<mamori_store::NewAlert> {
+    let (kind, severity, time_us, key) = match reason {
+        AlertReason::LevelRose { to, .. } => (
+            "risk_level",
+            *to,
+            local_midnight_us(offset, day.day)?,
+            format!("risk_level:{}:{day_number}", day.person),
+        ),
+        AlertReason::Rule(finding) => (
+            "rule",
+            finding.level,
+            finding.first_us,
+            format!("rule:{}:{}:{day_number}", finding.rule_id, day.person),
+        ),
+    };
+    Ok(mamori_store::NewAlert {
+        person_id: day.person.clone(),
+        time_us,
+        day: day_number,
+        severity: store_level(severity),
+        kind: kind.to_string(),
+        title: explain::alert_title(reason, day, group, Lang::En),
+        title_ja: explain::alert_title(reason, day, group, Lang::Ja),
+        details: details.clone(),
+        dedup_key: key,
+    })
 }
 
 fn read_config(path: &Path) -> anyhow::Result<RiskConfig> {
@@ -466,11 +503,9 @@ fn local_midnight_us(offset: Offset, day: Date) -> anyhow::Result<i64> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use mamori_detect::anomaly::Contribution;
-    use mamori_detect::features::Feature;
 
     #[test]
-    fn titles_and_day_numbers() {
+    fn day_numbers_and_local_midnights() {
         let day = jiff::civil::date(1970, 1, 3);
         assert_eq!(day_number(day).unwrap(), 2);
         let nine = Offset::from_seconds(9 * 3600).unwrap();
@@ -478,34 +513,16 @@ mod tests {
             local_midnight_us(nine, day).unwrap(),
             (2 * 86_400 - 9 * 3600) * 1_000_000
         );
-        let scored = Scored {
-            person: "P1".into(),
-            day,
-            score: 13.0,
-            top: vec![
-                Contribution {
-                    feature: Feature::RemovableCopies,
-                    value: 340.0,
-                    usual: 0.0,
-                    peer: f64::NAN,
-                    own_z: 10.0,
-                    peer_z: f64::NAN,
-                    z: 10.0,
-                },
-                Contribution {
-                    feature: Feature::LogonsAfterHours,
-                    value: 3.0,
-                    usual: 0.5,
-                    peer: f64::NAN,
-                    own_z: 2.5,
-                    peer_z: f64::NAN,
-                    z: 2.5,
-                },
-            ],
-        };
-        assert_eq!(
-            alert_title(&scored),
-            "unusual activity: removable_copies 340 (usual 0); logons_after_hours 3 (usual 0.5)"
-        );
+    }
+
+    /// docs/risk.toml is the documented default: it must stay exactly the built-in one.
+    #[test]
+    fn the_documented_risk_file_is_the_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/risk.toml");
+        assert_eq!(read_config(&path).unwrap(), RiskConfig::default());
+        let bad = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(bad.path(), "[rules]\nhigh_points = 3\n").unwrap();
+        let error = read_config(bad.path()).unwrap_err().to_string();
+        assert!(error.contains("high_points"), "{error}");
     }
 }
