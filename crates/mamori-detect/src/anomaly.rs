@@ -365,7 +365,10 @@ mod tests {
         let z = (40.0 - 16.0) / (1.4826 * 4.0);
         assert_eq!(scored.top.len(), 1);
         let c = &scored.top[0];
-        assert_eq!((c.feature, c.value, c.usual), (Feature::EmailsSent, 40.0, 16.0));
+        assert_eq!(
+            (c.feature, c.value, c.usual),
+            (Feature::EmailsSent, 40.0, 16.0)
+        );
         assert!((c.z - z).abs() < 1e-12, "{} vs {z}", c.z);
         assert!((scored.score - z).abs() < 1e-12);
     }

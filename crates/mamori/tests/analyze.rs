@@ -56,17 +56,77 @@ fn analyze_scores_simulated_history_better_than_chance_and_alerts_once() {
         &["import", "ndjson", &path(&sim.join("events.ndjson"))],
     );
 
-    let first = json(&mamori(&data, &["--json", "analyze"]));
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/insider");
+    let analyze = ["--json", "analyze", "--rules", rules.to_str().unwrap()];
+    let first = json(&mamori(&data, &analyze));
     assert!(first["events"].as_u64().unwrap() > 0, "{first}");
     assert!(first["person_days"].as_u64().unwrap() > 0, "{first}");
     assert_eq!(first["late"], 0, "{first}");
     assert_eq!(first["alerts_added"], first["alerts"], "{first}");
 
     // Re-running replaces the scores and adds no alert twice.
-    let second = json(&mamori(&data, &["--json", "analyze"]));
+    let second = json(&mamori(&data, &analyze));
     assert_eq!(second["person_days"], first["person_days"]);
     assert_eq!(second["alerts"], first["alerts"]);
     assert_eq!(second["alerts_added"], 0, "{second}");
+
+    assert!(first["rule_findings"].as_u64().unwrap() > 0, "{first}");
+    let levels = &first["levels"];
+    let total: u64 = ["none", "low", "medium", "high", "critical"]
+        .iter()
+        .map(|l| levels[l].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, first["person_days"].as_u64().unwrap(), "{first}");
+
+    // Every alert is explained in both languages, with its indicators.
+    let alerts = json(&mamori(&data, &["--json", "alerts", "list"]));
+    let alerts = alerts["alerts"].as_array().unwrap();
+    assert!(!alerts.is_empty());
+    assert_eq!(alerts.len() as u64, first["alerts"].as_u64().unwrap());
+    for alert in alerts {
+        let (en, ja) = (
+            alert["title"].as_str().unwrap(),
+            alert["title_ja"].as_str().unwrap(),
+        );
+        assert!(
+            en.starts_with("Risk rose to") || en.contains("-severity rule"),
+            "{en}"
+        );
+        assert!(ja.contains("リスクが") || ja.contains("のルール"), "{ja}");
+        assert!(
+            ["high", "critical"].contains(&alert["severity"].as_str().unwrap()),
+            "{alert}"
+        );
+        assert!(
+            !alert["details"]["indicators"]
+                .as_array()
+                .unwrap()
+                .is_empty(),
+            "{alert}"
+        );
+    }
+
+    // The score export has one row per scored person-day.
+    let csv = dir.path().join("scores.csv");
+    mamori(&data, &["scores", "export", "--out", csv.to_str().unwrap()]);
+    let rows = std::fs::read_to_string(&csv).unwrap().lines().count() as u64;
+    assert_eq!(
+        rows,
+        first["person_days"].as_u64().unwrap() + 1,
+        "header + person-days"
+    );
+
+    // A risk file with an unknown field is refused, naming it.
+    let bad = dir.path().join("risk.toml");
+    std::fs::write(&bad, "[levels]\nsevere = 70\n").unwrap();
+    let out = Command::new(MAMORI)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["analyze", "--risk-config", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("severe"));
 
     let report = json(&mamori(
         &data,
@@ -79,4 +139,14 @@ fn analyze_scores_simulated_history_better_than_chance_and_alerts_once() {
         overall["random"]["auc"].as_f64().unwrap(),
     );
     assert!(model > random, "model AUC {model} <= random {random}");
+
+    // Without HR: no context, organisation-wide peers; still better than chance.
+    let no_hr = json(&mamori(&data, &["--json", "analyze", "--no-hr"]));
+    assert_eq!(no_hr["use_hr"], false, "{no_hr}");
+    let report = json(&mamori(
+        &data,
+        &["--json", "eval", "--answers", &path(&sim.join("answers"))],
+    ));
+    let auc = report["overall"]["model"]["auc"].as_f64().unwrap();
+    assert!(auc > 0.55, "AUC without HR {auc}");
 }
