@@ -115,7 +115,7 @@ pub fn floor(feature: Feature) -> f64 {
 /// Whether a feature counts in the score. Totals that only repeat other features (`events`
 /// rises with every kind, `distinct_files` with every copy) would let one behaviour count
 /// twice in the top three, and rule findings are scored by the risk engine on their own.
-fn scored(feature: Feature) -> bool {
+pub fn scored(feature: Feature) -> bool {
     !matches!(
         feature,
         Feature::Events | Feature::DistinctFiles | Feature::RuleFindings

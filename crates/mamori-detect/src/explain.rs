@@ -170,6 +170,21 @@ pub fn contribution(c: &Contribution, peer_group: &str, lang: Lang) -> String {
 pub fn indicator(indicator: &Indicator, peer_group: &str, lang: Lang) -> String {
     match indicator {
         Indicator::Anomaly(c) => contribution(c, peer_group, lang),
+        Indicator::Forest {
+            score, features, ..
+        } => {
+            let names: Vec<&str> = features.iter().map(|f| f.name()).collect();
+            match lang {
+                Lang::En => format!(
+                    "rare combination in the organisation (isolation score {score:.2}: {})",
+                    names.join(", ")
+                ),
+                Lang::Ja => format!(
+                    "組織内で珍しい組み合わせ（孤立スコア {score:.2}：{}）",
+                    names.join("、")
+                ),
+            }
+        }
         Indicator::Rule { finding, .. } => {
             let level_name = level(finding.level, lang);
             match lang {
@@ -246,7 +261,7 @@ pub fn factor(factor: &Factor, lang: Lang) -> String {
 fn strongest(day: &RiskDay, limit: usize) -> Vec<&Indicator> {
     let mut all: Vec<&Indicator> = day.indicators.iter().collect();
     let weight = |i: &Indicator| match i {
-        Indicator::Rule { points, .. } => *points,
+        Indicator::Rule { points, .. } | Indicator::Forest { points, .. } => *points,
         Indicator::Anomaly(c) => c.z,
         Indicator::Cumulative { points, .. } => *points,
     };
@@ -307,6 +322,10 @@ pub fn details(day: &RiskDay, peer_group: &str) -> Value {
                     "type": "anomaly", "feature": c.feature.name(), "value": number(c.value),
                     "usual": number(c.usual), "peer": number(c.peer), "own_z": number(c.own_z),
                     "peer_z": number(c.peer_z), "z": number(c.z),
+                }),
+                Indicator::Forest { score, features, points } => json!({
+                    "type": "forest", "score": number(*score), "points": number(*points),
+                    "features": features.iter().map(|f| f.name()).collect::<Vec<_>>(),
                 }),
                 Indicator::Rule { finding, points, weight } => json!({
                     "type": "rule", "rule_id": finding.rule_id, "title": finding.title,

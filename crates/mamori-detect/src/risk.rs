@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::anomaly::{Contribution, PeerMode, Scored, ScorerOptions};
 use crate::features::{DayFeatures, Feature};
+use crate::forest::ForestScore;
 
 /// Risk level of a person on a day, and severity of an alert. Ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
@@ -60,6 +61,7 @@ pub struct RiskConfig {
     pub use_hr: bool,
     pub baseline: BaselineConfig,
     pub anomaly: AnomalyConfig,
+    pub forest: ForestConfig,
     pub rules: RuleConfig,
     pub cumulative: CumulativeConfig,
     pub context: ContextConfig,
@@ -74,6 +76,7 @@ impl Default for RiskConfig {
             use_hr: true,
             baseline: BaselineConfig::default(),
             anomaly: AnomalyConfig::default(),
+            forest: ForestConfig::default(),
             rules: RuleConfig::default(),
             cumulative: CumulativeConfig::default(),
             context: ContextConfig::default(),
@@ -132,6 +135,24 @@ impl Default for AnomalyConfig {
         AnomalyConfig {
             min_score: 6.0,
             weight: 1.0,
+        }
+    }
+}
+
+/// Isolation forest points: `(score − threshold) × weight` when positive
+/// ([`crate::forest`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForestConfig {
+    pub threshold: f64,
+    pub weight: f64,
+}
+
+impl Default for ForestConfig {
+    fn default() -> Self {
+        ForestConfig {
+            threshold: 0.6,
+            weight: 0.0,
         }
     }
 }
@@ -324,6 +345,8 @@ pub struct Finding {
 pub struct DayInput<'a> {
     pub features: &'a DayFeatures,
     pub scored: &'a Scored,
+    /// The isolation forest's score, once it is trained.
+    pub forest: Option<&'a ForestScore>,
     /// The peer group (index into the day's groups) and its members' count.
     pub peer_group: usize,
     pub findings: &'a [Finding],
@@ -335,6 +358,12 @@ pub struct DayInput<'a> {
 pub enum Indicator {
     /// A feature unusual for the person and/or the peers.
     Anomaly(Contribution),
+    /// A combination of features rare in the organisation (isolation forest).
+    Forest {
+        score: f64,
+        features: Vec<Feature>,
+        points: f64,
+    },
     /// A rule's findings and the points they gave.
     Rule {
         finding: Finding,
@@ -749,6 +778,7 @@ mod tests {
         let input = DayInput {
             features: &f,
             scored: &s,
+            forest: None,
             peer_group: 0,
             findings,
             context,
@@ -864,6 +894,7 @@ mod tests {
                 .map(|(f, s)| DayInput {
                     features: f,
                     scored: s,
+                    forest: None,
                     peer_group: 0,
                     findings: &[],
                     context: &none,

@@ -13,6 +13,7 @@ use jiff::tz::Offset;
 use mamori_detect::anomaly::{Scored, Scorer};
 use mamori_detect::explain::{self, Lang};
 use mamori_detect::features::{DayFeatures, FeatureBuilder, FeatureOptions};
+use mamori_detect::forest::{Forest, ForestOptions, ForestScore};
 use mamori_detect::peers::{PeerStats, day_peers};
 use mamori_detect::risk::{
     AlertReason, DayInput, Finding, Level, PersonContext, RiskConfig, RiskDay, RiskEngine,
@@ -270,6 +271,8 @@ impl Hr {
 /// The models and the risk engine, fed day by day.
 struct Analysis {
     scorer: Scorer,
+    /// The isolation forest, when its points count (weight > 0).
+    forest: Option<Forest>,
     risk: RiskEngine,
     hr: Hr,
     no_context: PersonContext,
@@ -279,8 +282,11 @@ struct Analysis {
 
 impl Analysis {
     fn new(config: RiskConfig, hr: Hr) -> Analysis {
+        let forest = (config.forest.weight > 0.0)
+            .then(|| Forest::new(ForestOptions::default(), mamori_detect::anomaly::scored));
         Analysis {
             scorer: Scorer::new(config.baseline.scorer_options()),
+            forest,
             risk: RiskEngine::new(config),
             hr,
             no_context: PersonContext::default(),
@@ -307,6 +313,13 @@ impl Analysis {
             .zip(&of_row)
             .map(|(row, &g)| self.scorer.score(row, groups.get(g)))
             .collect();
+        let forest: Vec<Option<ForestScore>> = rows
+            .iter()
+            .map(|row| self.forest.as_ref().and_then(|f| f.score(row)))
+            .collect();
+        if let Some(f) = self.forest.as_mut() {
+            f.learn_day(rows);
+        }
         let day_findings: Vec<Vec<Finding>> = rows
             .iter()
             .map(|row| {
@@ -324,6 +337,7 @@ impl Analysis {
             .map(|(i, row)| DayInput {
                 features: row,
                 scored: &scored[i],
+                forest: forest[i].as_ref(),
                 peer_group: of_row[i],
                 findings: &day_findings[i],
                 context: hr
