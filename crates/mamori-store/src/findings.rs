@@ -13,6 +13,14 @@ use crate::postings::{Dimension, Postings};
 use crate::{EventStore, Result, StoreError};
 
 pub(crate) const SCHEMA: &str = "
+-- The feature vector of each analysed person-day (little-endian f64s in feature order), so
+-- that an incremental analysis can rebuild its baselines without reading old events again.
+CREATE TABLE IF NOT EXISTS person_day_features (
+    day       INTEGER NOT NULL, -- local days since 1970-01-01
+    person_id TEXT NOT NULL,
+    vector    BLOB NOT NULL,
+    PRIMARY KEY (day, person_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS person_day_scores (
     person_id TEXT NOT NULL,
     day       INTEGER NOT NULL, -- days since 1970-01-01 (UTC)
@@ -216,6 +224,49 @@ impl EventStore {
         Ok(())
     }
 
+    /// Stores (replacing) the feature vectors of person-days: `(person, day, values)`.
+    pub fn store_day_features(&mut self, rows: &[(String, i64, Vec<f64>)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO person_day_features(day, person_id, vector) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut blob = Vec::new();
+            for (person, day, values) in rows {
+                blob.clear();
+                blob.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+                insert.execute(params![day, person, blob])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The stored feature vectors of days in `[from_day, to_day)`, by day, then person.
+    pub fn day_features(&self, from_day: i64, to_day: i64) -> Result<Vec<(String, i64, Vec<f64>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT person_id, day, vector FROM person_day_features
+             WHERE day >= ?1 AND day < ?2 ORDER BY day, person_id",
+        )?;
+        let mut rows = stmt.query([from_day, to_day])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let blob: Vec<u8> = row.get(2)?;
+            if blob.len() % 8 != 0 {
+                return Err(StoreError::Corrupt(format!(
+                    "person_day_features: a vector of {} bytes",
+                    blob.len()
+                )));
+            }
+            let values = blob
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect();
+            out.push((row.get(0)?, row.get(1)?, values));
+        }
+        Ok(out)
+    }
+
     /// A person's stored days, ascending. A day with only a score (from
     /// [`EventStore::store_scores`]) reads as level `None` with details `null`.
     pub fn risk_days(&self, person_id: &str) -> Result<Vec<RiskDay>> {
@@ -383,5 +434,36 @@ mod tests {
                 ("P2".to_string(), 3, 12.0, Some(Level::Low)),
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod feature_tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::EventStore;
+
+    #[test]
+    fn day_features_round_trip_in_day_then_person_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = EventStore::open(&dir.path().join("s.sqlite")).unwrap();
+        store
+            .store_day_features(&[
+                ("P2".into(), 10, vec![1.0, f64::NAN, 3.5]),
+                ("P1".into(), 11, vec![0.0]),
+                ("P1".into(), 10, vec![2.0]),
+            ])
+            .unwrap();
+        store
+            .store_day_features(&[("P1".into(), 10, vec![4.0])])
+            .unwrap();
+        let rows = store.day_features(10, 11).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].0.as_str(), rows[0].1, rows[0].2.clone()),
+            ("P1", 10, vec![4.0])
+        );
+        assert_eq!((rows[1].0.as_str(), rows[1].2[0]), ("P2", 1.0));
+        assert!(rows[1].2[1].is_nan());
+        assert_eq!(store.day_features(11, 100).unwrap().len(), 1);
     }
 }

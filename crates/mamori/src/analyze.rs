@@ -50,6 +50,8 @@ struct Totals {
     person_days: u64,
     persons: BTreeSet<String>,
     levels: [u64; 5],
+    /// Stored person-days replayed to rebuild the state before `--since`.
+    warm_start_person_days: u64,
     alerts: u64,
     alerts_added: u64,
 }
@@ -84,7 +86,13 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
     };
     let confirmed = data.store().persons_with_confirmed_cases()?;
     let hr = Hr::new(&people, &confirmed);
-    let mut enricher = enricher_for(&data, options, from_us, to_us)?;
+    // Host owners are learnt from logons: from a month before a later start too.
+    let owners_from = if from_us == i64::MIN {
+        from_us
+    } else {
+        from_us.saturating_sub(30 * DAY_US)
+    };
+    let mut enricher = enricher_for(&data, options, owners_from, to_us)?;
     let started = std::time::Instant::now();
     let mut detector = engine.as_ref().map(Detector::new);
     let mut features = FeatureBuilder::new(FeatureOptions { utc_offset: offset });
@@ -92,8 +100,28 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
     let mut totals = Totals::default();
     let mut findings: DayFindings = HashMap::new();
     if engine.is_none() {
-        totals.rule_findings =
-            stored_findings(&data, from_us, to_us, offset, &mut features, &mut findings)?;
+        totals.rule_findings = stored_findings(
+            &data,
+            from_us,
+            to_us,
+            offset,
+            Some(&mut features),
+            &mut findings,
+        )?;
+    }
+    // A range that starts later than the history: start from the state of the days before,
+    // rebuilt from their stored feature vectors (and stored findings), not from their events.
+    if from_us != i64::MIN {
+        let since = offset
+            .to_datetime(jiff::Timestamp::from_microsecond(from_us)?)
+            .date();
+        let since_day = day_number(since)?;
+        let warm_from = since_day - WARM_START_DAYS;
+        let before = data.store().day_features(warm_from, since_day)?;
+        totals.warm_start_person_days = before.len() as u64;
+        let warm_from_us = local_midnight_us(offset, date_of_day_number(warm_from)?)?;
+        stored_findings(&data, warm_from_us, from_us, offset, None, &mut findings)?;
+        analysis.replay(before, &mut findings)?;
     }
     // The local day of the scan: events come in time order, so once an event of a later day
     // arrives, every earlier day is complete and can be drained and scored.
@@ -150,6 +178,7 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
     }
     let store = data.store_mut();
     store.store_risk_days(&risk_days)?;
+    store.store_day_features(&analysis.vectors)?;
     totals.alerts = alerts.len() as u64;
     totals.alerts_added = store.add_alerts(&alerts)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -162,6 +191,7 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
                 "rule_findings": totals.rule_findings, "late": late,
                 "rules_not_loaded": errors.len(), "use_hr": analysis.risk.config().use_hr,
                 "person_days": totals.person_days, "persons": totals.persons.len(),
+                "warm_start_person_days": totals.warm_start_person_days,
                 "levels": {"none": none, "low": low, "medium": medium, "high": high, "critical": critical},
                 "alerts": totals.alerts, "alerts_added": totals.alerts_added,
                 "seconds": crate::bench::round(seconds),
@@ -278,6 +308,10 @@ struct Analysis {
     no_context: PersonContext,
     /// Every risk day with the name of its peer group.
     out: Vec<(RiskDay, String)>,
+    /// Every feature vector: (person, day number, values), stored for later warm starts.
+    vectors: Vec<(String, i64, Vec<f64>)>,
+    /// False while replaying stored days to rebuild the state: nothing is recorded.
+    recording: bool,
 }
 
 impl Analysis {
@@ -291,7 +325,30 @@ impl Analysis {
             hr,
             no_context: PersonContext::default(),
             out: Vec::new(),
+            vectors: Vec::new(),
+            recording: true,
         }
+    }
+
+    /// Rebuilds baselines, forest and risk state from stored feature vectors of the days
+    /// before the range (a warm start), recording nothing.
+    fn replay(
+        &mut self,
+        stored: Vec<(String, i64, Vec<f64>)>,
+        findings: &mut DayFindings,
+    ) -> anyhow::Result<()> {
+        let mut rows = Vec::with_capacity(stored.len());
+        for (person, day, values) in stored {
+            rows.push(DayFeatures {
+                person,
+                day: date_of_day_number(day)?,
+                values,
+            });
+        }
+        self.recording = false;
+        self.days(rows, findings);
+        self.recording = true;
+        Ok(())
     }
 
     /// Scores drained rows (sorted by day, then person) one day at a time.
@@ -347,6 +404,15 @@ impl Analysis {
             })
             .collect();
         let days = self.risk.day(&inputs);
+        if !self.recording {
+            return;
+        }
+        for row in rows {
+            if let Ok(day) = day_number(row.day) {
+                self.vectors
+                    .push((row.person.clone(), day, row.values.clone()));
+            }
+        }
         self.out
             .extend(days.into_iter().zip(&of_row).map(|(d, &g)| {
                 let group = groups
@@ -395,7 +461,7 @@ fn stored_findings(
     from_us: i64,
     to_us: i64,
     offset: Offset,
-    features: &mut FeatureBuilder,
+    mut features: Option<&mut FeatureBuilder>,
     findings: &mut DayFindings,
 ) -> anyhow::Result<u64> {
     let mut count = 0;
@@ -418,7 +484,9 @@ fn stored_findings(
         let Ok(time) = jiff::Timestamp::from_microsecond(finding.last_us) else {
             continue;
         };
-        features.add_rule_finding(&person, time);
+        if let Some(features) = features.as_deref_mut() {
+            features.add_rule_finding(&person, time);
+        }
         note_finding(
             findings,
             offset,
@@ -499,6 +567,17 @@ fn add_findings(
         }
     }
     count
+}
+
+/// Calendar days before `--since` whose stored feature vectors rebuild the state: the
+/// baseline window is 30 *active* days, the cumulative indicator looks 60 days back.
+const WARM_START_DAYS: i64 = 90;
+
+const DAY_US: i64 = 86_400_000_000;
+
+/// The local date of a day number.
+fn date_of_day_number(day: i64) -> anyhow::Result<Date> {
+    Ok(jiff::civil::date(1970, 1, 1).checked_add(jiff::Span::new().days(day))?)
 }
 
 /// Days since 1970-01-01 of a local date, as the scores table counts them.

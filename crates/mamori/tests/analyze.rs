@@ -149,4 +149,50 @@ fn analyze_scores_simulated_history_better_than_chance_and_alerts_once() {
     ));
     let auc = report["overall"]["model"]["auc"].as_f64().unwrap();
     assert!(auc > 0.55, "AUC without HR {auc}");
+
+    // Incremental: the last ten days again, the state rebuilt from the stored vectors of the
+    // days before, give (nearly) the scores of the full run.
+    let scores = |name: &str| -> Vec<(String, String, f64)> {
+        let file = dir.path().join(name);
+        mamori(
+            &data,
+            &["scores", "export", "--out", file.to_str().unwrap()],
+        );
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[0].to_owned(), f[1].to_owned(), f[2].parse().unwrap())
+            })
+            .collect()
+    };
+    let full = scores("full.csv");
+    let last: jiff::civil::Date = full
+        .iter()
+        .map(|r| r.1.as_str())
+        .max()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let since = (last - jiff::Span::new().days(9)).to_string();
+    let inc = json(&mamori(
+        &data,
+        &["--json", "analyze", "--no-hr", "--since", &since],
+    ));
+    assert!(inc["warm_start_person_days"].as_u64().unwrap() > 0, "{inc}");
+    let after = scores("incremental.csv");
+    let (mut diff, mut total, mut n) = (0.0, 0.0, 0);
+    for (a, b) in full.iter().zip(&after).filter(|(a, _)| a.1 >= since) {
+        assert_eq!((&a.0, &a.1), (&b.0, &b.1));
+        diff += (a.2 - b.2).abs();
+        total += a.2;
+        n += 1;
+    }
+    assert_eq!(n, inc["person_days"].as_u64().unwrap() as usize);
+    assert!(
+        diff <= 0.1 * total + 0.01 * n as f64,
+        "incremental differs: {diff} of {total} over {n}"
+    );
 }
