@@ -6,6 +6,7 @@ mod analyze;
 mod bench;
 mod eval;
 mod evidence;
+mod history;
 mod import;
 mod progress;
 mod rules;
