@@ -7,13 +7,21 @@
 //! the [`Enricher`] remembers one entry per account (and per account and domain), so its
 //! memory grows with the organisation, not with the number of events.
 
-use std::collections::{HashMap, HashSet};
-
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use jiff::civil::{Date, Weekday};
 use mamori_event::{Event, PersonRecord};
 use serde_json::{Map, Value, json};
 
 const DAY_US: i64 = 86_400_000_000;
+
+/// Distinct external domains whose look-alike verdict is remembered. The verdict is a pure
+/// function of the domain, and the domains an organisation sends to repeat endlessly, so the
+/// cache saves the string work of [`looks_like`] on nearly every event; past this many it is
+/// emptied (and refilled) so that a stream of one-off domains cannot grow it without bound.
+const LOOKALIKE_CACHE_DOMAINS: usize = 65_536;
+
+/// Members a context usually has (see `docs/rules.md`): one allocation per event, not several.
+const CONTEXT_CAPACITY: usize = 12;
 
 /// How the organisation works.
 #[derive(Debug, Clone)]
@@ -45,7 +53,11 @@ pub struct Enricher {
     person_of_account: HashMap<String, String>,
     host_owner: HashMap<String, String>,
     last_seen: HashMap<String, i64>,
-    seen_domains: HashSet<(String, String)>,
+    /// External domains each account has sent to; keyed by account first so that a lookup
+    /// borrows the event's strings instead of building an owned pair.
+    seen_domains: HashMap<String, HashSet<String>>,
+    /// Domain → index in `options.organisation_domains` of the domain it imitates, if any.
+    lookalikes: HashMap<String, Option<usize>>,
 }
 
 impl Enricher {
@@ -82,7 +94,8 @@ impl Enricher {
             person_of_account,
             host_owner: HashMap::new(),
             last_seen: HashMap::new(),
-            seen_domains: HashSet::new(),
+            seen_domains: HashMap::new(),
+            lookalikes: HashMap::new(),
         }
     }
 
@@ -109,10 +122,13 @@ impl Enricher {
 
     /// The person an account belongs to, or the account itself when HR does not know it.
     fn who(&self, account: &str) -> String {
+        self.who_ref(account).to_string()
+    }
+
+    fn who_ref<'a>(&'a self, account: &'a str) -> &'a str {
         self.person_of_account
             .get(account)
-            .cloned()
-            .unwrap_or_else(|| account.to_string())
+            .map_or(account, String::as_str)
     }
 
     /// The organisation's mail domains in use.
@@ -122,13 +138,13 @@ impl Enricher {
 
     /// The context of `event`, and what it teaches about later events.
     pub fn context(&mut self, event: &Event) -> Map<String, Value> {
-        let mut context = Map::new();
+        let mut context = Map::with_capacity(CONTEXT_CAPACITY);
         let account = event.account();
         let time_us = event.time.as_microsecond();
         let local = self.options.utc_offset.to_datetime(event.time);
         let day = local.date();
-        let person = self.person_of_account.get(account).cloned();
-        match person.as_ref().and_then(|p| self.version_on(p, day)) {
+        let person = self.person_of_account.get(account);
+        match person.and_then(|p| self.version_on(p, day)) {
             Some(version) => {
                 context.insert("person".into(), json!(version.person_id));
                 if let Some(d) = &version.department {
@@ -160,9 +176,9 @@ impl Enricher {
             && let Some(owner) = self.host_owner.get(host)
         {
             context.insert("host_owner".into(), json!(owner));
-            context.insert("host_is_own".into(), json!(*owner == self.who(account)));
+            context.insert("host_is_own".into(), json!(owner == self.who_ref(account)));
         }
-        let domains = self.destination_domains(event);
+        let domains = destination_domains(event);
         let external: Vec<&String> = domains.iter().filter(|d| !self.is_internal(d)).collect();
         if event.kind.as_str() == "email.send" || event.kind.as_str() == "email.receive" {
             let recipients = event.destination.as_ref().map_or(0, |d| d.recipients.len());
@@ -172,36 +188,51 @@ impl Enricher {
                 .flat_map(|d| d.recipients.iter())
                 .filter(|r| {
                     r.rsplit_once('@')
-                        .is_some_and(|(_, d)| !self.is_internal(&d.to_ascii_lowercase()))
+                        .is_some_and(|(_, d)| !self.is_internal(d))
                 })
                 .count();
             if recipients > 0 {
                 context.insert("external_recipients".into(), json!(outside));
             }
         }
-        if let Some(target) = external.iter().find_map(|d| self.lookalike(d)) {
-            context.insert("lookalike_of".into(), json!(target));
-        }
-        if is_outbound(event) && !external.is_empty() {
-            let first = external.iter().any(|d| {
-                !self
-                    .seen_domains
-                    .contains(&(account.to_string(), (*d).clone()))
-            });
-            context.insert("first_domain".into(), json!(first));
-            for d in &external {
-                self.seen_domains
-                    .insert((account.to_string(), (*d).clone()));
+        for domain in &external {
+            if let Some(target) = self.lookalike(domain) {
+                context.insert("lookalike_of".into(), json!(target));
+                break;
             }
         }
-        if let Some(previous) = self.last_seen.get(account) {
-            context.insert(
-                "days_since_last_seen".into(),
-                json!((time_us - previous).max(0) / DAY_US),
-            );
+        if is_outbound(event) && !external.is_empty() {
+            let first = match self.seen_domains.get_mut(account) {
+                Some(seen) => {
+                    let mut first = false;
+                    for d in &external {
+                        if !seen.contains(d.as_str()) {
+                            seen.insert((*d).clone());
+                            first = true;
+                        }
+                    }
+                    first
+                }
+                None => {
+                    let seen = external.iter().map(|d| (*d).clone()).collect();
+                    self.seen_domains.insert(account.to_string(), seen);
+                    true
+                }
+            };
+            context.insert("first_domain".into(), json!(first));
         }
-        let last = self.last_seen.entry(account.to_string()).or_insert(time_us);
-        *last = (*last).max(time_us);
+        match self.last_seen.get_mut(account) {
+            Some(last) => {
+                context.insert(
+                    "days_since_last_seen".into(),
+                    json!((time_us - *last).max(0) / DAY_US),
+                );
+                *last = (*last).max(time_us);
+            }
+            None => {
+                self.last_seen.insert(account.to_string(), time_us);
+            }
+        }
         if let Some(mismatch) = type_mismatch(event) {
             context.insert("type_mismatch".into(), json!(mismatch));
         }
@@ -217,37 +248,60 @@ impl Enricher {
             .or_else(|| versions.first())
     }
 
+    /// Whether `domain` (any ASCII case) is an organisation domain or below one.
     fn is_internal(&self, domain: &str) -> bool {
         self.options
             .organisation_domains
             .iter()
-            .any(|org| domain == org || domain.ends_with(&format!(".{org}")))
-    }
-
-    /// Destination domains: `destination.domain` and the recipients' domains, lower-cased.
-    fn destination_domains(&self, event: &Event) -> Vec<String> {
-        let Some(destination) = event.destination.as_ref() else {
-            return Vec::new();
-        };
-        let mut domains: Vec<String> = destination
-            .recipients
-            .iter()
-            .filter_map(|r| r.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
-            .chain(destination.domain.iter().map(|d| d.to_ascii_lowercase()))
-            .collect();
-        domains.sort();
-        domains.dedup();
-        domains
+            .any(|org| is_domain_or_below(domain, org))
     }
 
     /// The organisation domain that `domain` imitates, if any.
-    fn lookalike(&self, domain: &str) -> Option<String> {
-        self.options
-            .organisation_domains
-            .iter()
-            .find(|org| looks_like(domain, org))
-            .cloned()
+    fn lookalike(&mut self, domain: &str) -> Option<&str> {
+        let orgs = &self.options.organisation_domains;
+        let target = match self.lookalikes.get(domain) {
+            Some(&target) => target,
+            None => {
+                let target = orgs.iter().position(|org| looks_like(domain, org));
+                if self.lookalikes.len() >= LOOKALIKE_CACHE_DOMAINS {
+                    self.lookalikes.clear();
+                }
+                self.lookalikes.insert(domain.to_string(), target);
+                target
+            }
+        };
+        orgs.get(target?).map(String::as_str)
     }
+}
+
+/// Whether `domain` equals `org` (lower case) or is a sub-domain of it, ignoring ASCII case:
+/// what `domain.to_ascii_lowercase()` compared with `org` and `.{org}` gives, without the
+/// allocations.
+fn is_domain_or_below(domain: &str, org: &str) -> bool {
+    let (domain, org) = (domain.as_bytes(), org.as_bytes());
+    if domain.len() == org.len() {
+        return domain.eq_ignore_ascii_case(org);
+    }
+    let Some(dot) = domain.len().checked_sub(org.len() + 1) else {
+        return false;
+    };
+    domain[dot] == b'.' && domain[dot + 1..].eq_ignore_ascii_case(org)
+}
+
+/// Destination domains: `destination.domain` and the recipients' domains, lower-cased.
+fn destination_domains(event: &Event) -> Vec<String> {
+    let Some(destination) = event.destination.as_ref() else {
+        return Vec::new();
+    };
+    let mut domains: Vec<String> = destination
+        .recipients
+        .iter()
+        .filter_map(|r| r.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
+        .chain(destination.domain.iter().map(|d| d.to_ascii_lowercase()))
+        .collect();
+    domains.sort();
+    domains.dedup();
+    domains
 }
 
 fn employment(version: &PersonRecord, day: Date) -> &'static str {

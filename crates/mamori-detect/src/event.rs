@@ -33,46 +33,64 @@ pub struct EventRecord {
 impl EventRecord {
     /// The event's fields and `context` (added under `context.`).
     pub fn new(event: &Event, context: &Map<String, Value>) -> EventRecord {
-        let mut record = EventRecord::default();
+        let mut record = EventRecord {
+            fields: Vec::with_capacity(FIELDS_CAPACITY),
+        };
+        // One buffer holds the dotted path being visited; only leaves copy it.
+        let mut name = String::with_capacity(64);
         if let Ok(Value::Object(members)) = serde_json::to_value(event) {
-            for (name, value) in &members {
-                if name != "nonce" && name != "v" {
-                    record.flatten(name.clone(), value);
+            for (key, value) in members {
+                if key != "nonce" && key != "v" {
+                    name.clear();
+                    name.push_str(&key);
+                    // The value is ours: its strings move into the record uncopied.
+                    record.flatten(&mut name, value);
                 }
             }
         }
-        for (name, value) in context {
-            record.flatten(format!("context.{name}"), value);
+        for (key, value) in context {
+            name.clear();
+            name.push_str("context.");
+            name.push_str(key);
+            record.flatten(&mut name, value.clone());
         }
         record
     }
 
-    fn flatten(&mut self, name: String, value: &Value) {
+    /// Adds the leaves of `value` under the path `name` (restored before returning).
+    fn flatten(&mut self, name: &mut String, value: Value) {
         match value {
             Value::Object(members) => {
+                let path_len = name.len();
                 for (key, inner) in members {
-                    self.flatten(format!("{name}.{key}"), inner);
+                    name.push('.');
+                    name.push_str(&key);
+                    self.flatten(name, inner);
+                    name.truncate(path_len);
                 }
             }
             Value::Array(items) => {
                 for item in items {
                     // Lists of objects (attachments) give their members under the list's name.
-                    self.flatten(name.clone(), item);
+                    self.flatten(name, item);
                 }
             }
-            Value::String(s) => self.fields.push((name, Owned::Str(s.clone()))),
+            Value::String(s) => self.fields.push((name.clone(), Owned::Str(s))),
             Value::Number(n) => {
                 let owned = match n.as_i64() {
                     Some(i) => Owned::Int(i),
                     None => Owned::Float(n.as_f64().unwrap_or(f64::NAN)),
                 };
-                self.fields.push((name, owned));
+                self.fields.push((name.clone(), owned));
             }
-            Value::Bool(b) => self.fields.push((name, Owned::Bool(*b))),
-            Value::Null => self.fields.push((name, Owned::Null)),
+            Value::Bool(b) => self.fields.push((name.clone(), Owned::Bool(b))),
+            Value::Null => self.fields.push((name.clone(), Owned::Null)),
         }
     }
 }
+
+/// Fields of a typical event and its context: the record's one allocation for them.
+const FIELDS_CAPACITY: usize = 32;
 
 impl Record for EventRecord {
     fn fields(&self) -> impl Iterator<Item = (&str, FieldValue<'_>)> {

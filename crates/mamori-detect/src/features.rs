@@ -17,7 +17,9 @@
 //! emitted row is final, so a consumer never sees two partial rows for one person-day whose
 //! distinct counts and first/last minutes could not be merged.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet, HashSetExt};
 
 use jiff::civil::Date;
 use jiff::tz::Offset;
@@ -499,6 +501,8 @@ impl FeatureBuilder {
             return None;
         }
         let people = self.days.entry(day).or_default();
+        // Looked up twice rather than through `entry`, which would need an owned key (an
+        // allocation) for every event of a person-day that already has a row.
         if !people.contains_key(person) {
             people.insert(person.to_string(), Row::new());
         }
@@ -640,9 +644,7 @@ fn add_file(row: &mut Row, event: &Event, mismatch: bool, destination: Option<De
     if mismatch {
         row.distinct(Feature::TypeMismatchedFiles, &file);
     }
-    if extension(event).is_some_and(|e| {
-        ARCHIVE_EXTENSIONS.contains(&e.as_str()) || SOURCE_EXTENSIONS.contains(&e.as_str())
-    }) {
+    if extension_in(event, ARCHIVE_EXTENSIONS) || extension_in(event, SOURCE_EXTENSIONS) {
         row.distinct(Feature::ArchiveOrSourceFiles, &file);
     }
 }
@@ -700,7 +702,10 @@ fn add_email(row: &mut Row, event: &Event, context: &Map<String, Value>) {
         .flat_map(|d| d.recipients.iter())
         .filter(|r| {
             r.rsplit_once('@').is_some_and(|(_, d)| {
-                PERSONAL_MAIL_DOMAINS.contains(&d.trim().to_ascii_lowercase().as_str())
+                let d = d.trim();
+                PERSONAL_MAIL_DOMAINS
+                    .iter()
+                    .any(|known| d.eq_ignore_ascii_case(known))
             })
         })
         .count();
@@ -750,26 +755,39 @@ fn has_classified_label(event: &Event) -> bool {
 /// The file an event is about, normalised so that `C:\A.txt` and `c:/a.txt` are one file.
 fn file_key(event: &Event) -> Option<String> {
     let object = event.object.as_ref()?;
-    let text = object
-        .path
-        .as_deref()
-        .or(object.name.as_deref())
-        .map(str::to_string)
-        .or_else(|| object.sha256.as_ref().map(|h| h.to_string()))?;
-    Some(text.to_lowercase().replace('\\', "/"))
+    let key = match object.path.as_deref().or(object.name.as_deref()) {
+        Some(text) => text.to_lowercase(),
+        None => object.sha256.as_ref()?.to_string().to_lowercase(),
+    };
+    // Most keys have no backslash: skip the second copy for them.
+    if key.contains('\\') {
+        return Some(key.replace('\\', "/"));
+    }
+    Some(key)
+}
+
+/// Whether [`extension`] is one of `list` (lower case), without lower-casing a copy.
+fn extension_in(event: &Event, list: &[&str]) -> bool {
+    raw_extension(event).is_some_and(|e| list.iter().any(|known| e.eq_ignore_ascii_case(known)))
 }
 
 /// `object.extension`, else the extension of the last component of `object.name` or
 /// `object.path`; lower case, without the dot.
+#[cfg(test)]
 fn extension(event: &Event) -> Option<String> {
+    raw_extension(event).map(str::to_ascii_lowercase)
+}
+
+/// [`extension`] in the event's own case.
+fn raw_extension(event: &Event) -> Option<&str> {
     let object = event.object.as_ref()?;
     if let Some(e) = object.extension.as_deref() {
-        return Some(e.trim_start_matches('.').to_ascii_lowercase());
+        return Some(e.trim_start_matches('.'));
     }
     let name = object.name.as_deref().or(object.path.as_deref())?;
     let last = name.rsplit(['/', '\\']).next()?;
     let (_, e) = last.rsplit_once('.')?;
-    (!e.is_empty()).then(|| e.to_ascii_lowercase())
+    (!e.is_empty()).then_some(e)
 }
 
 /// `destination.domain`, else the host of `object.url`; lower case.

@@ -129,9 +129,28 @@ impl Bodies {
             start: 0,
             buf: Vec::new(),
             read_ahead,
+            adaptive_max: 0,
+            served_end: 0,
+        }
+    }
+
+    /// A reader for bodies in an order that may or may not follow the file (a scan by time:
+    /// input imported in time order is laid out in time order, interleaved sources are not).
+    /// It reads exactly while requests jump around, and reads ahead, doubling up to
+    /// `max_read_ahead`, while each body it must read starts where the last one it served
+    /// ended; so a jumpy scan costs what exact reads cost and a sequential one a read per
+    /// buffer.
+    pub fn adaptive_window(&self, max_read_ahead: usize) -> BodyWindow<'_> {
+        BodyWindow {
+            adaptive_max: max_read_ahead,
+            ..self.window(0)
         }
     }
 }
+
+/// The first read-ahead of an adaptive window once bodies come in file order: a few bodies'
+/// worth, so that a scan that only sometimes continues sequentially reads little in vain.
+const ADAPTIVE_FIRST_READ_AHEAD: usize = 8 * 1024;
 
 /// Reads bodies through a buffer of at least `read_ahead` bytes, so a scan in leaf order costs
 /// one read per buffer instead of one per event.
@@ -140,6 +159,10 @@ pub(crate) struct BodyWindow<'a> {
     start: u64,
     buf: Vec<u8>,
     read_ahead: usize,
+    /// Non-zero for an [`Bodies::adaptive_window`]: the largest read-ahead it grows to.
+    adaptive_max: usize,
+    /// Where the line of the last body served ends.
+    served_end: u64,
 }
 
 impl BodyWindow<'_> {
@@ -148,8 +171,16 @@ impl BodyWindow<'_> {
         let line_end = range.line_end();
         let buffered_end = self.start + self.buf.len() as u64;
         if range.at < self.start || line_end > buffered_end {
+            if self.adaptive_max > 0 {
+                self.read_ahead = if range.at == self.served_end {
+                    (self.read_ahead * 2).clamp(ADAPTIVE_FIRST_READ_AHEAD, self.adaptive_max)
+                } else {
+                    0
+                };
+            }
             self.fill(leaf_index, range)?;
         }
+        self.served_end = line_end;
         let from = (range.at - self.start) as usize;
         let to = (line_end - self.start) as usize;
         match self.buf[from..to].split_last() {
@@ -241,6 +272,41 @@ mod tests {
             window.get(0, BodyRange { at: 0, len: 7 }).unwrap(),
             b"{\"a\":1}"
         );
+    }
+
+    #[test]
+    fn an_adaptive_window_reads_ahead_only_while_bodies_follow_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.ndjson");
+        let lines: Vec<String> = (0..4000).map(|i| format!("{{\"n\":{i:05}}}\n")).collect();
+        std::fs::write(&path, lines.concat()).unwrap();
+        let line_len = lines[0].len() as u64;
+        let bodies = Bodies::open(&path, line_len * 4000).unwrap();
+        let range = |i: u64| BodyRange {
+            at: i * line_len,
+            len: line_len - 1,
+        };
+        let mut window = bodies.adaptive_window(1 << 16);
+        // Jumping around: exact reads.
+        for i in [3000, 10, 2000, 5] {
+            assert_eq!(
+                window.get(i, range(i)).unwrap(),
+                lines[i as usize].trim_end().as_bytes()
+            );
+            assert_eq!(window.buf.len() as u64, line_len, "exact read of {i}");
+        }
+        // Then in file order: the buffer grows, and every body is still the right one.
+        for i in 6..4000 {
+            assert_eq!(
+                window.get(i, range(i)).unwrap(),
+                lines[i as usize].trim_end().as_bytes()
+            );
+        }
+        assert!(window.buf.len() > 8 * 1024, "{}", window.buf.len());
+        assert!(window.buf.len() <= 1 << 16);
+        // A jump back: exact again.
+        window.get(7, range(7)).unwrap();
+        assert_eq!(window.buf.len() as u64, line_len);
     }
 
     #[test]

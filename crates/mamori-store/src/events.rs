@@ -369,7 +369,8 @@ impl EventStore {
 
     /// Calls `visit(leaf_index, time_us, json)` for every event whose time is in
     /// `[from_us, to_us)`, in time order (ties in a fixed order), as detection needs them.
-    /// Bodies are read exactly (time order is not file order).
+    /// Time order is file order only where events were imported in time order: bodies are
+    /// read exactly, and ahead only while they follow each other in the file.
     pub fn scan_by_time<E: From<StoreError>>(
         &self,
         from_us: i64,
@@ -385,7 +386,7 @@ impl EventStore {
             ))
             .map_err(sqlite)?;
         let mut rows = stmt.query([from_us, to_us]).map_err(sqlite)?;
-        let mut window = self.bodies.window(0);
+        let mut window = self.bodies.adaptive_window(SCAN_READ_AHEAD);
         while let Some(row) = rows.next().map_err(sqlite)? {
             let time_us: i64 = row.get(5).map_err(sqlite)?;
             let row = EventRow::read(row)?;

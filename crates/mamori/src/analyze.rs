@@ -126,34 +126,31 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
     // The local day of the scan: events come in time order, so once an event of a later day
     // arrives, every earlier day is complete and can be drained and scored.
     let mut open_day: Option<Date> = None;
-    data.store()
-        .scan_by_time(from_us, to_us, |leaf, _time_us, json| {
-            let Some(event) = json.and_then(|j| Event::from_json(j).ok()) else {
-                totals.unreadable += u64::from(json.is_some());
-                return Ok::<_, anyhow::Error>(());
-            };
-            totals.events += 1;
-            let day = offset.to_datetime(event.time).date();
-            if open_day.is_some_and(|open| open < day) {
-                analysis.days(features.drain_before(day), &mut findings);
-            }
-            open_day = Some(day);
-            let context = enricher.context(&event);
-            features.add(&event, &context);
-            if let (Some(detector), Some(engine)) = (detector.as_mut(), engine.as_ref()) {
-                totals.rule_findings += add_findings(
-                    detector,
-                    engine,
-                    &mut features,
-                    &mut findings,
-                    offset,
-                    leaf,
-                    &event,
-                    &context,
-                );
-            }
-            Ok(())
-        })?;
+    let scan = crate::history::scan_events(&data, from_us, to_us, |scanned| {
+        let (leaf, event) = (scanned.leaf, scanned.event);
+        let day = offset.to_datetime(event.time).date();
+        if open_day.is_some_and(|open| open < day) {
+            analysis.days(features.drain_before(day), &mut findings);
+        }
+        open_day = Some(day);
+        let context = enricher.context(&event);
+        features.add(&event, &context);
+        if let (Some(detector), Some(engine)) = (detector.as_mut(), engine.as_ref()) {
+            totals.rule_findings += add_findings(
+                detector,
+                engine,
+                &mut features,
+                &mut findings,
+                offset,
+                leaf,
+                &event,
+                &context,
+            );
+        }
+        Ok(())
+    })?;
+    totals.events = scan.events;
+    totals.unreadable = scan.unreadable;
     let late = features.late();
     analysis.days(features.finish(), &mut findings);
 

@@ -38,6 +38,26 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 50)]
         repeat: u32,
     },
+    /// `mamori analyze` over a simulated organisation (dense profile, NDJSON): simulate and
+    /// import into a temporary data directory, then time the real binary's full history pass
+    /// and its peak memory, and an incremental run over the last day.
+    Analyze {
+        #[arg(long, default_value_t = 1000)]
+        users: u32,
+        /// Days simulated; the default gives about 10 million events with 1000 users (the
+        /// dense profile averages about 25 events per person and calendar day).
+        #[arg(long, default_value_t = 394)]
+        days: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Sigma rule files or directories, passed to `analyze --rules`.
+        #[arg(long = "rules")]
+        rules: Vec<std::path::PathBuf>,
+        /// Prepare the data directory here and keep it; a directory an earlier run prepared
+        /// with the same `--users`, `--days` and `--seed` is reused without simulating again.
+        #[arg(long)]
+        keep: Option<std::path::PathBuf>,
+    },
     /// Inclusion proofs from the on-disk tiles of a log of `--leaves` entries, and the audit rate.
     Proofs {
         #[arg(long, default_value_t = 10_000_000)]
@@ -72,6 +92,23 @@ pub fn run(command: BenchCommand, json: bool) -> anyhow::Result<ExitCode> {
             ingest_cert(&dir)?
         }
         BenchCommand::Proofs { leaves, proofs } => proofs_bench(leaves, proofs)?,
+        BenchCommand::Analyze {
+            users,
+            days,
+            seed,
+            rules,
+            keep,
+        } => {
+            let config = mamori_sim::Config {
+                format: mamori_sim::Format::Ndjson,
+                profile: mamori_sim::Profile::Dense,
+                seed,
+                users,
+                days,
+                ..mamori_sim::Config::default()
+            };
+            analyze_bench(&config, &rules, keep.as_deref())?
+        }
         BenchCommand::Rules {
             rules,
             evtx,
@@ -248,6 +285,198 @@ fn proofs_bench(leaves: u64, proofs: u64) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
+/// The file in a `--keep` directory that says what was prepared there (written last, so a
+/// directory without it was not completely prepared).
+const PREPARED_FILE: &str = "bench-analyze.json";
+
+fn analyze_bench(
+    config: &mamori_sim::Config,
+    rules: &[std::path::PathBuf],
+    keep: Option<&std::path::Path>,
+) -> anyhow::Result<serde_json::Value> {
+    let work = tempfile::tempdir().context("temporary directory")?;
+    let data_path = keep.map_or_else(|| work.path().join("data"), std::path::Path::to_path_buf);
+    let prepared_as = serde_json::json!({
+        "users": config.users, "days": config.days, "seed": config.seed, "profile": "dense",
+    });
+    let started = Instant::now();
+    let events = match read_prepared(&data_path)? {
+        Some((as_before, events)) if as_before == prepared_as => events,
+        Some(_) => {
+            return Err(crate::BadInput(format!(
+                "{}: prepared with other options ({PREPARED_FILE}); use another --keep directory",
+                data_path.display()
+            ))
+            .into());
+        }
+        None if data_path.exists() => {
+            return Err(crate::BadInput(format!(
+                "{}: exists but was not prepared by `bench analyze`; use another --keep directory",
+                data_path.display()
+            ))
+            .into());
+        }
+        None => prepare(config, work.path(), &data_path, &prepared_as)?,
+    };
+    let prepare_seconds = started.elapsed().as_secs_f64();
+
+    let mut full = vec!["analyze".to_string(), "--json".to_string()];
+    for rules in rules {
+        full.push("--rules".into());
+        full.push(rules.display().to_string());
+    }
+    let analyzed = run_child(&data_path, &full)?;
+    // The last simulated day, from its start in UTC (the simulator writes UTC times).
+    let last_day = config
+        .start
+        .checked_add(jiff::Span::new().days(i64::from(config.days.saturating_sub(1))))?;
+    let mut incremental = full.clone();
+    incremental.extend(["--since".to_string(), last_day.to_string()]);
+    let daily = run_child(&data_path, &incremental)?;
+    let analyzed_events = analyzed.summary["events"].as_u64().unwrap_or(0);
+    anyhow::ensure!(
+        analyzed_events == events,
+        "analyze read {analyzed_events} of {events} events"
+    );
+    Ok(serde_json::json!({
+        "users": config.users,
+        "days": config.days,
+        "events": events,
+        "rules": !rules.is_empty(),
+        "prepare_seconds": round(prepare_seconds),
+        "analyze_seconds": round(analyzed.seconds),
+        "analyze_events_per_second": round(events as f64 / analyzed.seconds),
+        "analyze_reported_seconds": analyzed.summary["seconds"],
+        "analyze_peak_rss_megabytes": analyzed.peak_rss_megabytes,
+        "incremental_since": last_day.to_string(),
+        "incremental_seconds": round(daily.seconds),
+        "incremental_events": daily.summary["events"],
+        "incremental_persons": daily.summary["persons"],
+        "incremental_peak_rss_megabytes": daily.peak_rss_megabytes,
+    }))
+}
+
+/// What an earlier run prepared in `data_path`, and its number of events.
+fn read_prepared(data_path: &std::path::Path) -> anyhow::Result<Option<(serde_json::Value, u64)>> {
+    let file = data_path.join(PREPARED_FILE);
+    if !file.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&file).with_context(|| file.display().to_string())?;
+    let mut value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| file.display().to_string())?;
+    let events = value
+        .as_object_mut()
+        .and_then(|o| o.remove("events"))
+        .and_then(|e| e.as_u64())
+        .with_context(|| format!("{}: no event count", file.display()))?;
+    Ok(Some((value, events)))
+}
+
+/// Simulates into `work`, imports HR and events into a new data directory at `data_path` as
+/// `mamori import hr` / `import ndjson` do, and records what was prepared; the event count.
+fn prepare(
+    config: &mamori_sim::Config,
+    work: &std::path::Path,
+    data_path: &std::path::Path,
+    prepared_as: &serde_json::Value,
+) -> anyhow::Result<u64> {
+    let simulated = work.join("simulated");
+    mamori_sim::simulate(config, &simulated)?;
+    let mut data = DataDir::init(data_path, "bench.mamori.invalid/events")?;
+    let (_, rejected) = crate::import::store_hr(&mut data, &simulated.join("hr.csv"))?;
+    anyhow::ensure!(rejected.is_empty(), "{} HR rows rejected", rejected.len());
+    let source = crate::import::open_ndjson(&simulated.join("events.ndjson"))?;
+    let summary = mamori_ingest::import(&mut data, source, &mut |_| {})?;
+    anyhow::ensure!(
+        summary.quarantined == 0,
+        "{} events quarantined",
+        summary.quarantined
+    );
+    // The simulated files are only input: gone before timing, so the page cache holds the
+    // store rather than them.
+    std::fs::remove_dir_all(&simulated)?;
+    let mut prepared = prepared_as.clone();
+    prepared["events"] = summary.imported.into();
+    std::fs::write(data_path.join(PREPARED_FILE), prepared.to_string())?;
+    Ok(summary.imported)
+}
+
+/// One run of this binary as a child process.
+struct ChildRun {
+    /// Wall time from spawn to exit.
+    seconds: f64,
+    /// The child's highest VmHWM seen (sampled while it runs).
+    peak_rss_megabytes: Option<f64>,
+    /// Its `--json` summary.
+    summary: serde_json::Value,
+}
+
+/// How often the child's peak memory is read. VmHWM is a high-water mark, so sampling only
+/// misses growth in the child's last interval before it exits.
+const RSS_SAMPLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Runs `mamori --data-dir DATA ARGS…` (the binary running now: the code being measured, not
+/// whatever `mamori` is on the path) and follows its peak memory in /proc while it runs.
+/// Without unsafe code there is no `wait4`, and a process's /proc entry loses its memory
+/// figures the moment it exits, so the peak is sampled.
+fn run_child(data_path: &std::path::Path, args: &[String]) -> anyhow::Result<ChildRun> {
+    use std::io::Read;
+    let binary = std::env::current_exe().context("the running binary")?;
+    let started = Instant::now();
+    let mut child = std::process::Command::new(&binary)
+        .arg("--data-dir")
+        .arg(data_path)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {}", binary.display()))?;
+    let status_file = format!("/proc/{}/status", child.id());
+    // Read on another thread, so a chatty child can never block on a full pipe.
+    let mut stdout = child.stdout.take().context("child stdout")?;
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).map(|_| text)
+    });
+    let mut peak_kilobytes: Option<f64> = None;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if let Some(kilobytes) = std::fs::read_to_string(&status_file)
+            .ok()
+            .as_deref()
+            .and_then(vm_hwm_kilobytes)
+        {
+            peak_kilobytes = Some(peak_kilobytes.map_or(kilobytes, |p| p.max(kilobytes)));
+        }
+        std::thread::sleep(RSS_SAMPLE_INTERVAL);
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let output = match reader.join() {
+        Ok(output) => output?,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    anyhow::ensure!(
+        status.success(),
+        "mamori {} failed: {status}",
+        args.join(" ")
+    );
+    let summary = serde_json::from_str(output.trim())
+        .with_context(|| format!("mamori {}: unexpected output {output:?}", args.join(" ")))?;
+    Ok(ChildRun {
+        seconds,
+        peak_rss_megabytes: peak_kilobytes.map(|k| round(k / 1024.0)),
+        summary,
+    })
+}
+
+/// The `VmHWM:` figure (kilobytes) of a /proc status file.
+fn vm_hwm_kilobytes(status: &str) -> Option<f64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 pub(crate) fn round(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
@@ -255,9 +484,7 @@ pub(crate) fn round(value: f64) -> f64 {
 /// The process's peak resident memory, from /proc (Linux); `null` elsewhere.
 fn peak_rss_megabytes() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(round(kilobytes / 1024.0))
+    Some(round(vm_hwm_kilobytes(&status)? / 1024.0))
 }
 
 /// A small deterministic generator (SplitMix64); benchmarks need repeatable input, not crypto.

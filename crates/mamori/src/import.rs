@@ -250,24 +250,8 @@ pub struct CertImportOptions {
 
 /// `import hr FILE.csv`: person versions and account links (docs/hr.md).
 pub fn hr(data_dir: &Path, path: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let file = File::open(path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-    let name = path.display().to_string();
-    let reader =
-        HrCsvReader::new(BufReader::new(file), &name).map_err(|e| BadInput(e.to_string()))?;
     let mut data = DataDir::open(data_dir).map_err(|e| BadInput(e.to_string()))?;
-    let (mut records, mut rejected) = (Vec::new(), Vec::new());
-    let mut outcome = mamori_store::PeopleOutcome::default();
-    for row in reader {
-        match row.with_context(|| format!("reading {name}"))? {
-            Ok(record) => records.push(record),
-            Err(bad) => rejected.push(bad),
-        }
-        if records.len() == 10_000 {
-            add_outcome(&mut outcome, data.store_mut().store_people(&records)?);
-            records.clear();
-        }
-    }
-    add_outcome(&mut outcome, data.store_mut().store_people(&records)?);
+    let (outcome, rejected) = store_hr(&mut data, path)?;
     let quarantine_file = quarantine_all(&data, "hr", &rejected)?;
     report(
         json,
@@ -299,6 +283,31 @@ pub fn hr(data_dir: &Path, path: &Path, json: bool) -> anyhow::Result<ExitCode> 
     } else {
         ExitCode::from(2)
     })
+}
+
+/// Stores the person versions of an HR file; the outcome and the rows it could not read.
+pub(crate) fn store_hr(
+    data: &mut DataDir,
+    path: &Path,
+) -> anyhow::Result<(mamori_store::PeopleOutcome, Vec<mamori_ingest::Rejected>)> {
+    let file = File::open(path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    let name = path.display().to_string();
+    let reader =
+        HrCsvReader::new(BufReader::new(file), &name).map_err(|e| BadInput(e.to_string()))?;
+    let (mut records, mut rejected) = (Vec::new(), Vec::new());
+    let mut outcome = mamori_store::PeopleOutcome::default();
+    for row in reader {
+        match row.with_context(|| format!("reading {name}"))? {
+            Ok(record) => records.push(record),
+            Err(bad) => rejected.push(bad),
+        }
+        if records.len() == 10_000 {
+            add_outcome(&mut outcome, data.store_mut().store_people(&records)?);
+            records.clear();
+        }
+    }
+    add_outcome(&mut outcome, data.store_mut().store_people(&records)?);
+    Ok((outcome, rejected))
 }
 
 fn add_outcome(total: &mut mamori_store::PeopleOutcome, more: mamori_store::PeopleOutcome) {

@@ -7,6 +7,7 @@ mod bench;
 mod cases;
 mod eval;
 mod evidence;
+mod history;
 mod import;
 mod progress;
 mod rules;

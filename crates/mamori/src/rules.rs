@@ -675,65 +675,60 @@ fn history(
     let rules = engine.rule_count();
     let mut hits = hit_lists(&engine);
     let mut findings = Vec::new();
-    let (mut events, mut unreadable) = (0u64, 0u64);
-    data.store()
-        .scan_by_time(from_us, to_us, |leaf, time_us, json| {
-            let Some(event) = json.and_then(|j| Event::from_json(j).ok()) else {
-                unreadable += u64::from(json.is_some());
-                return Ok::<_, anyhow::Error>(());
-            };
-            events += 1;
-            let context = enricher.context(&event);
-            detector.detect(leaf, &event, &context);
-            let person = context.get("person").and_then(Value::as_str);
-            for &index in &detector.matched {
-                if engine.rule_is_silent(index) {
-                    continue;
-                }
-                hits[index].count(person.unwrap_or(event.account()), time_us, time_us);
-                if store_findings && let Some(rule) = engine.rule(index) {
-                    findings.push(mamori_store::RuleFinding {
-                        rule_id: hits[index].rule_id.clone(),
-                        rule_title: rule.title.clone(),
-                        rule_kind: "detection".into(),
-                        level: rule.level.clone(),
-                        author: rule.author.clone(),
-                        account: event.account().to_string(),
-                        person_id: person.map(str::to_string),
-                        first_us: time_us,
-                        last_us: time_us,
-                        events: vec![leaf],
-                    });
-                }
+    let scan = crate::history::scan_events(&data, from_us, to_us, |scanned| {
+        let (leaf, time_us, event) = (scanned.leaf, scanned.time_us, scanned.event);
+        let context = enricher.context(&event);
+        detector.detect(leaf, &event, &context);
+        let person = context.get("person").and_then(Value::as_str);
+        for &index in &detector.matched {
+            if engine.rule_is_silent(index) {
+                continue;
             }
-            for hit in &detector.hits {
-                // The group's account when the correlation groups by it, else this event's.
-                let account = hit
-                    .group
-                    .iter()
-                    .find(|(name, _)| name == "actor.user")
-                    .map_or(event.account(), |(_, value)| value.as_str());
-                let entry = &mut hits[rules + hit.correlation];
-                entry.count(account, hit.first_us, hit.last_us);
-                if store_findings && let Some(info) = engine.correlation(hit.correlation) {
-                    findings.push(mamori_store::RuleFinding {
-                        rule_id: entry.rule_id.clone(),
-                        rule_title: info.title.clone(),
-                        rule_kind: info.kind.clone(),
-                        level: info.level.clone(),
-                        author: info.author.clone(),
-                        account: account.to_string(),
-                        person_id: person
-                            .filter(|_| account == event.account())
-                            .map(str::to_string),
-                        first_us: hit.first_us,
-                        last_us: hit.last_us,
-                        events: hit.events.clone(),
-                    });
-                }
+            hits[index].count(person.unwrap_or(event.account()), time_us, time_us);
+            if store_findings && let Some(rule) = engine.rule(index) {
+                findings.push(mamori_store::RuleFinding {
+                    rule_id: hits[index].rule_id.clone(),
+                    rule_title: rule.title.clone(),
+                    rule_kind: "detection".into(),
+                    level: rule.level.clone(),
+                    author: rule.author.clone(),
+                    account: event.account().to_string(),
+                    person_id: person.map(str::to_string),
+                    first_us: time_us,
+                    last_us: time_us,
+                    events: vec![leaf],
+                });
             }
-            Ok(())
-        })?;
+        }
+        for hit in &detector.hits {
+            // The group's account when the correlation groups by it, else this event's.
+            let account = hit
+                .group
+                .iter()
+                .find(|(name, _)| name == "actor.user")
+                .map_or(event.account(), |(_, value)| value.as_str());
+            let entry = &mut hits[rules + hit.correlation];
+            entry.count(account, hit.first_us, hit.last_us);
+            if store_findings && let Some(info) = engine.correlation(hit.correlation) {
+                findings.push(mamori_store::RuleFinding {
+                    rule_id: entry.rule_id.clone(),
+                    rule_title: info.title.clone(),
+                    rule_kind: info.kind.clone(),
+                    level: info.level.clone(),
+                    author: info.author.clone(),
+                    account: account.to_string(),
+                    person_id: person
+                        .filter(|_| account == event.account())
+                        .map(str::to_string),
+                    first_us: hit.first_us,
+                    last_us: hit.last_us,
+                    events: hit.events.clone(),
+                });
+            }
+        }
+        Ok(())
+    })?;
+    let (events, unreadable) = (scan.events, scan.unreadable);
     let seconds = started.elapsed().as_secs_f64();
     let stored = if store_findings {
         Some(data.store_mut().add_rule_findings(&findings)?)
