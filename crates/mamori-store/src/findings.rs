@@ -252,7 +252,7 @@ impl EventStore {
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let blob: Vec<u8> = row.get(2)?;
-            if blob.len() % 8 != 0 {
+            if !blob.len().is_multiple_of(8) {
                 return Err(StoreError::Corrupt(format!(
                     "person_day_features: a vector of {} bytes",
                     blob.len()
