@@ -551,6 +551,18 @@ impl RiskEngine {
             points += anomaly;
             indicators.extend(input.scored.top.iter().cloned().map(Indicator::Anomaly));
         }
+        if let Some(forest) = input.forest {
+            let forest_points =
+                (forest.score - config.forest.threshold).max(0.0) * config.forest.weight;
+            if forest_points > 0.0 {
+                points += forest_points;
+                indicators.push(Indicator::Forest {
+                    score: forest.score,
+                    features: forest.features.clone(),
+                    points: forest_points,
+                });
+            }
+        }
 
         let state = self
             .persons
@@ -811,6 +823,36 @@ mod tests {
         let again = one(&mut engine, 8, 36.0, &[], &none);
         assert_eq!(again.level, Level::High);
         assert_eq!(again.alerts.len(), 1);
+    }
+
+    #[test]
+    fn forest_points_count_above_the_threshold_with_their_weight() {
+        let config = RiskConfig {
+            forest: ForestConfig {
+                threshold: 0.6,
+                weight: 50.0,
+            },
+            ..RiskConfig::default()
+        };
+        let mut engine = RiskEngine::new(config);
+        let f = features("p", 0, 0.0);
+        let s = scored("p", 0, 0.0);
+        let forest = ForestScore {
+            score: 0.7,
+            features: vec![Feature::RemovableCopies],
+        };
+        let none = PersonContext::default();
+        let input = DayInput {
+            features: &f,
+            scored: &s,
+            forest: Some(&forest),
+            peer_group: 0,
+            findings: &[],
+            context: &none,
+        };
+        let day = engine.day(&[input]).remove(0);
+        assert!((day.points - 5.0).abs() < 1e-9, "{}", day.points);
+        assert!(matches!(day.indicators[0], Indicator::Forest { .. }));
     }
 
     #[test]
