@@ -15,37 +15,17 @@ use crate::anomaly::{Contribution, PeerMode, Scored, ScorerOptions};
 use crate::features::{DayFeatures, Feature};
 use crate::forest::ForestScore;
 
-/// Risk level of a person on a day, and severity of an alert. Ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    None,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
+/// Risk level of a person on a day, and severity of an alert.
+pub use mamori_event::Level;
 
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::None => "none",
-            Level::Low => "low",
-            Level::Medium => "medium",
-            Level::High => "high",
-            Level::Critical => "critical",
-        }
-    }
-
-    /// A Sigma rule's `level` (informational counts as none).
-    pub fn of_rule(level: Option<&str>) -> Level {
-        match level.map(str::to_ascii_lowercase).as_deref() {
-            Some("low") => Level::Low,
-            Some("medium") => Level::Medium,
-            Some("high") => Level::High,
-            Some("critical") => Level::Critical,
-            _ => Level::None,
-        }
+/// The level of a Sigma rule's `level` (informational counts as none).
+pub fn level_of_rule(level: Option<&str>) -> Level {
+    match level.map(str::to_ascii_lowercase).as_deref() {
+        Some("low") => Level::Low,
+        Some("medium") => Level::Medium,
+        Some("high") => Level::High,
+        Some("critical") => Level::Critical,
+        _ => Level::None,
     }
 }
 

@@ -41,6 +41,7 @@ mod error;
 pub mod field;
 mod identity;
 mod kinds;
+mod level;
 mod model;
 pub mod ocsf;
 mod ser;
@@ -49,6 +50,7 @@ mod time;
 pub use error::EventError;
 pub use identity::{EmploymentType, HR_CSV_COLUMNS, PersonRecord};
 pub use kinds::{DestinationKind, Kind, Outcome, ParseNameError};
+pub use level::Level;
 pub use model::{
     Actor, Destination, EVENT_VERSION, Event, MAX_SAFE_INTEGER, Nonce, Object, Process,
     Sha256Digest, Source,

@@ -61,43 +61,8 @@ pub(crate) fn upgrade(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Alert / risk level. Ordered: None < Low < Medium < High < Critical.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    None,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Level {
-    const ALL: [Level; 5] = [
-        Level::None,
-        Level::Low,
-        Level::Medium,
-        Level::High,
-        Level::Critical,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::None => "none",
-            Level::Low => "low",
-            Level::Medium => "medium",
-            Level::High => "high",
-            Level::Critical => "critical",
-        }
-    }
-
-    /// `none`, `low`, `medium`, `high` or `critical` (any case).
-    pub fn parse(s: &str) -> Option<Level> {
-        Level::ALL
-            .into_iter()
-            .find(|level| level.as_str().eq_ignore_ascii_case(s))
-    }
-}
+/// Alert severity and risk level (the scale detection uses).
+pub use mamori_event::Level;
 
 /// An alert to raise.
 #[derive(Debug, Clone, PartialEq)]

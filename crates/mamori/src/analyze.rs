@@ -16,7 +16,7 @@ use mamori_detect::features::{DayFeatures, FeatureBuilder, FeatureOptions};
 use mamori_detect::forest::{Forest, ForestOptions, ForestScore};
 use mamori_detect::peers::{PeerStats, day_peers};
 use mamori_detect::risk::{
-    AlertReason, DayInput, Finding, Level, PersonContext, RiskConfig, RiskDay, RiskEngine,
+    AlertReason, DayInput, Finding, PersonContext, RiskConfig, RiskDay, RiskEngine,
 };
 use mamori_detect::sigma::Engine;
 use mamori_event::{EmploymentType, Event, PersonRecord};
@@ -169,7 +169,7 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
             person_id: day.person.clone(),
             day: day_number,
             score: day.risk,
-            level: store_level(day.level),
+            level: day.level,
             details,
         });
     }
@@ -210,17 +210,6 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-/// The store's level of a risk level.
-fn store_level(level: Level) -> mamori_store::Level {
-    match level {
-        Level::None => mamori_store::Level::None,
-        Level::Low => mamori_store::Level::Low,
-        Level::Medium => mamori_store::Level::Medium,
-        Level::High => mamori_store::Level::High,
-        Level::Critical => mamori_store::Level::Critical,
-    }
-}
-
 /// The alert for `reason` on a risk day. Its dedup key names the person, the day and the
 /// reason, so re-running over the same history adds nothing.
 fn new_alert(
@@ -249,7 +238,7 @@ fn new_alert(
         person_id: day.person.clone(),
         time_us,
         day: day_number,
-        severity: store_level(severity),
+        severity,
         kind: kind.to_string(),
         title: explain::alert_title(reason, day, group, Lang::En),
         title_ja: explain::alert_title(reason, day, group, Lang::Ja),
@@ -443,7 +432,7 @@ fn note_finding(
         .or_insert_with(|| Finding {
             rule_id: rule_id.to_string(),
             title: title.to_string(),
-            level: Level::of_rule(level),
+            level: mamori_detect::risk::level_of_rule(level),
             count: 0,
             first_us: time_us,
         });
