@@ -265,11 +265,16 @@ impl<'de> Visitor<'de> for RawVisitor {
 fn raw_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Map<String, Value>, A::Error> {
     let mut out = Map::new();
     while let Some(key) = map.next_key::<String>()? {
-        if out.contains_key(&key) {
-            return reject(&mut map, "duplicate key".to_owned());
+        // One lookup per key: the entry both detects a duplicate and takes the value.
+        match out.entry(key) {
+            serde_json::map::Entry::Occupied(_) => {
+                return reject(&mut map, "duplicate key".to_owned());
+            }
+            serde_json::map::Entry::Vacant(slot) => {
+                let RawValue(v) = map.next_value()?;
+                slot.insert(v);
+            }
         }
-        let RawValue(v) = map.next_value()?;
-        out.insert(key, v);
     }
     Ok(out)
 }
