@@ -506,23 +506,28 @@ fn add_findings(
         .and_then(Value::as_str)
         .unwrap_or_else(|| event.account());
     let time_us = event.time.as_microsecond();
+    // One finding of `who`: to the features, and to the day's findings by rule.
+    let mut credit = |who: &str, id: Option<&str>, title: &str, level: Option<&str>| -> u64 {
+        if !features.add_rule_finding(who, event.time) {
+            return 0;
+        }
+        note_finding(
+            findings,
+            offset,
+            who,
+            time_us,
+            id.unwrap_or(title),
+            title,
+            level,
+        );
+        1
+    };
     let mut count = 0;
     for &index in &detector.matched {
-        if engine.rule_is_silent(index) {
-            continue;
-        }
-        let Some(rule) = engine.rule(index) else {
-            continue;
-        };
-        if features.add_rule_finding(person, event.time) {
-            count += 1;
-            let id = rule.id.as_deref().unwrap_or(&rule.title);
-            note_finding(
-                findings,
-                offset,
+        if let Some(rule) = engine.rule(index).filter(|_| !engine.rule_is_silent(index)) {
+            count += credit(
                 person,
-                time_us,
-                id,
+                rule.id.as_deref(),
                 &rule.title,
                 rule.level.as_deref(),
             );
@@ -535,21 +540,8 @@ fn add_findings(
             Some((_, account)) if account != event.account() => account.as_str(),
             _ => person,
         };
-        let Some(info) = engine.correlation(hit.correlation) else {
-            continue;
-        };
-        if features.add_rule_finding(who, event.time) {
-            count += 1;
-            let id = info.id.as_deref().unwrap_or(&info.title);
-            note_finding(
-                findings,
-                offset,
-                who,
-                time_us,
-                id,
-                &info.title,
-                info.level.as_deref(),
-            );
+        if let Some(info) = engine.correlation(hit.correlation) {
+            count += credit(who, info.id.as_deref(), &info.title, info.level.as_deref());
         }
     }
     count
