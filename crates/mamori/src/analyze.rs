@@ -154,28 +154,34 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
     let late = features.late();
     analysis.days(features.finish(), &mut findings);
 
-    let mut risk_days = Vec::with_capacity(analysis.out.len());
-    let mut alerts = Vec::new();
-    for (day, group) in &analysis.out {
-        totals.person_days += 1;
-        totals.persons.insert(day.person.clone());
-        totals.levels[day.level as usize] += 1;
-        let day_number = day_number(day.day)?;
-        let details = explain::details(day, group);
-        for reason in &day.alerts {
-            alerts.push(new_alert(offset, day, day_number, group, reason, &details)?);
-        }
-        risk_days.push(mamori_store::RiskDay {
-            person_id: day.person.clone(),
-            day: day_number,
-            score: day.risk,
-            level: day.level,
-            details,
-        });
-    }
+    // Explanations are built and stored a chunk at a time: as JSON they are several times
+    // the size of the risk days, and a year of a large organisation has millions of them.
     let store = data.store_mut();
-    store.store_risk_days(&risk_days)?;
-    store.store_day_features(&analysis.vectors)?;
+    let mut alerts = Vec::new();
+    for chunk in analysis.out.chunks(STORE_CHUNK) {
+        let mut risk_days = Vec::with_capacity(chunk.len());
+        for (day, group) in chunk {
+            totals.person_days += 1;
+            totals.persons.insert(day.person.clone());
+            totals.levels[day.level as usize] += 1;
+            let day_number = day_number(day.day)?;
+            let details = explain::details(day, group);
+            for reason in &day.alerts {
+                alerts.push(new_alert(offset, day, day_number, group, reason, &details)?);
+            }
+            risk_days.push(mamori_store::RiskDay {
+                person_id: day.person.clone(),
+                day: day_number,
+                score: day.risk,
+                level: day.level,
+                details,
+            });
+        }
+        store.store_risk_days(&risk_days)?;
+    }
+    for chunk in analysis.vectors.chunks(STORE_CHUNK) {
+        store.store_day_features(chunk)?;
+    }
     totals.alerts = alerts.len() as u64;
     totals.alerts_added = store.add_alerts(&alerts)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -550,6 +556,9 @@ fn add_findings(
 /// Calendar days before `--since` whose stored feature vectors rebuild the state: the
 /// baseline window is 30 *active* days, the cumulative indicator looks 60 days back.
 const WARM_START_DAYS: i64 = 90;
+
+/// Person-days explained and stored per transaction.
+const STORE_CHUNK: usize = 10_000;
 
 const DAY_US: i64 = 86_400_000_000;
 
