@@ -319,7 +319,13 @@ pub struct Finding {
     pub count: u32,
     /// Time of the first finding (µs).
     pub first_us: i64,
+    /// Ledger leaf indexes of the events behind the findings, ascending (at most
+    /// [`MAX_FINDING_EVENTS`]).
+    pub events: Vec<u64>,
 }
+
+/// Evidence leaves kept per finding and alert: enough to open a case on, bounded in memory.
+pub const MAX_FINDING_EVENTS: usize = 1000;
 
 /// Everything about one person-day.
 pub struct DayInput<'a> {
@@ -754,6 +760,7 @@ mod tests {
             level,
             count: 1,
             first_us: 0,
+            events: vec![7],
         }
     }
 

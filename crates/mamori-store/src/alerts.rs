@@ -35,6 +35,7 @@ const ADDED_COLUMNS: &[(&str, &str)] = &[
     ("dedup_key", "TEXT"),
     ("dismiss_reason", "TEXT"),
     ("case_id", "INTEGER"),
+    ("events", "TEXT NOT NULL DEFAULT '[]'"),
 ];
 
 /// The UTC day of `time_us` in SQL, rounding down for times before 1970 as `day_of` does.
@@ -84,6 +85,9 @@ pub struct NewAlert {
     pub details: serde_json::Value,
     /// An alert whose key is stored already is not added again.
     pub dedup_key: String,
+    /// Ledger leaf indexes of the events behind it (the rule findings'), ascending; a case
+    /// opened from the alert gathers them.
+    pub events: Vec<u64>,
 }
 
 /// Where an alert is in triage.
@@ -132,6 +136,8 @@ pub struct Alert {
     pub status: AlertStatus,
     pub dismiss_reason: Option<String>,
     pub case_id: Option<i64>,
+    /// Ledger leaf indexes of the events behind the alert, ascending.
+    pub events: Vec<u64>,
 }
 
 /// Which alerts [`EventStore::alerts`] returns; every field left `None` lets all through.
@@ -152,7 +158,8 @@ pub struct AlertFilter {
 /// the upgrade (it writes neither `title_ja` nor `day`).
 const ALERT_COLUMNS: &str = "id, person_id, time_us,
     COALESCE(day, ((time_us - ((time_us % 86400000000) + 86400000000) % 86400000000) / 86400000000)),
-    severity, kind, title, COALESCE(title_ja, title), details, status, dismiss_reason, case_id";
+    severity, kind, title, COALESCE(title_ja, title), details, status, dismiss_reason, case_id,
+    events";
 
 fn read_alert(row: &rusqlite::Row<'_>) -> Result<Alert> {
     let id: i64 = row.get(0)?;
@@ -176,6 +183,8 @@ fn read_alert(row: &rusqlite::Row<'_>) -> Result<Alert> {
             .ok_or_else(|| corrupt(&format!("unknown status {status:?}")))?,
         dismiss_reason: row.get(10)?,
         case_id: row.get(11)?,
+        events: serde_json::from_str(&row.get::<_, String>(12)?)
+            .map_err(|e| corrupt(&format!("events are not a list of leaves: {e}")))?,
     })
 }
 
@@ -227,8 +236,9 @@ impl EventStore {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO alerts
-                 (person_id, time_us, day, severity, kind, title, title_ja, details, dedup_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 (person_id, time_us, day, severity, kind, title, title_ja, details, dedup_key,
+                  events)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for alert in alerts {
                 added += insert.execute(params![
@@ -241,6 +251,7 @@ impl EventStore {
                     alert.title_ja,
                     alert.details.to_string(),
                     alert.dedup_key,
+                    serde_json::to_string(&alert.events).unwrap_or_else(|_| "[]".into()),
                 ])? as u64;
             }
         }
@@ -392,6 +403,7 @@ pub(crate) mod tests {
             title_ja: format!("{person}のリスクが{}に上昇", severity.as_str()),
             details: serde_json::json!({"indicators": [key]}),
             dedup_key: key.into(),
+            events: vec![],
         }
     }
 
@@ -579,6 +591,7 @@ pub(crate) mod tests {
                 status: AlertStatus::Open,
                 dismiss_reason: None,
                 case_id: None,
+                events: vec![],
             }
         );
         assert_eq!(alerts[1].day, -1);

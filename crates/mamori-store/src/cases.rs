@@ -219,6 +219,16 @@ fn escalate(
             "UPDATE alerts SET status = 'escalated', case_id = ?2 WHERE id = ?1",
             params![alert_id, case_id],
         )?;
+        // The case gathers the evidence of its alerts.
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO case_events(case_id, leaf_index) VALUES (?1, ?2)",
+        )?;
+        for &leaf in &alert.events {
+            let leaf = i64::try_from(leaf).map_err(|_| {
+                StoreError::Invalid(format!("alert {alert_id}: leaf {leaf} out of range"))
+            })?;
+            insert.execute(params![case_id, leaf])?;
+        }
     }
     Ok(person)
 }

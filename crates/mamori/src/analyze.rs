@@ -16,7 +16,8 @@ use mamori_detect::features::{DayFeatures, FeatureBuilder, FeatureOptions};
 use mamori_detect::forest::{Forest, ForestOptions, ForestScore};
 use mamori_detect::peers::{PeerStats, day_peers};
 use mamori_detect::risk::{
-    AlertReason, DayInput, Finding, PersonContext, RiskConfig, RiskDay, RiskEngine,
+    AlertReason, DayInput, Finding, Indicator, MAX_FINDING_EVENTS, PersonContext, RiskConfig,
+    RiskDay, RiskEngine,
 };
 use mamori_detect::sigma::Engine;
 use mamori_event::{EmploymentType, Event, PersonRecord};
@@ -250,7 +251,29 @@ fn new_alert(
         title_ja: explain::alert_title(reason, day, group, Lang::Ja),
         details: details.clone(),
         dedup_key: key,
+        events: alert_events(reason, day),
     })
+}
+
+/// The evidence of an alert: its rule finding's events, or for a risk level all the day's
+/// rule findings' events (bounded).
+fn alert_events(reason: &AlertReason, day: &RiskDay) -> Vec<u64> {
+    let mut events: Vec<u64> = match reason {
+        AlertReason::Rule(finding) => finding.events.clone(),
+        AlertReason::LevelRose { .. } => day
+            .indicators
+            .iter()
+            .filter_map(|i| match i {
+                Indicator::Rule { finding, .. } => Some(finding.events.iter().copied()),
+                _ => None,
+            })
+            .flatten()
+            .collect(),
+    };
+    events.sort_unstable();
+    events.dedup();
+    events.truncate(MAX_FINDING_EVENTS);
+    events
 }
 
 fn read_config(path: &Path) -> anyhow::Result<RiskConfig> {
@@ -417,15 +440,23 @@ impl Analysis {
     }
 }
 
-/// Adds one finding of `person` at `time_us` to the day's findings.
+/// A rule as its findings name it.
+#[derive(Clone, Copy)]
+struct RuleRef<'a> {
+    id: &'a str,
+    title: &'a str,
+    level: Option<&'a str>,
+}
+
+/// Adds one finding of `person` at `time_us`, made by the events `leaves`, to the day's
+/// findings.
 fn note_finding(
     findings: &mut DayFindings,
     offset: Offset,
     person: &str,
     time_us: i64,
-    rule_id: &str,
-    title: &str,
-    level: Option<&str>,
+    rule: RuleRef<'_>,
+    leaves: &[u64],
 ) {
     let Ok(time) = jiff::Timestamp::from_microsecond(time_us) else {
         return;
@@ -434,16 +465,23 @@ fn note_finding(
     let entry = findings
         .entry((person.to_string(), day))
         .or_default()
-        .entry(rule_id.to_string())
+        .entry(rule.id.to_string())
         .or_insert_with(|| Finding {
-            rule_id: rule_id.to_string(),
-            title: title.to_string(),
-            level: mamori_detect::risk::level_of_rule(level),
+            rule_id: rule.id.to_string(),
+            title: rule.title.to_string(),
+            level: mamori_detect::risk::level_of_rule(rule.level),
             count: 0,
             first_us: time_us,
+            events: Vec::new(),
         });
     entry.count += 1;
     entry.first_us = entry.first_us.min(time_us);
+    if entry.events.len() < MAX_FINDING_EVENTS {
+        entry.events.extend(leaves);
+        entry.events.sort_unstable();
+        entry.events.dedup();
+        entry.events.truncate(MAX_FINDING_EVENTS);
+    }
 }
 
 /// The findings `mamori rules run` stored in the range, as indicators and as the
@@ -479,14 +517,18 @@ fn stored_findings(
         if let Some(features) = features.as_deref_mut() {
             features.add_rule_finding(&person, time);
         }
+        let rule = RuleRef {
+            id: &finding.rule_id,
+            title: &finding.rule_title,
+            level: finding.level.as_deref(),
+        };
         note_finding(
             findings,
             offset,
             &person,
             finding.last_us,
-            &finding.rule_id,
-            &finding.rule_title,
-            finding.level.as_deref(),
+            rule,
+            &finding.events,
         );
         count += 1;
     }
@@ -512,31 +554,24 @@ fn add_findings(
         .and_then(Value::as_str)
         .unwrap_or_else(|| event.account());
     let time_us = event.time.as_microsecond();
-    // One finding of `who`: to the features, and to the day's findings by rule.
-    let mut credit = |who: &str, id: Option<&str>, title: &str, level: Option<&str>| -> u64 {
+    // One finding of `who`, made by `leaves`: to the features and to the day's findings.
+    let mut credit = |who: &str, rule: RuleRef<'_>, leaves: &[u64]| -> u64 {
         if !features.add_rule_finding(who, event.time) {
             return 0;
         }
-        note_finding(
-            findings,
-            offset,
-            who,
-            time_us,
-            id.unwrap_or(title),
-            title,
-            level,
-        );
+        note_finding(findings, offset, who, time_us, rule, leaves);
         1
     };
     let mut count = 0;
     for &index in &detector.matched {
         if let Some(rule) = engine.rule(index).filter(|_| !engine.rule_is_silent(index)) {
-            count += credit(
-                person,
-                rule.id.as_deref(),
-                &rule.title,
-                rule.level.as_deref(),
-            );
+            let id = rule.id.as_deref().unwrap_or(&rule.title);
+            let rule = RuleRef {
+                id,
+                title: &rule.title,
+                level: rule.level.as_deref(),
+            };
+            count += credit(person, rule, &[leaf]);
         }
     }
     for hit in &detector.hits {
@@ -547,7 +582,13 @@ fn add_findings(
             _ => person,
         };
         if let Some(info) = engine.correlation(hit.correlation) {
-            count += credit(who, info.id.as_deref(), &info.title, info.level.as_deref());
+            let id = info.id.as_deref().unwrap_or(&info.title);
+            let rule = RuleRef {
+                id,
+                title: &info.title,
+                level: info.level.as_deref(),
+            };
+            count += credit(who, rule, &hit.events);
         }
     }
     count

@@ -667,6 +667,7 @@ mod tests {
             status: AlertStatus::Open,
             dismiss_reason: None,
             case_id: None,
+            events: vec![],
         }
     }
 

@@ -70,7 +70,7 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn alert(severity: Level, hour: i64, key: &str) -> NewAlert {
+fn alert(severity: Level, hour: i64, key: &str, events: &[u64]) -> NewAlert {
     NewAlert {
         person_id: "P1".into(),
         time_us: DAY * DAY_US + hour * 3_600_000_000,
@@ -81,6 +81,7 @@ fn alert(severity: Level, hour: i64, key: &str) -> NewAlert {
         title_ja: format!("{key}: USBへのコピー"),
         details: json!({ "rule": key }),
         dedup_key: key.into(),
+        events: events.to_vec(),
     }
 }
 
@@ -101,8 +102,8 @@ fn import_events(env: &Env) {
 fn store_alerts(data: &Path) {
     let mut data = DataDir::open(data).unwrap();
     let alerts = [
-        alert(Level::High, 9, "usb-1"),
-        alert(Level::Critical, 11, "usb-2"),
+        alert(Level::High, 9, "usb-1", &[1]),
+        alert(Level::Critical, 11, "usb-2", &[]),
     ];
     assert_eq!(data.store_mut().add_alerts(&alerts).unwrap(), 2);
 }
@@ -163,13 +164,16 @@ fn alerts_become_a_confirmed_case_and_every_access_is_logged() {
     assert_eq!(shown["alerts"][0]["id"], 1);
     assert_eq!(shown["alerts"][0]["status"], "escalated");
     assert_eq!(shown["alerts"][0]["case_id"], 1);
+    // Leaf 1 came with the alert, 0 and 2 were added by hand.
     let events = shown["events"].as_array().unwrap();
-    assert_eq!(events.len(), 2);
-    assert_eq!(events[0]["leaf_index"], 0);
-    assert_eq!(events[1]["leaf_index"], 2);
-    assert_eq!(events[1]["kind"], "file.copy");
-    assert_eq!(events[1]["account"], "ACM0000");
-    assert_eq!(events[1]["time"], "2026-01-05T10:02:00Z");
+    let leaves: Vec<u64> = events
+        .iter()
+        .map(|e| e["leaf_index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(leaves, [0, 1, 2], "{shown}");
+    assert_eq!(events[2]["kind"], "file.copy");
+    assert_eq!(events[2]["account"], "ACM0000");
+    assert_eq!(events[2]["time"], "2026-01-05T10:02:00Z");
     assert_eq!(shown["notes"][0]["author"], "analyst1");
     assert_eq!(shown["notes"][0]["text"], "talked to the manager");
     let text = env.ok(&["cases", "show", "1", "--lang", "ja"]);
