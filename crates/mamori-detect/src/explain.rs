@@ -191,7 +191,8 @@ pub fn indicator(indicator: &Indicator, peer_group: &str, lang: Lang) -> String 
                 Lang::En => format!("rule “{}” ({level_name}) {}×", finding.title, finding.count),
                 Lang::Ja => format!(
                     "ルール「{}」（{level_name}）{} 件",
-                    finding.title, finding.count
+                    finding.title_ja.as_deref().unwrap_or(&finding.title),
+                    finding.count
                 ),
             }
         }
@@ -288,7 +289,7 @@ pub fn alert_title(reason: &AlertReason, day: &RiskDay, peer_group: &str, lang: 
         (AlertReason::Rule(finding), Lang::Ja) => format!(
             "重大度「{}」のルール「{}」{} 件",
             level(finding.level, lang),
-            finding.title,
+            finding.title_ja.as_deref().unwrap_or(&finding.title),
             finding.count
         ),
     };
@@ -395,6 +396,32 @@ mod tests {
         assert_eq!(
             value(Feature::EmailAttachmentBytes, 12_345_678.0),
             "12.3 MB"
+        );
+    }
+
+    #[test]
+    fn rules_read_with_their_japanese_title_when_they_have_one() {
+        let finding = crate::risk::Finding {
+            rule_id: "r".into(),
+            title: "Mass File Copy to Removable Media".into(),
+            title_ja: Some("USB 等への大量ファイルコピー".into()),
+            level: Level::High,
+            count: 2,
+            first_us: 0,
+            events: vec![],
+        };
+        let rule = Indicator::Rule {
+            finding,
+            points: 15.0,
+            weight: 1.0,
+        };
+        assert_eq!(
+            indicator(&rule, ORGANISATION, Lang::Ja),
+            "ルール「USB 等への大量ファイルコピー」（高）2 件"
+        );
+        assert_eq!(
+            indicator(&rule, ORGANISATION, Lang::En),
+            "rule “Mass File Copy to Removable Media” (high) 2×"
         );
     }
 

@@ -315,6 +315,8 @@ pub struct PersonContext {
 pub struct Finding {
     pub rule_id: String,
     pub title: String,
+    /// The rule's Japanese title, when it has one.
+    pub title_ja: Option<String>,
     pub level: Level,
     pub count: u32,
     /// Time of the first finding (µs).
@@ -757,6 +759,7 @@ mod tests {
         Finding {
             rule_id: rule.into(),
             title: rule.into(),
+            title_ja: None,
             level,
             count: 1,
             first_us: 0,

@@ -265,3 +265,38 @@ fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// Every rule of the insider pack that can produce a finding has a Japanese title
+/// (`title_ja`), so alerts read fully in Japanese.
+#[test]
+fn the_insider_pack_has_japanese_titles() {
+    let pack = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/insider");
+    let mut builder = EngineBuilder::new();
+    // The rule files, not their `tests/` cases.
+    for entry in std::fs::read_dir(&pack).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yml") {
+            builder.add_path(&path).unwrap();
+        }
+    }
+    assert!(builder.errors().is_empty(), "{:?}", builder.errors());
+    let engine = builder.build();
+    let mut missing = Vec::new();
+    for i in 0..engine.rule_count() {
+        let rule = engine.rule(i).unwrap();
+        if !engine.rule_is_silent(i) && rule.title_ja.is_none() {
+            missing.push(rule.title.clone());
+        }
+    }
+    for i in 0..engine.correlation_count() {
+        let correlation = engine.correlation(i).unwrap();
+        if correlation.title_ja.is_none() {
+            missing.push(correlation.title.clone());
+        }
+    }
+    assert!(missing.is_empty(), "no title_ja: {missing:?}");
+    let ja = (0..engine.rule_count())
+        .filter_map(|i| engine.rule(i)?.title_ja.clone())
+        .find(|t| t == "他人に割り当てられた PC へのログオン");
+    assert!(ja.is_some());
+}

@@ -100,6 +100,7 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
     let mut analysis = Analysis::new(config, hr);
     let mut totals = Totals::default();
     let mut findings: DayFindings = HashMap::new();
+    let titles_ja = engine.as_ref().map(japanese_titles).unwrap_or_default();
     if engine.is_none() {
         totals.rule_findings = stored_findings(
             &data,
@@ -108,6 +109,7 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
             offset,
             Some(&mut features),
             &mut findings,
+            &titles_ja,
         )?;
     }
     // A range that starts later than the history: start from the state of the days before,
@@ -121,7 +123,15 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
         let before = data.store().day_features(warm_from, since_day)?;
         totals.warm_start_person_days = before.len() as u64;
         let warm_from_us = local_midnight_us(offset, date_of_day_number(warm_from)?)?;
-        stored_findings(&data, warm_from_us, from_us, offset, None, &mut findings)?;
+        stored_findings(
+            &data,
+            warm_from_us,
+            from_us,
+            offset,
+            None,
+            &mut findings,
+            &titles_ja,
+        )?;
         analysis.replay(before, &mut findings)?;
     }
     // The local day of the scan: events come in time order, so once an event of a later day
@@ -440,11 +450,26 @@ impl Analysis {
     }
 }
 
+/// The Japanese titles of the engine's rules and correlations, by the id findings use.
+fn japanese_titles(engine: &Engine) -> HashMap<String, String> {
+    let rules = (0..engine.rule_count())
+        .filter_map(|i| engine.rule(i))
+        .map(|r| (r.id.as_ref().unwrap_or(&r.title), &r.title_ja));
+    let correlations = (0..engine.correlation_count())
+        .filter_map(|i| engine.correlation(i))
+        .map(|c| (c.id.as_ref().unwrap_or(&c.title), &c.title_ja));
+    rules
+        .chain(correlations)
+        .filter_map(|(id, ja)| Some((id.clone(), ja.clone()?)))
+        .collect()
+}
+
 /// A rule as its findings name it.
 #[derive(Clone, Copy)]
 struct RuleRef<'a> {
     id: &'a str,
     title: &'a str,
+    title_ja: Option<&'a str>,
     level: Option<&'a str>,
 }
 
@@ -469,6 +494,7 @@ fn note_finding(
         .or_insert_with(|| Finding {
             rule_id: rule.id.to_string(),
             title: rule.title.to_string(),
+            title_ja: rule.title_ja.map(str::to_string),
             level: mamori_detect::risk::level_of_rule(rule.level),
             count: 0,
             first_us: time_us,
@@ -493,6 +519,7 @@ fn stored_findings(
     offset: Offset,
     mut features: Option<&mut FeatureBuilder>,
     findings: &mut DayFindings,
+    titles_ja: &HashMap<String, String>,
 ) -> anyhow::Result<u64> {
     let mut count = 0;
     let mut persons: HashMap<String, Option<String>> = HashMap::new();
@@ -520,6 +547,7 @@ fn stored_findings(
         let rule = RuleRef {
             id: &finding.rule_id,
             title: &finding.rule_title,
+            title_ja: titles_ja.get(&finding.rule_id).map(String::as_str),
             level: finding.level.as_deref(),
         };
         note_finding(
@@ -569,6 +597,7 @@ fn add_findings(
             let rule = RuleRef {
                 id,
                 title: &rule.title,
+                title_ja: rule.title_ja.as_deref(),
                 level: rule.level.as_deref(),
             };
             count += credit(person, rule, &[leaf]);
@@ -586,6 +615,7 @@ fn add_findings(
             let rule = RuleRef {
                 id,
                 title: &info.title,
+                title_ja: info.title_ja.as_deref(),
                 level: info.level.as_deref(),
             };
             count += credit(who, rule, &hit.events);

@@ -36,6 +36,9 @@ use super::yaml::{Node, Value};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CorrelationInfo {
     pub title: String,
+    /// The title in Japanese, from the custom attribute `title_ja` (Mamori's rule packs
+    /// give it; other rules have none and their English title is shown).
+    pub title_ja: Option<String>,
     pub id: Option<String>,
     pub name: Option<String>,
     pub status: Option<String>,
@@ -260,6 +263,7 @@ pub(crate) fn parse_correlation(file: &str, doc: &Node) -> Result<CorrelationDoc
     };
     let info = CorrelationInfo {
         title,
+        title_ja: text(doc.get("title_ja")),
         id: text(doc.get("id")),
         name: text(doc.get("name")),
         status: text(doc.get("status")),

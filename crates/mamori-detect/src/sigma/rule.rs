@@ -33,6 +33,9 @@ pub struct LogSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleInfo {
     pub title: String,
+    /// The title in Japanese, from the custom attribute `title_ja` (Mamori's rule packs
+    /// give it; other rules have none and their English title is shown).
+    pub title_ja: Option<String>,
     pub id: Option<String>,
     /// The `name` a correlation or filter may reference the rule by.
     pub name: Option<String>,
@@ -105,6 +108,7 @@ pub(crate) fn compile_rule(
     let detection = compile_detection(file, detection_node, "detection", fields)?;
     let info = RuleInfo {
         title,
+        title_ja: text(doc.get("title_ja")),
         id: text(doc.get("id")),
         name: text(doc.get("name")),
         status: text(doc.get("status")),
