@@ -18,17 +18,6 @@ use crate::forest::ForestScore;
 /// Risk level of a person on a day, and severity of an alert.
 pub use mamori_event::Level;
 
-/// The level of a Sigma rule's `level` (informational counts as none).
-pub fn level_of_rule(level: Option<&str>) -> Level {
-    match level.map(str::to_ascii_lowercase).as_deref() {
-        Some("low") => Level::Low,
-        Some("medium") => Level::Medium,
-        Some("high") => Level::High,
-        Some("critical") => Level::Critical,
-        _ => Level::None,
-    }
-}
-
 /// Everything the risk engine can be told; `docs/risk.md` documents each field and
 /// `docs/risk.toml` is this default as a file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -47,6 +36,65 @@ pub struct RiskConfig {
     pub context: ContextConfig,
     pub levels: LevelConfig,
     pub alerts: AlertConfig,
+}
+
+impl RiskConfig {
+    /// Refuses values that make no sense (a reason naming the field), so that a typo in a
+    /// configuration file is an error, not a silently useless analysis.
+    pub fn validate(&self) -> Result<(), String> {
+        let weights = [
+            ("half_life_days", self.half_life_days),
+            ("anomaly.weight", self.anomaly.weight),
+            ("forest.weight", self.forest.weight),
+            ("rules.low", self.rules.low),
+            ("rules.medium", self.rules.medium),
+            ("rules.high", self.rules.high),
+            ("rules.critical", self.rules.critical),
+            ("cumulative.points", self.cumulative.points),
+            ("context.departing", self.context.departing),
+            ("context.lookback", self.context.lookback),
+            ("context.priority", self.context.priority),
+            ("context.contractor", self.context.contractor),
+            ("context.prior_incident", self.context.prior_incident),
+        ];
+        for (name, value) in weights {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(format!("{name} = {value}: must be a number ≥ 0"));
+            }
+        }
+        if self.half_life_days <= 0.0 {
+            return Err("half_life_days: must be greater than 0".into());
+        }
+        let periods = [
+            ("cumulative.days", self.cumulative.days, 1),
+            (
+                "context.departing_period_days",
+                self.context.departing_period_days,
+                0,
+            ),
+            ("context.lookback_days", self.context.lookback_days, 0),
+            ("context.after_days", self.context.after_days, 0),
+        ];
+        for (name, value, least) in periods {
+            if !(least..=3660).contains(&value) {
+                return Err(format!("{name} = {value}: must be {least} to 3660 days"));
+            }
+        }
+        let l = &self.levels;
+        if !(l.low.is_finite()
+            && 0.0 <= l.low
+            && l.low <= l.medium
+            && l.medium <= l.high
+            && l.high <= l.critical
+            && l.critical.is_finite())
+        {
+            return Err("levels: need 0 ≤ low ≤ medium ≤ high ≤ critical".into());
+        }
+        if self.baseline.window == 0 || self.baseline.top == 0 {
+            return Err("baseline.window and baseline.top: must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for RiskConfig {
@@ -500,11 +548,11 @@ impl RiskEngine {
                     .or_default();
                 let first = *state.first_day.get_or_insert(today);
                 state.exfil.push_back((today, exfiltration(input.features)));
-                let horizon = today - jiff::Span::new().days(2 * days);
+                let horizon = shift(today, -2 * days);
                 while state.exfil.front().is_some_and(|(d, _)| *d <= horizon) {
                     state.exfil.pop_front();
                 }
-                let split = today - jiff::Span::new().days(days);
+                let split = shift(today, -days);
                 let (mut total, mut previous) = (0.0, 0.0);
                 for &(d, n) in &state.exfil {
                     if d > split {
@@ -686,21 +734,30 @@ fn group_medians(inputs: &[DayInput], totals: &[(f64, f64)]) -> HashMap<usize, f
         .collect()
 }
 
+/// `day` moved by `days`, stopping at the ends of the calendar: the periods come from a
+/// configuration file and the days from event data, so neither may overflow.
+fn shift(day: Date, days: i64) -> Date {
+    match jiff::Span::new().try_days(days) {
+        Ok(span) => day.saturating_add(span),
+        Err(_) if days < 0 => Date::MIN,
+        Err(_) => Date::MAX,
+    }
+}
+
 /// The context multipliers in force for `person` on `day`.
 fn factors(config: &ContextConfig, person: &PersonContext, day: Date) -> Vec<Factor> {
     let mut out = Vec::new();
     if let Some(termination) = person.termination_date {
-        let days = |n: i64| jiff::Span::new().days(n);
         let start = person
             .notice_date
-            .unwrap_or_else(|| termination - days(config.departing_period_days));
-        if (start..=termination + days(config.after_days)).contains(&day) {
+            .unwrap_or_else(|| shift(termination, -config.departing_period_days));
+        if (start..=shift(termination, config.after_days)).contains(&day) {
             out.push(Factor::Departing {
                 notice: person.notice_date,
                 termination,
                 factor: config.departing,
             });
-        } else if (start - days(config.lookback_days)..start).contains(&day) {
+        } else if (shift(start, -config.lookback_days)..start).contains(&day) {
             out.push(Factor::BeforeDeparting {
                 start,
                 termination,
@@ -843,6 +900,24 @@ mod tests {
         let day = engine.day(&[input]).remove(0);
         assert!((day.points - 5.0).abs() < 1e-9, "{}", day.points);
         assert!(matches!(day.indicators[0], Indicator::Forest { .. }));
+    }
+
+    #[test]
+    fn nonsense_configurations_are_refused_by_field() {
+        assert_eq!(RiskConfig::default().validate(), Ok(()));
+        let mut c = RiskConfig::default();
+        c.cumulative.days = 1_000_000;
+        assert!(c.validate().unwrap_err().contains("cumulative.days"));
+        let mut c = RiskConfig::default();
+        c.levels.high = 5.0;
+        assert!(c.validate().unwrap_err().contains("levels"));
+        let mut c = RiskConfig::default();
+        c.context.departing = f64::NAN;
+        assert!(c.validate().unwrap_err().contains("context.departing"));
+        // Dates at the ends of the calendar do not overflow.
+        assert_eq!(shift(Date::MIN, -90), Date::MIN);
+        assert_eq!(shift(Date::MAX, 30), Date::MAX);
+        assert_eq!(shift(date(0), i64::MAX), Date::MAX);
     }
 
     #[test]

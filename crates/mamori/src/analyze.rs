@@ -16,8 +16,8 @@ use mamori_detect::features::{DayFeatures, FeatureBuilder, FeatureOptions};
 use mamori_detect::forest::{Forest, ForestOptions, ForestScore};
 use mamori_detect::peers::{PeerStats, day_peers};
 use mamori_detect::risk::{
-    AlertReason, DayInput, Finding, Indicator, MAX_FINDING_EVENTS, PersonContext, RiskConfig,
-    RiskDay, RiskEngine,
+    AlertReason, DayInput, Finding, Indicator, Level, MAX_FINDING_EVENTS, PersonContext,
+    RiskConfig, RiskDay, RiskEngine,
 };
 use mamori_detect::sigma::Engine;
 use mamori_event::{EmploymentType, Event, PersonRecord};
@@ -289,7 +289,12 @@ fn alert_events(reason: &AlertReason, day: &RiskDay) -> Vec<u64> {
 fn read_config(path: &Path) -> anyhow::Result<RiskConfig> {
     let text =
         std::fs::read_to_string(path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| BadInput(format!("{}: {e}", path.display())).into())
+    let config: RiskConfig =
+        toml::from_str(&text).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    config
+        .validate()
+        .map_err(|reason| BadInput(format!("{}: {reason}", path.display())))?;
+    Ok(config)
 }
 
 /// What HR says, ready per person: department (peer group) and risk context.
@@ -495,7 +500,8 @@ fn note_finding(
             rule_id: rule.id.to_string(),
             title: rule.title.to_string(),
             title_ja: rule.title_ja.map(str::to_string),
-            level: mamori_detect::risk::level_of_rule(rule.level),
+            // Sigma's `informational` (or no level) counts as none.
+            level: rule.level.and_then(Level::parse).unwrap_or(Level::None),
             count: 0,
             first_us: time_us,
             events: Vec::new(),
@@ -634,8 +640,8 @@ const STORE_CHUNK: usize = 10_000;
 const DAY_US: i64 = 86_400_000_000;
 
 /// The local date of a day number.
-fn date_of_day_number(day: i64) -> anyhow::Result<Date> {
-    Ok(jiff::civil::date(1970, 1, 1).checked_add(jiff::Span::new().days(day))?)
+pub(crate) fn date_of_day_number(day: i64) -> anyhow::Result<Date> {
+    Ok(jiff::civil::date(1970, 1, 1).checked_add(jiff::Span::new().try_days(day)?)?)
 }
 
 /// Days since 1970-01-01 of a local date, as the scores table counts them.

@@ -310,8 +310,7 @@ fn alert_line(alert: &Alert, lang: Lang) -> anyhow::Result<String> {
 
 /// A day number (days since 1970-01-01) as `YYYY-MM-DD`.
 fn day_text(day: i64) -> anyhow::Result<String> {
-    let date = jiff::civil::date(1970, 1, 1)
-        .checked_add(jiff::Span::new().try_days(day)?)
+    let date = crate::analyze::date_of_day_number(day)
         .with_context(|| format!("day {day}: outside the calendar"))?;
     Ok(date.to_string())
 }
