@@ -735,6 +735,7 @@ mod tests {
         };
         let other = crate::RuleFinding {
             events: vec![4],
+            last_us: 20,
             ..finding.clone()
         };
         assert_eq!(
@@ -749,7 +750,14 @@ mod tests {
                 .unwrap(),
             0
         );
-        assert_eq!(store.rule_findings().unwrap(), vec![finding, other]);
+        assert_eq!(
+            store.rule_findings().unwrap(),
+            vec![finding.clone(), other.clone()]
+        );
+        // By the time of the last event, half-open.
+        assert_eq!(store.rule_findings_ending(9, 20).unwrap(), vec![finding]);
+        assert_eq!(store.rule_findings_ending(10, 21).unwrap(), vec![other]);
+        assert!(store.rule_findings_ending(0, 9).unwrap().is_empty());
     }
 
     #[test]

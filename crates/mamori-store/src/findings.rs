@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS rule_findings (
     UNIQUE (rule_id, events)
 );
 CREATE INDEX IF NOT EXISTS rule_findings_time ON rule_findings(first_us);
+-- Analyses read the findings of a period by their last event.
+CREATE INDEX IF NOT EXISTS rule_findings_last ON rule_findings(last_us);
 ";
 
 /// Columns added to `person_day_scores` since the first builds: a risk day's level and
@@ -131,12 +133,17 @@ impl EventStore {
 
     /// Every stored rule finding, oldest first.
     pub fn rule_findings(&self) -> Result<Vec<RuleFinding>> {
-        let mut stmt = self.conn.prepare(
+        self.rule_findings_ending(i64::MIN, i64::MAX)
+    }
+
+    /// The findings whose last event is in `[from_us, to_us)`, by first event time.
+    pub fn rule_findings_ending(&self, from_us: i64, to_us: i64) -> Result<Vec<RuleFinding>> {
+        let mut stmt = self.conn.prepare_cached(
             "SELECT rule_id, rule_title, rule_kind, level, author, account, person_id,
                     first_us, last_us, events
-             FROM rule_findings ORDER BY first_us, id",
+             FROM rule_findings WHERE last_us >= ?1 AND last_us < ?2 ORDER BY first_us, id",
         )?;
-        let mut rows = stmt.query([])?;
+        let mut rows = stmt.query([from_us, to_us])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let events: String = row.get(9)?;

@@ -529,10 +529,7 @@ fn stored_findings(
 ) -> anyhow::Result<u64> {
     let mut count = 0;
     let mut persons: HashMap<String, Option<String>> = HashMap::new();
-    for finding in data.store().rule_findings()? {
-        if !(from_us..to_us).contains(&finding.last_us) {
-            continue;
-        }
+    for finding in data.store().rule_findings_ending(from_us, to_us)? {
         let person = match &finding.person_id {
             Some(p) => p.clone(),
             None => match persons.get(&finding.account) {
