@@ -226,7 +226,6 @@ fn prepare(mut event: Event, canonical: &mut Vec<u8>) -> Result<NewEvent, Ingest
     })
 }
 
-/// The writer (caller's thread): stores batches, quarantines rejections; the appender's own
 /// The writer (caller's thread): stores batches, quarantines rejections, records resume
 /// points; the appender's own thread writes the ledger and the periodic checkpoints.
 struct Writer<'w, 'a> {

@@ -303,8 +303,12 @@ impl DataDir {
                 (worked, Ok(())) => worked,
             }
         });
+        // Whatever `work` did, what it committed gets its postings written now.
+        let flushed = store.flush_postings();
         store.checkpoint_on_commit(true)?;
-        result
+        let value = result?;
+        flushed?;
+        Ok(value)
     }
 
     /// Signs a checkpoint of the current tree unless the latest one already covers it.

@@ -166,8 +166,10 @@ impl EventStore {
     }
 
     /// Every `(account, day)` with at least one stored event, read from the account postings
-    /// (no event is read).
+    /// and the event rows not in postings yet (no event body is read).
     pub fn active_account_days(&self) -> Result<HashMap<String, Vec<i64>>> {
+        // Read first: a flush by another connection in between only counts events twice.
+        let unwritten_from = crate::events::postings_through(&self.conn)?;
         let mut stmt = self.conn.prepare(
             "SELECT p.id, n.name, p.first_us, p.count, p.data
              FROM postings AS p JOIN names AS n ON n.id = p.key_id
@@ -185,6 +187,15 @@ impl EventStore {
                 .map_err(|reason| StoreError::Corrupt(format!("postings row {id}: {reason}")))?;
             let list = days.entry(account).or_default();
             list.extend(postings.pairs.iter().map(|&(time, _)| day_of(time)));
+        }
+        let mut unwritten = self.conn.prepare(
+            "SELECT n.name, e.time_us FROM events AS e JOIN names AS n ON n.id = e.account_id
+             WHERE e.leaf_index >= ?1",
+        )?;
+        let mut rows = unwritten.query([i64::try_from(unwritten_from).unwrap_or(i64::MAX)])?;
+        while let Some(row) = rows.next()? {
+            let (account, time_us): (String, i64) = (row.get(0)?, row.get(1)?);
+            days.entry(account).or_default().push(day_of(time_us));
         }
         for list in days.values_mut() {
             list.sort_unstable();
@@ -382,7 +393,9 @@ mod tests {
                 event(3, "b", -1),
             ])
             .unwrap();
+        store.flush_postings().unwrap();
         store.insert_batch(&[event(4, "a", 7 * DAY_US)]).unwrap();
+        // From postings (days 5 and -1) and from the row not in postings yet (day 7).
         let days = store.active_account_days().unwrap();
         assert_eq!(days["a"], [5, 7]);
         assert_eq!(days["b"], [-1]);

@@ -1,12 +1,15 @@
 //! Posting lists: the account and kind indexes of the event table.
 //!
 //! An index entry per event and per index costs about 2 µs in SQLite (a B-tree descent and a
-//! cell insert), more than parsing the event. Instead each stored batch adds one row per
-//! account and one per kind it contains — `postings(dimension, key_id, first_us, last_us,
-//! count, data)` — whose `data` lists that key's events of the batch as `(time_us,
-//! leaf_index)` pairs sorted by time: a few hundred rows per 16,384 events. A query reads the
-//! rows of its key whose time span overlaps the asked range (index `(dimension, key_id,
-//! last_us)`), decodes them, and fetches the events by leaf index.
+//! cell insert), more than parsing the event. Instead the store collects the postings of
+//! 262,144 events in memory, then adds one row per account and one per kind they contain —
+//! `postings(dimension, key_id, first_us, last_us, count, data)` — whose `data` lists that
+//! key's events as `(time_us, leaf_index)` pairs sorted by time; an import writes what is left
+//! when it ends. (One row per key and 16,384-event batch, as first built, rewrote most of the
+//! key-ordered index in every commit.) A query reads the rows of its key whose time span
+//! overlaps the asked range (index `(dimension, key_id, last_us)`) and the event rows from
+//! leaf `meta.postings_through` on (not in postings yet: a running import's, or a crashed
+//! one's until the next flush), then fetches the events by leaf index.
 //!
 //! `data` encoding, per pair in order: the time as an unsigned LEB128 delta from the previous
 //! pair's time (the first from `first_us`), then the leaf index as a zigzag LEB128 delta from
