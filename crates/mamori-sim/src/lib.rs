@@ -119,6 +119,10 @@ pub struct Config {
     pub users: u32,
     pub days: u32,
     pub start: Date,
+    /// Web pages and mail bodies shorter than this many words get general words appended
+    /// (CERT r4.2's pages have about 60; generated ones 8–30). 0 keeps the generated
+    /// lengths. Drawn from a stream of their own: everything else stays as without it.
+    pub content_words: u32,
 }
 
 impl Default for Config {
@@ -130,6 +134,7 @@ impl Default for Config {
             users: 1000,
             days: 180,
             start: jiff::civil::date(2010, 1, 4),
+            content_words: 0,
         }
     }
 }
@@ -192,7 +197,13 @@ pub fn simulate(config: &Config, out: &Path) -> Result<Summary, SimError> {
         scope.spawn(move || {
             let mut date = config.start;
             for index in 0..config.days {
-                let records = generate_day(&Day::new(org, plan, config.seed, index, date));
+                let mut records = generate_day(&Day::new(org, plan, config.seed, index, date));
+                if config.content_words > 0 {
+                    let mut filler = derive(config.seed, Stream::Filler, u64::from(index), 0);
+                    for record in &mut records {
+                        record.pad_content(&mut filler, config.content_words as usize);
+                    }
+                }
                 if sender.send((date, records)).is_err() {
                     return; // the writer stopped on an error
                 }

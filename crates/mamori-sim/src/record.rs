@@ -99,6 +99,20 @@ pub struct Record {
 }
 
 impl Record {
+    /// Appends general words to a web page or mail body of fewer than `words` words.
+    pub fn pad_content(&mut self, rng: &mut SimRng, words: usize) {
+        if let Body::Http { content, .. } | Body::Email { content, .. } = &mut self.body {
+            let mut count = content.split_ascii_whitespace().count();
+            while count < words {
+                if !content.is_empty() {
+                    content.push(' ');
+                }
+                content.push_str(*pick(rng, crate::vocab::GENERAL_WORDS));
+                count += 1;
+            }
+        }
+    }
+
     /// The CERT file this row goes to: `logon`, `device`, `file`, `http` or `email`.
     pub fn file_type(&self) -> FileType {
         match self.body {

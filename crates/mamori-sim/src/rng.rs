@@ -19,6 +19,8 @@ pub enum Stream {
     PersonDay = 3,
     IncidentDay = 4,
     Careless = 5,
+    /// Words appended to content (`Config::content_words`).
+    Filler = 6,
 }
 
 /// SplitMix64's finaliser: a bijective mix of 64 bits.

@@ -378,3 +378,43 @@ fn a_short_period_never_repeats_a_row() {
         );
     }
 }
+
+#[test]
+fn padded_content_is_as_long_as_asked_and_changes_nothing_else() {
+    let (plain, padded) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let small = config(Format::Cert, 5, 40, 10);
+    simulate(&small, plain.path()).unwrap();
+    let long = Config {
+        content_words: 60,
+        ..small
+    };
+    simulate(&long, padded.path()).unwrap();
+    for file in ["logon.csv", "device.csv", "file.csv"] {
+        let read = |dir: &Path| std::fs::read(dir.join(file)).unwrap();
+        assert!(read(plain.path()) == read(padded.path()), "{file} changed");
+    }
+    for (file, content) in [("http.csv", 5), ("email.csv", 10)] {
+        let rows = |dir: &Path| -> Vec<csv::StringRecord> {
+            let mut reader = csv::Reader::from_path(dir.join(file)).unwrap();
+            reader.records().map(Result::unwrap).collect()
+        };
+        let (before, after) = (rows(plain.path()), rows(padded.path()));
+        assert!(!before.is_empty());
+        assert_eq!(before.len(), after.len(), "{file}");
+        for (before, after) in before.iter().zip(&after) {
+            // Same row, content extended by general words to 60 words.
+            assert_eq!(before.len(), after.len());
+            for column in 0..content {
+                assert_eq!(before[column], after[column], "{file}");
+            }
+            assert!(after[content].starts_with(&before[content]), "{file}");
+            let words = |row: &csv::StringRecord| row[content].split_ascii_whitespace().count();
+            assert_eq!(words(after), words(before).max(60), "{file}");
+        }
+    }
+    // Deterministic like the rest.
+    let again = tempfile::tempdir().unwrap();
+    simulate(&long, again.path()).unwrap();
+    let read = |dir: &Path| std::fs::read(dir.join("http.csv")).unwrap();
+    assert!(read(padded.path()) == read(again.path()));
+}

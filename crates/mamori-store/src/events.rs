@@ -596,7 +596,10 @@ struct BatchIndex {
 impl BatchIndex {
     fn add(&mut self, account_id: i64, kind_id: i64, time_us: i64, leaf_index: i64) {
         for key in [(Dimension::Account, account_id), (Dimension::Kind, kind_id)] {
-            self.lists.entry(key).or_default().push((time_us, leaf_index));
+            self.lists
+                .entry(key)
+                .or_default()
+                .push((time_us, leaf_index));
         }
         self.events += 1;
     }
@@ -1015,7 +1018,10 @@ mod tests {
         assert_eq!(store.meta(POSTINGS_THROUGH).unwrap().as_deref(), Some("5"));
         store.insert_batch(&[at(6, 60, "alice")]).unwrap();
         let alice = [0, 2, 3, 4, 5];
-        assert_eq!(leaves(store.events_of_account("alice", 0, 100).unwrap()), alice);
+        assert_eq!(
+            leaves(store.events_of_account("alice", 0, 100).unwrap()),
+            alice
+        );
         assert_eq!(
             leaves(store.events_of_account("alice", 20, 60).unwrap()),
             [0, 2, 3]
@@ -1029,14 +1035,23 @@ mod tests {
         drop(store);
         let mut store = EventStore::open(&path).unwrap();
         store.flush_events = 4;
-        assert_eq!(leaves(store.events_of_account("alice", 0, 100).unwrap()), alice);
+        assert_eq!(
+            leaves(store.events_of_account("alice", 0, 100).unwrap()),
+            alice
+        );
         store.insert_batch(&[at(7, 80, "carol")]).unwrap();
         assert_eq!(posted(&store, 1), 5);
         store.flush_postings().unwrap();
         assert_eq!((posted(&store, 1), posted(&store, 2)), (7, 7));
         assert_eq!(store.meta(POSTINGS_THROUGH).unwrap().as_deref(), Some("7"));
-        assert_eq!(leaves(store.events_of_account("alice", 0, 100).unwrap()), alice);
-        assert_eq!(leaves(store.events_of_account("carol", 0, 100).unwrap()), [6]);
+        assert_eq!(
+            leaves(store.events_of_account("alice", 0, 100).unwrap()),
+            alice
+        );
+        assert_eq!(
+            leaves(store.events_of_account("carol", 0, 100).unwrap()),
+            [6]
+        );
     }
 
     #[test]

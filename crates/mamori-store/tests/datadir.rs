@@ -50,7 +50,10 @@ fn pipelined_appends_reach_the_tiles_and_checkpoint_as_they_go() {
     assert_eq!(sizes, ["0", "300", "600", "900"]);
     // The account and kind postings are all written when the appends end.
     let store = data.store();
-    assert_eq!(store.meta("postings_through").unwrap().as_deref(), Some("900"));
+    assert_eq!(
+        store.meta("postings_through").unwrap().as_deref(),
+        Some("900")
+    );
     assert_eq!(
         store.events_of_account("user3", 0, i64::MAX).unwrap().len(),
         (0..900).filter(|n| n % 7 == 3).count()

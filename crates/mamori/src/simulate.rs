@@ -28,6 +28,10 @@ pub struct SimulateArgs {
     /// First day (YYYY-MM-DD).
     #[arg(long, default_value = "2010-01-04")]
     start: String,
+    /// Pad web pages and mail bodies to at least this many words, as long as CERT r4.2's
+    /// (about 60; for import benchmarks). 0 keeps the generated 8–30.
+    #[arg(long, default_value_t = 0)]
+    content_words: u32,
 }
 
 pub fn run(args: SimulateArgs, json: bool) -> anyhow::Result<ExitCode> {
@@ -42,6 +46,7 @@ pub fn run(args: SimulateArgs, json: bool) -> anyhow::Result<ExitCode> {
             .start
             .parse()
             .map_err(|e| BadInput(format!("--start {:?}: {e}", args.start)))?,
+        content_words: args.content_words,
     };
     let summary = match mamori_sim::simulate(&config, &args.out) {
         Ok(summary) => summary,
