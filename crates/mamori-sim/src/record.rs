@@ -107,7 +107,8 @@ impl Record {
                 if !content.is_empty() {
                     content.push(' ');
                 }
-                content.push_str(*pick(rng, crate::vocab::GENERAL_WORDS));
+                let word: &&str = pick(rng, crate::vocab::GENERAL_WORDS);
+                content.push_str(word);
                 count += 1;
             }
         }

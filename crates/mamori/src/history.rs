@@ -1,11 +1,12 @@
 //! The history pass's input: every stored event of a time range, parsed, in time order.
 //!
 //! Reading a row and its body and parsing the JSON costs about as much as what `analyze` or
-//! `rules run` then does with the event, so the two halves run on two threads: the store is
-//! scanned and events are parsed on the calling thread (a SQLite connection is not `Sync`, so
-//! the scan stays where the store lives) while the caller's `each` runs on a scoped worker
-//! thread, fed batches over a bounded channel. The worker sees the events one at a time in
-//! exactly the store's time order.
+//! `rules run` then does with the event, so the work runs on three threads: the store is
+//! scanned on the calling thread (a SQLite connection is not `Sync`, so the scan stays where
+//! the store lives), the bodies are parsed on a second, and the caller's `each` runs on a
+//! third, each fed batches over a bounded channel. Parsing apart from reading keeps both
+//! cores busy: with the two on one thread, that thread was the longer of two. The worker sees
+//! the events one at a time in exactly the store's time order.
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -48,19 +49,43 @@ pub fn scan_events<F>(
 where
     F: FnMut(Scanned) -> anyhow::Result<()> + Send,
 {
+    let (raw_sender, raw_receiver) = sync_channel::<Bodies>(BATCHES_IN_FLIGHT);
     let (sender, receiver) = sync_channel::<Vec<Scanned>>(BATCHES_IN_FLIGHT);
     std::thread::scope(|scope| {
         let worker = scope.spawn(move || consume(receiver, &mut each));
-        let scanned = read_and_parse(data, from_us, to_us, sender);
+        let parser = scope.spawn(move || parse(raw_receiver, sender));
+        let read = read(data, from_us, to_us, raw_sender);
+        let parsed = parser.join();
         let consumed = match worker.join() {
             Ok(consumed) => consumed,
             // A panic in `each` is a bug in the caller: let it carry on as a panic.
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        // The worker's own error first: when it stops, the scan only sees a closed channel.
+        // The worker's own error first: when it stops, the others only see a closed channel.
         consumed?;
-        scanned
+        let totals = match parsed {
+            Ok(totals) => totals,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        read?;
+        Ok(totals)
     })
+}
+
+/// Stored bodies in time order: `(leaf, time_us, end)` per event, the event's JSON being
+/// `bytes[previous end..end]`.
+struct Bodies {
+    events: Vec<(u64, i64, usize)>,
+    bytes: Vec<u8>,
+}
+
+impl Bodies {
+    fn new() -> Bodies {
+        Bodies {
+            events: Vec::with_capacity(BATCH_EVENTS),
+            bytes: Vec::with_capacity(BATCH_EVENTS * 512),
+        }
+    }
 }
 
 /// The worker: hands every event of every batch to `each`, in order. Returning (on an error)
@@ -82,24 +107,47 @@ where
 #[error("the history worker stopped")]
 struct WorkerStopped;
 
-/// The calling thread's half: scan, parse, send in batches. Dropping `sender` at the end tells
-/// the worker that the history is complete.
-fn read_and_parse(
+/// The calling thread's part: scan and send the bodies in batches. Dropping `sender` at the
+/// end tells the others that the history is complete.
+fn read(
     data: &DataDir,
     from_us: i64,
     to_us: i64,
-    sender: SyncSender<Vec<Scanned>>,
-) -> anyhow::Result<ScanTotals> {
-    let mut totals = ScanTotals::default();
-    let mut batch = Vec::with_capacity(BATCH_EVENTS);
+    sender: SyncSender<Bodies>,
+) -> anyhow::Result<()> {
+    let mut batch = Bodies::new();
     data.store()
         .scan_by_time(from_us, to_us, |leaf, time_us, json| {
             let Some(json) = json else {
                 return Ok::<_, anyhow::Error>(()); // purged by retention: nothing to read
             };
+            batch.bytes.extend_from_slice(json);
+            batch.events.push((leaf, time_us, batch.bytes.len()));
+            if batch.events.len() == BATCH_EVENTS {
+                let full = std::mem::replace(&mut batch, Bodies::new());
+                sender.send(full).map_err(|_| WorkerStopped)?;
+            }
+            Ok(())
+        })?;
+    if !batch.events.is_empty() {
+        sender.send(batch).map_err(|_| WorkerStopped)?;
+    }
+    Ok(())
+}
+
+/// The parsing thread: bodies in, events out, in the same order. Returns when the reader is
+/// done or the worker has stopped.
+fn parse(receiver: Receiver<Bodies>, sender: SyncSender<Vec<Scanned>>) -> ScanTotals {
+    let mut totals = ScanTotals::default();
+    for bodies in receiver {
+        let mut batch = Vec::with_capacity(bodies.events.len());
+        let mut start = 0;
+        for &(leaf, time_us, end) in &bodies.events {
+            let json = &bodies.bytes[start..end];
+            start = end;
             let Ok(event) = Event::from_json(json) else {
                 totals.unreadable += 1;
-                return Ok(());
+                continue;
             };
             totals.events += 1;
             batch.push(Scanned {
@@ -107,16 +155,12 @@ fn read_and_parse(
                 time_us,
                 event,
             });
-            if batch.len() == BATCH_EVENTS {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_EVENTS));
-                sender.send(full).map_err(|_| WorkerStopped)?;
-            }
-            Ok(())
-        })?;
-    if !batch.is_empty() {
-        sender.send(batch).map_err(|_| WorkerStopped)?;
+        }
+        if sender.send(batch).is_err() {
+            break;
+        }
     }
-    Ok(totals)
+    totals
 }
 
 #[cfg(test)]
