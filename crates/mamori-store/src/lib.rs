@@ -8,7 +8,7 @@
 //!   Each event row is keyed by its **leaf index** in the ledger and holds where its body is,
 //!   its ledger entry (SHA-256 of the body), its identity (for idempotent imports, indexed with
 //!   `time_us`), and interned `account` and `kind` ids, indexed by posting lists (one row per
-//!   key and batch, module `postings`).
+//!   key and 262,144 events, module `postings`).
 //! - [`DataDir`] composes the store with the `events` tile log (`ledger/events/`) and the log's
 //!   signing key (`keys/events.key`). It is the only writer of both and keeps one invariant:
 //!   **SQLite is committed first, tiles second.** A crash between the two leaves tiles that lag
