@@ -178,6 +178,7 @@ impl EventStore {
         crate::findings::upgrade(&tx)?;
         tx.execute_batch(crate::cases::SCHEMA)?;
         tx.execute_batch(crate::access::SCHEMA)?;
+        tx.execute_batch(crate::auth::SCHEMA)?;
         tx.commit()?;
         let version: Option<String> = conn
             .query_row(

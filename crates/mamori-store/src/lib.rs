@@ -27,6 +27,7 @@
 
 mod access;
 mod alerts;
+pub mod auth;
 mod bodies;
 mod cases;
 mod datadir;

@@ -149,13 +149,13 @@ fn on_off(text: &str) -> Result<bool, String> {
 }
 
 /// The store, and who is asking (for the access log).
-struct Session {
+pub(crate) struct Session {
     data: DataDir,
     actor: String,
 }
 
 impl Session {
-    fn open(data_dir: &Path) -> anyhow::Result<Session> {
+    pub(crate) fn open(data_dir: &Path) -> anyhow::Result<Session> {
         let actor = std::env::var("USER")
             .ok()
             .filter(|user| !user.is_empty())
@@ -166,11 +166,11 @@ impl Session {
         })
     }
 
-    fn store(&mut self) -> &mut EventStore {
+    pub(crate) fn store(&mut self) -> &mut EventStore {
         self.data.store_mut()
     }
 
-    fn record(&mut self, action: &str, target: &str) -> anyhow::Result<()> {
+    pub(crate) fn record(&mut self, action: &str, target: &str) -> anyhow::Result<()> {
         let now = now_us();
         let actor = self.actor.clone();
         self.store().record_access(&actor, action, target, now)?;
@@ -178,12 +178,12 @@ impl Session {
     }
 }
 
-fn now_us() -> i64 {
+pub(crate) fn now_us() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
 
 /// Unknown ids and requests the state does not allow are the user's to fix: exit code 2.
-fn user_error(error: StoreError) -> anyhow::Error {
+pub(crate) fn user_error(error: StoreError) -> anyhow::Error {
     match error {
         StoreError::NotFound(message) | StoreError::Invalid(message) => BadInput(message).into(),
         other => other.into(),

@@ -13,6 +13,7 @@ mod progress;
 mod rules;
 mod serve;
 mod simulate;
+mod users;
 mod verify;
 
 use std::path::PathBuf;
@@ -97,6 +98,15 @@ enum Command {
     /// Person-day risk scores.
     #[command(subcommand)]
     Scores(cases::ScoresCommand),
+    /// Local users and their roles (docs/auth.md).
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Bearer tokens for the API and SCIM (docs/auth.md).
+    #[command(subcommand)]
+    Tokens(users::TokensCommand),
+    /// Agents and forwarders that send events (docs/auth.md).
+    #[command(subcommand)]
+    Agents(users::AgentsCommand),
     /// Who read or changed alerts, cases and scores, newest first.
     AccessLog {
         #[arg(long, default_value_t = 50)]
@@ -256,6 +266,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Alerts(command) => cases::alerts(&data_dir, command, cli.json),
         Command::Cases(command) => cases::cases(&data_dir, command, cli.json),
         Command::Scores(command) => cases::scores(&data_dir, command, cli.json),
+        Command::Users(command) => users::users(&data_dir, command, cli.json),
+        Command::Tokens(command) => users::tokens(&data_dir, command, cli.json),
+        Command::Agents(command) => users::agents(&data_dir, command, cli.json),
         Command::AccessLog { limit } => cases::access_log(&data_dir, limit, cli.json),
         Command::Eval { answers, dataset } => {
             eval::run(&data_dir, &answers, dataset.as_deref(), cli.json)
@@ -326,15 +339,24 @@ fn init(
             format!("mamori.invalid/{}/events", hex::encode(id))
         }
     };
-    let data =
+    let mut data =
         mamori_store::DataDir::init(data_dir, &origin).map_err(|e| BadInput(e.to_string()))?;
     let vkey = data.verifier().to_vkey();
+    // The first administrator, with a one-time password shown only now.
+    let now = cases::now_us();
+    let password = data
+        .store_mut()
+        .add_user(ADMIN, mamori_store::auth::Role::Admin, now)?;
+    data.store_mut()
+        .record_access("mamori init", "users.add", "admin (admin)", now)?;
     if json {
         let summary = serde_json::json!({
             "data_dir": data_dir,
             "created": true,
             "origin": origin,
             "verifier_key": vkey,
+            "admin_user": ADMIN,
+            "admin_password": password,
         });
         println!("{summary}");
     } else {
@@ -342,9 +364,14 @@ fn init(
         println!("events log origin: {origin}");
         println!("verifier key (publish it; auditors check checkpoints with it):");
         println!("{vkey}");
+        println!("administrator {ADMIN:?}; one-time password, to be changed at first login:");
+        println!("{password}");
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The first administrator's name, created by `mamori init`.
+const ADMIN: &str = "admin";
 
 /// Reads a note verifier key given as text or as a path to a file holding it.
 pub fn read_verifier(key: &str) -> anyhow::Result<mamori_ledger::note::Verifier> {
