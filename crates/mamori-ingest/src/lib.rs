@@ -26,8 +26,10 @@ mod pipeline;
 mod quarantine;
 
 pub use evtx::EvtxSource;
-pub use ndjson::NdjsonSource;
-pub use pipeline::{CHECKPOINT_INTERVAL, Progress, Summary, import, import_resumable};
+pub use ndjson::{MAX_LINE_BYTES, NdjsonSource};
+pub use pipeline::{
+    CHECKPOINT_INTERVAL, Progress, Summary, import, import_resumable, prepare_event,
+};
 pub use quarantine::Quarantine;
 
 use mamori_event::Event;

@@ -209,7 +209,13 @@ fn prepare_batches(
     }
 }
 
-/// Gives the event its nonce and computes everything the store and the ledger need.
+/// Gives the event its nonce and computes everything the store and the ledger need (for
+/// events that arrive other than through [`import`], e.g. over HTTP).
+pub fn prepare_event(event: Event) -> Result<NewEvent, IngestError> {
+    prepare(event, &mut Vec::with_capacity(1024))
+}
+
+/// [`prepare_event`] with a reused buffer.
 fn prepare(mut event: Event, canonical: &mut Vec<u8>) -> Result<NewEvent, IngestError> {
     event
         .try_ensure_nonce()

@@ -457,6 +457,11 @@ pub struct Appender<'a> {
 }
 
 impl Appender<'_> {
+    /// The store being appended to, for reads between batches (e.g. checking a token).
+    pub fn store(&self) -> &EventStore {
+        self.store
+    }
+
     /// Records a metadata value (e.g. an import's resume point) after the batches so far.
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
         self.store.set_meta(key, value)

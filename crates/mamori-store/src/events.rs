@@ -329,6 +329,25 @@ impl EventStore {
         Ok(outcome)
     }
 
+    /// Syncs the WAL at every commit (`synchronous=FULL`), so that a committed batch survives
+    /// a power loss at once and not only after the next checkpoint: for senders that delete
+    /// what was acknowledged.
+    pub fn sync_every_commit(&self) -> Result<()> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        Ok(())
+    }
+
+    /// The leaf of the stored event with this time and identity (what a duplicate was stored
+    /// as).
+    pub fn leaf_of(&self, time_us: i64, identity: &[u8; 32]) -> Result<Option<u64>> {
+        let leaf: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT leaf_index FROM events WHERE time_us = ?1 AND identity = ?2")?
+            .query_row(params![time_us, &identity[..IDENTITY_BYTES]], |r| r.get(0))
+            .optional()?;
+        Ok(leaf.and_then(|leaf| u64::try_from(leaf).ok()))
+    }
+
     /// Writes the postings still held in memory (an import does at its end; until then, and
     /// after a crash, queries find those events from the event rows).
     pub fn flush_postings(&mut self) -> Result<()> {

@@ -10,6 +10,8 @@ use mamori_ledger::TileLog;
 use mamori_ledger::merkle::{leaf_hash, verify_inclusion};
 use mamori_store::DataDir;
 
+mod http_ingest;
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Parse + canonicalise + hash + store + ledger append, then `verify`: of `--events`
@@ -21,6 +23,17 @@ pub enum BenchCommand {
         source: IngestSource,
         /// The data set directory, with `--source cert`.
         dir: Option<std::path::PathBuf>,
+    },
+    /// `--events` generated events sent to a real `mamori serve` over loopback HTTP
+    /// (`POST /api/v1/events`) in NDJSON batches of `--batch` lines by `--senders` threads;
+    /// every batch is sent until acknowledged.
+    HttpIngest {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        #[arg(long, default_value_t = 4)]
+        senders: usize,
     },
     /// Sigma rules over EVTX files and/or Mamori NDJSON events: parsing alone, parsing and
     /// evaluation, evaluation alone (one thread and every core), each pass over the input
@@ -92,6 +105,11 @@ pub fn run(command: BenchCommand, json: bool) -> anyhow::Result<ExitCode> {
             ingest_cert(&dir)?
         }
         BenchCommand::Proofs { leaves, proofs } => proofs_bench(leaves, proofs)?,
+        BenchCommand::HttpIngest {
+            events,
+            batch,
+            senders,
+        } => http_ingest::run(events, batch, senders)?,
         BenchCommand::Analyze {
             users,
             days,

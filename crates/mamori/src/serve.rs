@@ -1,4 +1,5 @@
-//! `mamori serve`: for now the static C2SP tile API of the events log and `/healthz`.
+//! `mamori serve`: the static C2SP tile API of the events log, `/healthz`, and event ingest
+//! for agents (`POST /api/v1/events`, module `events`).
 //!
 //! Tiles are cut out of the ledger's packed files ([`TileReader`]), and only for the tree of
 //! the latest signed checkpoint: a tile is never served before a checkpoint commits to it. A
@@ -11,23 +12,27 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use mamori_ledger::TileReader;
 use mamori_ledger::tile::{self, TilePath};
 use mamori_store::Paths;
 
 use crate::BadInput;
 
+mod events;
+
 struct Served {
     events_log: PathBuf,
     tiles: TileReader,
+    /// Work for the thread that owns the store.
+    jobs: std::sync::mpsc::SyncSender<events::Job>,
 }
 
 pub fn run(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<ExitCode> {
-    // Serving only reads files, so it takes no lock: an import may run at the same time.
     let paths = Paths::new(data_dir);
     if !paths.events_key().exists() {
         return Err(BadInput(format!(
@@ -36,9 +41,17 @@ pub fn run(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
+    // Events arrive over HTTP, so the server is the data directory's writer (an import has
+    // to wait for it to stop); the tiles and checkpoints it serves are read from files.
+    let data = mamori_store::DataDir::open(data_dir)?;
+    let (jobs, queue) = std::sync::mpsc::sync_channel(events::QUEUE_JOBS);
+    let store = std::thread::Builder::new()
+        .name("mamori-store".into())
+        .spawn(move || events::own_store(data, queue))?;
     let state = Arc::new(Served {
         tiles: TileReader::new(&paths.events_log()),
         events_log: paths.events_log(),
+        jobs,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -53,6 +66,13 @@ pub fn run(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<ExitCode> {
             .await?;
         anyhow::Ok(())
     })?;
+    // The router, and with it the last job sender, is gone: the store's thread finishes what
+    // was queued and signs a checkpoint.
+    drop(runtime);
+    match store.join() {
+        Ok(stored) => stored?,
+        Err(_) => anyhow::bail!("the store thread panicked"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -61,6 +81,13 @@ fn router(state: Arc<Served>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/tlog/events/checkpoint", get(checkpoint))
         .route("/tlog/events/tile/{*path}", get(tile))
+        .route(
+            "/api/v1/events",
+            post(|State(state): State<Arc<Served>>, headers, body| {
+                events::post_events(state.jobs.clone(), headers, body)
+            })
+            .layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)),
+        )
         .with_state(state)
 }
 

@@ -338,6 +338,12 @@ fn start_server(env: &Env) -> (Server, String) {
 
 /// A minimal HTTP/1.1 GET over loopback: status and body.
 fn http_get(url: &str) -> (u16, Vec<u8>) {
+    let (status, _, body) = http(url, "GET", &[], &[]);
+    (status, body)
+}
+
+/// A minimal HTTP/1.1 request over loopback: status, head and body.
+fn http(url: &str, method: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<u8>) {
     use std::io::Read;
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_at(rest.find('/').unwrap());
@@ -352,17 +358,22 @@ fn http_get(url: &str) -> (u16, Vec<u8>) {
             Err(e) => panic!("connect {host}: {e}"),
         }
     };
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
     let mut response = Vec::new();
     stream.read_to_end(&mut response).unwrap();
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&response[..split]).into_owned();
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, response[split + 4..].to_vec())
+    (status, head, response[split + 4..].to_vec())
 }
 
 #[test]
@@ -948,4 +959,172 @@ fn a_correlation_finding_names_every_event_of_its_window() {
         let first = 50 * n as u64;
         assert_eq!(leaves, (first..first + 50).collect::<Vec<_>>());
     }
+}
+
+/// An event line for the ingest tests: a file copy by `user` at second `second` of a day.
+fn agent_event(user: &str, second: u32) -> String {
+    format!(
+        r#"{{"time":"2026-01-05T09:{:02}:{:02}Z","kind":"file.copy","actor":{{"user":"{user}","host":"PC-1"}},"object":{{"path":"C:/d/{second}.dwg"}},"destination":{{"kind":"removable"}},"outcome":"success"}}"#,
+        second / 60,
+        second % 60
+    )
+}
+
+fn post_events(
+    url: &str,
+    token: &str,
+    body: &[u8],
+    gzip: bool,
+) -> (u16, String, serde_json::Value) {
+    let bearer = format!("Bearer {token}");
+    let mut headers = vec![
+        ("Authorization", bearer.as_str()),
+        ("Content-Type", "application/x-ndjson"),
+    ];
+    if gzip {
+        headers.push(("Content-Encoding", "gzip"));
+    }
+    let (status, head, body) = http(&format!("{url}/api/v1/events"), "POST", &headers, body);
+    let value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    (status, head, value)
+}
+
+#[test]
+fn agents_send_events_over_http_and_retries_are_answered_with_the_stored_leaves() {
+    let env = Env::new();
+    let enrolled = env.run(&["agents", "enroll", "pc-0042"]);
+    assert!(enrolled.status.success(), "{}", stderr(&enrolled));
+    let token = String::from_utf8(enrolled.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let users = env.run(&["users", "add", "aoki", "--role", "analyst"]);
+    assert!(users.status.success());
+    let api = env.run(&["tokens", "create", "--user", "aoki"]);
+    let api_token = String::from_utf8(api.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+
+    let (server, tlog) = start_server(&env);
+    let url = tlog.strip_suffix("/tlog/events").unwrap().to_string();
+
+    // Two good lines around a bad one and a blank one.
+    let body = format!(
+        "{}\n{{\"time\":\"x\"}}\n\n{}\n",
+        agent_event("ACM2278", 1),
+        agent_event("ACM2278", 2)
+    );
+    let (status, _, answer) = post_events(&url, &token, body.as_bytes(), false);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["accepted"],
+        serde_json::json!([{"line": 1, "leaf": 0}, {"line": 4, "leaf": 1}])
+    );
+    assert_eq!(answer["rejected"][0]["line"], 2);
+    assert!(
+        answer["rejected"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("time"),
+        "{answer}"
+    );
+
+    // A retry (the answer was lost): the same leaves, nothing stored twice; gzip is understood.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(
+        format!(
+            "{}\n{}\n{}",
+            agent_event("ACM2278", 2),
+            agent_event("ACM2278", 1),
+            agent_event("BOB0001", 3)
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let (status, _, answer) = post_events(&url, &token, &gz.finish().unwrap(), true);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["accepted"],
+        serde_json::json!([{"line": 1, "leaf": 1}, {"line": 2, "leaf": 0}, {"line": 3, "leaf": 2}])
+    );
+
+    // Refusals: no token, an unknown one, a user's API token, a bad encoding, a gzip bomb.
+    let (status, head, _) = http(
+        &format!("{url}/api/v1/events"),
+        "POST",
+        &[],
+        body.as_bytes(),
+    );
+    assert_eq!(status, 401);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("www-authenticate: bearer"),
+        "{head}"
+    );
+    assert_eq!(
+        post_events(&url, "mmr_000000000000_nope", body.as_bytes(), false).0,
+        401
+    );
+    assert_eq!(post_events(&url, &api_token, body.as_bytes(), false).0, 403);
+    let bearer = format!("Bearer {token}");
+    let (status, _, _) = http(
+        &format!("{url}/api/v1/events"),
+        "POST",
+        &[("Authorization", &bearer), ("Content-Encoding", "br")],
+        body.as_bytes(),
+    );
+    assert_eq!(status, 415);
+    let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    for _ in 0..65 {
+        bomb.write_all(&[b' '; 1 << 20]).unwrap();
+    }
+    assert_eq!(
+        post_events(&url, &token, &bomb.finish().unwrap(), true).0,
+        413
+    );
+
+    // Stopping the server (SIGTERM) signs a checkpoint over what it stored; the store verifies.
+    let mut server = server;
+    let killed = Command::new("kill")
+        .arg(server.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(server.0.wait().unwrap().success());
+    let checkpoint = std::fs::read_to_string(env.ledger_file("checkpoint")).unwrap();
+    assert_eq!(checkpoint.lines().nth(1), Some("3"), "{checkpoint}");
+    let out = env.run(&["verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stored: i64 = env
+        .sqlite()
+        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, 3);
+}
+
+#[test]
+fn the_http_ingest_benchmark_has_every_event_acknowledged() {
+    // Many senders and small batches: the server may answer 429, the senders come back.
+    let env = Env::new();
+    let out = env.run(&[
+        "--json",
+        "bench",
+        "http-ingest",
+        "--events",
+        "3000",
+        "--batch",
+        "100",
+        "--senders",
+        "8",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let figures: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(figures["events"], 3000);
+    assert_eq!(figures["requests"], 30);
+    assert!(figures["events_per_second"].as_f64().unwrap() > 0.0);
 }

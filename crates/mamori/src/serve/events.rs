@@ -1,0 +1,324 @@
+//! `POST /api/v1/events`: events from agents and forwarders (docs/api.md).
+//!
+//! The body is NDJSON (optionally gzip), one event per line, sent with an `ingest` token
+//! (`mamori agents enroll`). The answer lists every line: accepted ones with the ledger leaf
+//! they are stored as (a line sent again is answered with the leaf it was stored as the first
+//! time), rejected ones with the reason. A sender deletes from its spool exactly the accepted
+//! lines. Nothing is acknowledged before it is committed with the WAL synced.
+//!
+//! One thread owns the data directory and does everything that touches the store (checking
+//! tokens, appending); handlers parse and hash on the blocking pool and hand it jobs over a
+//! bounded queue. A full queue is answered `429 Too Many Requests` with `Retry-After`, so
+//! memory stays bounded however many senders there are.
+
+use std::io::Read;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mamori_event::{Event, Source as EventSource};
+use mamori_store::auth::{Owner, Scope, TokenInfo};
+use mamori_store::{DataDir, NewEvent, StoreError};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+/// Largest request body, compressed or not.
+pub const MAX_BODY_BYTES: usize = 16 << 20;
+/// Largest body after gzip decompression (a small gzip body can expand a thousandfold).
+const MAX_DECODED_BYTES: u64 = 64 << 20;
+/// Longest line; longer ones are rejected (as `mamori import ndjson` does).
+const MAX_LINE_BYTES: usize = mamori_ingest::MAX_LINE_BYTES;
+/// Jobs waiting for the store before senders are told to come back later.
+pub const QUEUE_JOBS: usize = 8;
+/// Seconds a sender is asked to wait after a `429`.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Work for the thread that owns the store.
+pub enum Job {
+    Authenticate {
+        token: String,
+        reply: oneshot::Sender<Result<Option<TokenInfo>, String>>,
+    },
+    Append {
+        events: Vec<NewEvent>,
+        reply: oneshot::Sender<Result<Vec<u64>, String>>,
+    },
+}
+
+/// The store's thread: answers jobs until every sender is gone, then signs a checkpoint.
+pub fn own_store(mut data: DataDir, jobs: Receiver<Job>) -> anyhow::Result<()> {
+    data.store().sync_every_commit()?;
+    data.append_pipelined(mamori_ingest::CHECKPOINT_INTERVAL, |appender| {
+        for job in jobs {
+            match job {
+                Job::Authenticate { token, reply } => {
+                    let found = appender
+                        .store()
+                        .authenticate_token(&token, crate::cases::now_us());
+                    let _ = reply.send(found.map_err(|e| e.to_string()));
+                }
+                Job::Append { events, reply } => {
+                    let stored = append(appender, &events);
+                    if let Err(error) = &stored {
+                        tracing::error!(%error, "storing events");
+                    }
+                    let _ = reply.send(stored.map_err(|e| e.to_string()));
+                }
+            }
+        }
+        Ok::<_, StoreError>(())
+    })?;
+    data.checkpoint()?;
+    Ok(())
+}
+
+/// Stores `events`; returns the leaf of each, new or stored before.
+fn append(
+    appender: &mut mamori_store::Appender<'_>,
+    events: &[NewEvent],
+) -> Result<Vec<u64>, StoreError> {
+    let outcome = appender.append(events)?;
+    let mut new = outcome.appended.iter().map(|(leaf, _)| *leaf);
+    let mut duplicates = outcome.duplicates.iter().peekable();
+    let mut leaves = Vec::with_capacity(events.len());
+    for (position, event) in events.iter().enumerate() {
+        let leaf = if duplicates.next_if_eq(&&position).is_some() {
+            appender.store().leaf_of(event.time_us, &event.identity)?
+        } else {
+            new.next()
+        };
+        leaves.push(leaf.ok_or_else(|| {
+            StoreError::Corrupt(format!("event {position} of a batch has no leaf"))
+        })?);
+    }
+    Ok(leaves)
+}
+
+/// A request answered with an error status before anything was stored.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+    header: Option<(HeaderName, &'static str)>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            message: message.into(),
+            header: None,
+        }
+    }
+
+    fn with(mut self, name: HeaderName, value: &'static str) -> Refusal {
+        self.header = Some((name, value));
+        self
+    }
+
+    /// Asks the sender to authenticate with a bearer token.
+    fn unauthorised(status: StatusCode, message: &str) -> Refusal {
+        Refusal::new(status, message).with(header::WWW_AUTHENTICATE, "Bearer")
+    }
+
+    fn unavailable() -> Refusal {
+        Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store is not available",
+        )
+        .with(header::RETRY_AFTER, RETRY_AFTER_SECONDS)
+    }
+
+    fn internal() -> Refusal {
+        Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, format!("{}\n", self.message)).into_response();
+        if let Some((name, value)) = self.header {
+            response
+                .headers_mut()
+                .insert(name, HeaderValue::from_static(value));
+        }
+        response
+    }
+}
+
+/// Hands a job to the store's thread, or answers `429` when its queue is full.
+fn submit(jobs: &SyncSender<Job>, job: Job) -> Result<(), Refusal> {
+    match jobs.try_send(job) {
+        Ok(()) => Ok(()),
+        Err(TrySendError::Full(_)) => Err(Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "busy: send again later",
+        )
+        .with(header::RETRY_AFTER, RETRY_AFTER_SECONDS)),
+        Err(TrySendError::Disconnected(_)) => Err(Refusal::unavailable()),
+    }
+}
+
+pub async fn post_events(jobs: SyncSender<Job>, headers: HeaderMap, body: Bytes) -> Response {
+    match store_events(&jobs, &headers, body).await {
+        Ok(answer) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            answer.to_string(),
+        )
+            .into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn store_events(
+    jobs: &SyncSender<Job>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<serde_json::Value, Refusal> {
+    let agent = authenticate(jobs, headers).await?;
+    let gzip = match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?"))
+    {
+        None | Some("identity") => false,
+        Some("gzip") => true,
+        Some(other) => {
+            return Err(Refusal::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("Content-Encoding {other:?}: send gzip or nothing"),
+            ));
+        }
+    };
+    let (lines, events, rejected) = tokio::task::spawn_blocking(move || parse(&body, gzip, &agent))
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "parsing task");
+            Refusal::internal()
+        })??;
+    let leaves = if events.is_empty() {
+        Vec::new()
+    } else {
+        let (reply, answer) = oneshot::channel();
+        submit(jobs, Job::Append { events, reply })?;
+        match answer.await {
+            Ok(Ok(leaves)) => leaves,
+            Ok(Err(_)) | Err(_) => return Err(Refusal::unavailable()),
+        }
+    };
+    let accepted: Vec<_> = lines
+        .iter()
+        .zip(&leaves)
+        .map(|(line, leaf)| json!({"line": line, "leaf": leaf}))
+        .collect();
+    let rejected: Vec<_> = rejected
+        .into_iter()
+        .map(|(line, reason)| json!({"line": line, "reason": reason}))
+        .collect();
+    Ok(json!({"accepted": accepted, "rejected": rejected}))
+}
+
+/// The agent named by the request's `ingest` token, or the refusal.
+async fn authenticate(jobs: &SyncSender<Job>, headers: &HeaderMap) -> Result<String, Refusal> {
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return Err(Refusal::unauthorised(
+            StatusCode::UNAUTHORIZED,
+            "a bearer token is needed",
+        ));
+    };
+    let (reply, answer) = oneshot::channel();
+    submit(
+        jobs,
+        Job::Authenticate {
+            token: token.trim().to_string(),
+            reply,
+        },
+    )?;
+    match answer.await {
+        Ok(Ok(Some(TokenInfo {
+            owner: Owner::Agent(name),
+            scope: Scope::Ingest,
+            ..
+        }))) => Ok(name),
+        Ok(Ok(Some(_))) => Err(Refusal::unauthorised(
+            StatusCode::FORBIDDEN,
+            "this token may not send events (an agent's ingest token may)",
+        )),
+        Ok(Ok(None)) => Err(Refusal::unauthorised(
+            StatusCode::UNAUTHORIZED,
+            "unknown, expired or revoked token",
+        )),
+        Ok(Err(_)) | Err(_) => Err(Refusal::unavailable()),
+    }
+}
+
+/// Accepted line numbers and their prepared events, and rejected lines with reasons.
+type Parsed = (Vec<u64>, Vec<NewEvent>, Vec<(u64, String)>);
+
+fn parse(body: &[u8], gzip: bool, agent: &str) -> Result<Parsed, Refusal> {
+    let decoded;
+    let text: &[u8] = if gzip {
+        let mut out = Vec::new();
+        let read = flate2::read::GzDecoder::new(body)
+            .take(MAX_DECODED_BYTES + 1)
+            .read_to_end(&mut out);
+        match read {
+            Ok(n) if n as u64 > MAX_DECODED_BYTES => {
+                return Err(Refusal::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("more than {MAX_DECODED_BYTES} bytes once decompressed"),
+                ));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("gzip: {error}"),
+                ));
+            }
+        }
+        decoded = out;
+        &decoded
+    } else {
+        body
+    };
+    let mut parsed: Parsed = (Vec::new(), Vec::new(), Vec::new());
+    for (index, line) in text.split(|&b| b == b'\n').enumerate() {
+        let number = index as u64 + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if line.len() > MAX_LINE_BYTES {
+            parsed
+                .2
+                .push((number, format!("line longer than {MAX_LINE_BYTES} bytes")));
+            continue;
+        }
+        match Event::from_json(line) {
+            Ok(mut event) => {
+                if event.source.is_none() {
+                    event.source = Some(EventSource {
+                        name: Some(format!("agent:{agent}")),
+                        reference: None,
+                    });
+                }
+                match mamori_ingest::prepare_event(event) {
+                    Ok(prepared) => {
+                        parsed.0.push(number);
+                        parsed.1.push(prepared);
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "preparing an event");
+                        return Err(Refusal::internal());
+                    }
+                }
+            }
+            Err(error) => parsed.2.push((number, error.to_string())),
+        }
+    }
+    Ok(parsed)
+}
