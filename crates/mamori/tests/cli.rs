@@ -1128,3 +1128,56 @@ fn the_http_ingest_benchmark_has_every_event_acknowledged() {
     assert_eq!(figures["requests"], 30);
     assert!(figures["events_per_second"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn a_sender_retrying_through_a_killed_server_loses_and_duplicates_nothing() {
+    let env = Env::new();
+    let enrolled = env.run(&["agents", "enroll", "forwarder"]);
+    let token = String::from_utf8(enrolled.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let spool: Vec<String> = (0..40).map(|i| agent_event("ACM2278", i)).collect();
+    let first = &spool[..25];
+
+    // The first 25 are acknowledged; then the server dies without warning (SIGKILL).
+    let (server, tlog) = start_server(&env);
+    let url = tlog.strip_suffix("/tlog/events").unwrap().to_string();
+    let (status, _, answer) = post_events(&url, &token, first.join("\n").as_bytes(), false);
+    assert_eq!(status, 200, "{answer}");
+    let acknowledged = answer["accepted"].clone();
+    drop(server);
+
+    // The sender cannot know what the server kept, so it sends its whole spool again.
+    let (server, tlog) = start_server(&env);
+    let url = tlog.strip_suffix("/tlog/events").unwrap().to_string();
+    let (status, _, answer) = post_events(&url, &token, spool.join("\n").as_bytes(), false);
+    assert_eq!(status, 200, "{answer}");
+    let accepted = answer["accepted"].as_array().unwrap();
+    assert_eq!(accepted.len(), 40);
+    assert_eq!(
+        serde_json::Value::from(accepted[..25].to_vec()),
+        acknowledged
+    );
+    let leaves: Vec<u64> = accepted
+        .iter()
+        .map(|a| a["leaf"].as_u64().unwrap())
+        .collect();
+    assert_eq!(leaves, (0..40).collect::<Vec<u64>>());
+
+    let mut server = server;
+    let killed = Command::new("kill")
+        .arg(server.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success() && server.0.wait().unwrap().success());
+    let out = env.run(&["verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stored: i64 = env
+        .sqlite()
+        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, 40);
+}
