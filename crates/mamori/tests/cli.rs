@@ -309,6 +309,18 @@ fn killing_an_import_midway_leaves_store_and_ledger_in_agreement() {
 
 struct Server(Child);
 
+impl Server {
+    /// Stops the server as an operator would (SIGTERM) and checks that it exits cleanly.
+    fn stop(mut self) {
+        let signalled = Command::new("kill")
+            .arg(self.0.id().to_string())
+            .status()
+            .unwrap();
+        assert!(signalled.success());
+        assert!(self.0.wait().unwrap().success());
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -1089,22 +1101,19 @@ fn agents_send_events_over_http_and_retries_are_answered_with_the_stored_leaves(
     );
 
     // Stopping the server (SIGTERM) signs a checkpoint over what it stored; the store verifies.
-    let mut server = server;
-    let killed = Command::new("kill")
-        .arg(server.0.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert!(server.0.wait().unwrap().success());
+    server.stop();
     let checkpoint = std::fs::read_to_string(env.ledger_file("checkpoint")).unwrap();
     assert_eq!(checkpoint.lines().nth(1), Some("3"), "{checkpoint}");
+    assert_eq!(verified_events(&env), 3);
+}
+
+/// `verify` passes; the number of stored events.
+fn verified_events(env: &Env) -> i64 {
     let out = env.run(&["verify"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let stored: i64 = env
-        .sqlite()
+    env.sqlite()
         .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(stored, 3);
+        .unwrap()
 }
 
 #[test]
@@ -1167,17 +1176,6 @@ fn a_sender_retrying_through_a_killed_server_loses_and_duplicates_nothing() {
         .collect();
     assert_eq!(leaves, (0..40).collect::<Vec<u64>>());
 
-    let mut server = server;
-    let killed = Command::new("kill")
-        .arg(server.0.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success() && server.0.wait().unwrap().success());
-    let out = env.run(&["verify"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let stored: i64 = env
-        .sqlite()
-        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(stored, 40);
+    server.stop();
+    assert_eq!(verified_events(&env), 40);
 }
