@@ -973,6 +973,13 @@ fn a_correlation_finding_names_every_event_of_its_window() {
     }
 }
 
+/// The last line a successful command printed (where secrets go).
+fn last_line_of(out: Output) -> String {
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    stdout.lines().last().unwrap().to_string()
+}
+
 /// An event line for the ingest tests: a file copy by `user` at second `second` of a day.
 fn agent_event(user: &str, second: u32) -> String {
     format!(
@@ -1004,23 +1011,10 @@ fn post_events(
 #[test]
 fn agents_send_events_over_http_and_retries_are_answered_with_the_stored_leaves() {
     let env = Env::new();
-    let enrolled = env.run(&["agents", "enroll", "pc-0042"]);
-    assert!(enrolled.status.success(), "{}", stderr(&enrolled));
-    let token = String::from_utf8(enrolled.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .to_string();
+    let token = last_line_of(env.run(&["agents", "enroll", "pc-0042"]));
     let users = env.run(&["users", "add", "aoki", "--role", "analyst"]);
     assert!(users.status.success());
-    let api = env.run(&["tokens", "create", "--user", "aoki"]);
-    let api_token = String::from_utf8(api.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .to_string();
+    let api_token = last_line_of(env.run(&["tokens", "create", "--user", "aoki"]));
 
     let (server, tlog) = start_server(&env);
     let url = tlog.strip_suffix("/tlog/events").unwrap().to_string();
@@ -1141,13 +1135,7 @@ fn the_http_ingest_benchmark_has_every_event_acknowledged() {
 #[test]
 fn a_sender_retrying_through_a_killed_server_loses_and_duplicates_nothing() {
     let env = Env::new();
-    let enrolled = env.run(&["agents", "enroll", "forwarder"]);
-    let token = String::from_utf8(enrolled.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .to_string();
+    let token = last_line_of(env.run(&["agents", "enroll", "forwarder"]));
     let spool: Vec<String> = (0..40).map(|i| agent_event("ACM2278", i)).collect();
     let first = &spool[..25];
 
