@@ -10,11 +10,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use mamori_ledger::TileReader;
@@ -88,7 +90,43 @@ fn router(state: Arc<Served>) -> Router {
             })
             .layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)),
         )
+        .route_layer(axum::middleware::from_fn(log_request))
+        .fallback(|request: Request| async move {
+            log(
+                request.method(),
+                "(no route)",
+                StatusCode::NOT_FOUND,
+                Instant::now(),
+            );
+            (StatusCode::NOT_FOUND, "not found\n")
+        })
         .with_state(state)
+}
+
+/// One log line per request (target `mamori::request`, level info: `MAMORI_LOG=info`): the
+/// method, the route's template, the status and the time taken. Never the path itself, its
+/// query or a header: those can carry names, identifiers and tokens.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "(no route)".to_string(), |p| p.as_str().to_string());
+    let response = next.run(request).await;
+    log(&method, &route, response.status(), started);
+    response
+}
+
+fn log(method: &axum::http::Method, route: &str, status: StatusCode, started: Instant) {
+    tracing::info!(
+        target: "mamori::request",
+        %method,
+        %route,
+        status = status.as_u16(),
+        ms = (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
+        "request"
+    );
 }
 
 async fn checkpoint(State(state): State<Arc<Served>>) -> Response {

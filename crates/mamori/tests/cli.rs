@@ -328,11 +328,19 @@ impl Drop for Server {
     }
 }
 
+/// Starts `mamori serve` on a free loopback port, its request log appended to `serve.log` in
+/// the test's directory; returns the tile API's URL.
 fn start_server(env: &Env) -> (Server, String) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(env.dir.path().join("serve.log"))
+        .unwrap();
     let mut child = env
         .command(&["serve", "--listen", "127.0.0.1:0"])
+        .env("MAMORI_LOG", "warn,mamori::request=info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(log)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -1095,7 +1103,27 @@ fn agents_send_events_over_http_and_retries_are_answered_with_the_stored_leaves(
     );
 
     // Stopping the server (SIGTERM) signs a checkpoint over what it stored; the store verifies.
+    let _ = http_get(&format!("{url}/no/such/thing"));
     server.stop();
+    // The request log names routes and statuses, never paths, tokens or event contents.
+    let log = std::fs::read_to_string(env.dir.path().join("serve.log")).unwrap();
+    for expected in [
+        "route=/api/v1/events status=200",
+        "route=/api/v1/events status=401",
+        "route=/api/v1/events status=403",
+        "route=/api/v1/events status=413",
+        "route=(no route) status=404",
+    ] {
+        assert!(log.contains(expected), "{expected} not in\n{log}");
+    }
+    let secret = token
+        .strip_prefix("mmr_")
+        .and_then(|rest| rest.split_once('_'))
+        .unwrap()
+        .1;
+    for private in [secret, "ACM2278", "no/such/thing", "aoki"] {
+        assert!(!log.contains(private), "{private} logged:\n{log}");
+    }
     let checkpoint = std::fs::read_to_string(env.ledger_file("checkpoint")).unwrap();
     assert_eq!(checkpoint.lines().nth(1), Some("3"), "{checkpoint}");
     assert_eq!(verified_events(&env), 3);
