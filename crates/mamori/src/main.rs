@@ -72,10 +72,15 @@ enum Command {
     /// Export or verify evidence bundles.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
-    /// Serve the tile API (`/tlog/events/...`) and `/healthz`.
+    /// Serve the tile API (`/tlog/events/...`), event ingest for agents (`/api/v1/events`),
+    /// the transparency page (`/transparency`) and `/healthz` (docs/api.md).
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// The privacy declarations shown on `/transparency` (docs/privacy.md). Default:
+        /// `privacy.toml` in the data directory, if it exists.
+        #[arg(long)]
+        privacy: Option<PathBuf>,
     },
     /// Measure throughput.
     #[command(subcommand)]
@@ -260,7 +265,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Evidence(EvidenceCommand::Verify { file, key }) => {
             evidence::verify(&file, key.as_deref(), cli.json)
         }
-        Command::Serve { listen } => serve::run(&data_dir, listen),
+        Command::Serve { listen, privacy } => serve::run(&data_dir, listen, privacy.as_deref()),
         Command::Bench(command) => bench::run(command, cli.json),
         Command::Rules(command) => rules::run(&data_dir, command, cli.json),
         Command::Analyze(args) => analyze::run(&data_dir, &args, cli.json),

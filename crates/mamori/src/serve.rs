@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Query, Request};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
@@ -26,15 +26,21 @@ use mamori_store::Paths;
 use crate::BadInput;
 
 mod events;
+mod transparency;
 
 struct Served {
     events_log: PathBuf,
     tiles: TileReader,
     /// Work for the thread that owns the store.
     jobs: std::sync::mpsc::SyncSender<events::Job>,
+    privacy: Option<transparency::Privacy>,
 }
 
-pub fn run(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+pub fn run(
+    data_dir: &Path,
+    listen: SocketAddr,
+    privacy: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let paths = Paths::new(data_dir);
     if !paths.events_key().exists() {
         return Err(BadInput(format!(
@@ -42,6 +48,16 @@ pub fn run(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<ExitCode> {
             data_dir.display()
         ))
         .into());
+    }
+    let privacy = match privacy {
+        Some(path) => Some(
+            transparency::Privacy::load(path)?
+                .ok_or_else(|| BadInput(format!("{}: no such file", path.display())))?,
+        ),
+        None => transparency::Privacy::load(&data_dir.join("privacy.toml"))?,
+    };
+    if privacy.is_none() {
+        tracing::warn!("no privacy.toml: /transparency says that nothing has been declared");
     }
     // Events arrive over HTTP, so the server is the data directory's writer (an import has
     // to wait for it to stop); the tiles and checkpoints it serves are read from files.
@@ -54,6 +70,7 @@ pub fn run(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<ExitCode> {
         tiles: TileReader::new(&paths.events_log()),
         events_log: paths.events_log(),
         jobs,
+        privacy,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -82,6 +99,16 @@ fn router(state: Arc<Served>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/tlog/events/checkpoint", get(checkpoint))
+        .route(
+            "/transparency",
+            get(
+                |State(state): State<Arc<Served>>,
+                 headers: axum::http::HeaderMap,
+                 Query(query): Query<LangQuery>| async move {
+                    transparency::page(state.privacy.as_ref(), &headers, query.lang.as_deref())
+                },
+            ),
+        )
         .route("/tlog/events/tile/{*path}", get(tile))
         .route(
             "/api/v1/events",
@@ -127,6 +154,11 @@ fn log(method: &axum::http::Method, route: &str, status: StatusCode, started: In
         ms = (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
         "request"
     );
+}
+
+#[derive(serde::Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
 }
 
 async fn checkpoint(State(state): State<Arc<Served>>) -> Response {

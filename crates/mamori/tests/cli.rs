@@ -1195,3 +1195,71 @@ fn a_sender_retrying_through_a_killed_server_loses_and_duplicates_nothing() {
     server.stop();
     assert_eq!(verified_events(&env), 40);
 }
+
+#[test]
+fn the_transparency_page_shows_the_declarations_in_japanese_and_english() {
+    let env = Env::new();
+    let (server, tlog) = start_server(&env);
+    let url = tlog.strip_suffix("/tlog/events").unwrap().to_string();
+    // Nothing declared yet: the page says so.
+    let (_, body) = transparency(&url, &[("Accept-Language", "en")], "");
+    assert!(
+        body.contains("No purposes, data or retention periods have been declared"),
+        "{body}"
+    );
+    server.stop();
+
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/privacy.toml"),
+        env.data().join("privacy.toml"),
+    )
+    .unwrap();
+    let (server, tlog) = start_server(&env);
+    let url = tlog.strip_suffix("/tlog/events").unwrap().to_string();
+    let (head, body) = transparency(&url, &[("Accept-Language", "en-GB,ja;q=0.5")], "");
+    assert!(
+        head.to_ascii_lowercase().contains("content-language: en"),
+        "{head}"
+    );
+    assert!(body.contains("Example Manufacturing Co., Ltd."), "{body}");
+    assert!(body.contains("Preventing leaks of confidential and personal information"));
+    assert!(body.contains("<td>180 days</td>"), "{body}");
+    let (_, body) = transparency(&url, &[("Accept-Language", "ja-JP")], "");
+    assert!(
+        body.contains("株式会社サンプル製作所") && body.contains("365 日"),
+        "{body}"
+    );
+    let (_, body) = transparency(&url, &[], "?lang=en");
+    assert!(
+        body.contains("privacy@example.co.jp") && body.contains("lang=ja"),
+        "{body}"
+    );
+    server.stop();
+
+    // A configuration with a mistake stops the server, naming the file and the field.
+    let bad = env.file(
+        "bad.toml",
+        "contact = \"x\"\n[controller]\nen = \"A\"\nja = \"B\"\n\
+         [responsible]\nen = \"C\"\nja = \"D\"\npurpose = 1\n",
+    );
+    let out = env.run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--privacy",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("bad.toml") && stderr(&out).contains("purpose"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `GET /transparency` with these headers and query: the head and the page.
+fn transparency(url: &str, headers: &[(&str, &str)], query: &str) -> (String, String) {
+    let (status, head, body) = http(&format!("{url}/transparency{query}"), "GET", headers, &[]);
+    assert_eq!(status, 200);
+    (head, String::from_utf8(body).unwrap())
+}
