@@ -1,5 +1,6 @@
-//! `mamori serve`: the static C2SP tile API of the events log, `/healthz`, and event ingest
-//! for agents (`POST /api/v1/events`, module `events`).
+//! `mamori serve`: the static C2SP tile API of the events log, `/healthz`, event ingest for
+//! agents (`POST /api/v1/events`, module `events`) and the employees' transparency page
+//! (`GET /transparency`, module `transparency`); one log line per request.
 //!
 //! Tiles are cut out of the ledger's packed files ([`TileReader`]), and only for the tree of
 //! the latest signed checkpoint: a tile is never served before a checkpoint commits to it. A
