@@ -112,6 +112,31 @@ impl Bodies {
         Ok(())
     }
 
+    /// Overwrites a committed body with spaces (retention), keeping every offset and the
+    /// line's newline. Not durable until [`Bodies::sync`].
+    pub fn erase(&self, range: BodyRange) -> Result<()> {
+        if range.line_end() > self.end {
+            return Err(StoreError::Corrupt(format!(
+                "{}: erasing bytes {}..{} past the committed end {}",
+                self.path.display(),
+                range.at,
+                range.at + range.len,
+                self.end
+            )));
+        }
+        const SPACES: [u8; 4096] = [b' '; 4096];
+        let mut at = range.at;
+        let end = range.at + range.len;
+        while at < end {
+            let n = (end - at).min(SPACES.len() as u64) as usize;
+            self.file
+                .write_all_at(&SPACES[..n], at)
+                .map_err(|e| io_error(&self.path, e))?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+
     /// Makes what was written durable (`fdatasync`).
     pub fn sync(&self) -> Result<()> {
         self.file.sync_data().map_err(|e| io_error(&self.path, e))

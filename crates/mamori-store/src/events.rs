@@ -101,7 +101,7 @@ pub struct StoredEvent {
 pub struct EventStore {
     pub(crate) conn: Connection,
     path: std::path::PathBuf,
-    bodies: Bodies,
+    pub(crate) bodies: Bodies,
     /// The bodies of the batch being stored, each followed by a newline (kept for its capacity).
     lines: Vec<u8>,
     next_leaf: u64,

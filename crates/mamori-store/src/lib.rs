@@ -35,6 +35,7 @@ mod events;
 mod findings;
 mod people;
 mod postings;
+mod retention;
 mod upgrade;
 
 pub use access::AccessRecord;
@@ -44,6 +45,7 @@ pub use datadir::{Appender, DataDir, Paths, VerifyError, VerifyReport};
 pub use events::{BatchOutcome, EventStore, NewEvent, StoredEvent};
 pub use findings::{RiskDay, RuleFinding, day_of};
 pub use people::PeopleOutcome;
+pub use retention::Purged;
 
 /// Errors of the store and the data directory.
 #[derive(Debug, thiserror::Error)]

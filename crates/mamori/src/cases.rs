@@ -178,6 +178,11 @@ impl Session {
     }
 }
 
+/// A time in microseconds as RFC 3339 (the number itself if it is out of range).
+pub(crate) fn timestamp(us: i64) -> String {
+    jiff::Timestamp::from_microsecond(us).map_or_else(|_| us.to_string(), |t| t.to_string())
+}
+
 pub(crate) fn now_us() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }

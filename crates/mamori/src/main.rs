@@ -9,7 +9,9 @@ mod eval;
 mod evidence;
 mod history;
 mod import;
+mod privacy;
 mod progress;
+mod retention;
 mod rules;
 mod serve;
 mod simulate;
@@ -103,6 +105,9 @@ enum Command {
     /// Person-day risk scores.
     #[command(subcommand)]
     Scores(cases::ScoresCommand),
+    /// Erase event bodies past the retention periods of `privacy.toml` (docs/privacy.md).
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
     /// Local users and their roles (docs/auth.md).
     #[command(subcommand)]
     Users(users::UsersCommand),
@@ -273,6 +278,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Alerts(command) => cases::alerts(&data_dir, command, cli.json),
         Command::Cases(command) => cases::cases(&data_dir, command, cli.json),
         Command::Scores(command) => cases::scores(&data_dir, command, cli.json),
+        Command::Retention(command) => retention::run(&data_dir, command, cli.json),
         Command::Users(command) => users::users(&data_dir, command, cli.json),
         Command::Tokens(command) => users::tokens(&data_dir, command, cli.json),
         Command::Agents(command) => users::agents(&data_dir, command, cli.json),

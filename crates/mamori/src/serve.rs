@@ -34,7 +34,7 @@ struct Served {
     tiles: TileReader,
     /// Work for the thread that owns the store.
     jobs: std::sync::mpsc::SyncSender<events::Job>,
-    privacy: Option<transparency::Privacy>,
+    privacy: Option<crate::privacy::Privacy>,
 }
 
 pub fn run(
@@ -50,13 +50,7 @@ pub fn run(
         ))
         .into());
     }
-    let privacy = match privacy {
-        Some(path) => Some(
-            transparency::Privacy::load(path)?
-                .ok_or_else(|| BadInput(format!("{}: no such file", path.display())))?,
-        ),
-        None => transparency::Privacy::load(&data_dir.join("privacy.toml"))?,
-    };
+    let privacy = crate::privacy::Privacy::of(data_dir, privacy)?;
     if privacy.is_none() {
         tracing::warn!("no privacy.toml: /transparency says that nothing has been declared");
     }

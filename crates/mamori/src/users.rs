@@ -11,7 +11,7 @@ use mamori_store::auth::{Owner, Role, Scope, TokenInfo};
 use serde_json::json;
 
 use crate::BadInput;
-use crate::cases::{Session, now_us, user_error};
+use crate::cases::{Session, now_us, timestamp, user_error};
 
 #[derive(Subcommand)]
 pub enum UsersCommand {
@@ -219,8 +219,4 @@ fn describe(token: &TokenInfo) -> String {
         (None, None) => "no expiry".into(),
     };
     format!("{}\t{owner}\t{}\t{state}", token.id, token.scope.as_str())
-}
-
-fn timestamp(us: i64) -> String {
-    jiff::Timestamp::from_microsecond(us).map_or_else(|_| us.to_string(), |t| t.to_string())
 }

@@ -1263,3 +1263,107 @@ fn transparency(url: &str, headers: &[(&str, &str)], query: &str) -> (String, St
     assert_eq!(status, 200);
     (head, String::from_utf8(body).unwrap())
 }
+
+#[test]
+fn retention_erases_expired_bodies_keeps_held_ones_and_verify_still_passes() {
+    let env = Env::new();
+    let line = |time: &str, kind: &str, path: &str| {
+        format!(
+            r#"{{"time":"{time}","kind":"{kind}","actor":{{"user":"ACM2278","host":"PC-1"}},"object":{{"path":"{path}"}},"outcome":"success"}}"#
+        )
+    };
+    let events = [
+        line("2025-01-06T09:00:00Z", "logon", "C:/old-logon-1"),
+        line("2025-01-07T09:00:00Z", "logon", "C:/old-logon-held"),
+        line("2025-01-08T09:00:00Z", "file.copy", "C:/old-copy"),
+        line("2025-06-01T09:00:00Z", "email.send", "C:/old-mail"),
+        line("2026-11-01T09:00:00Z", "logon", "C:/recent-logon"),
+        line("2026-11-20T09:00:00Z", "email.send", "C:/recent-mail"),
+        line("2024-01-01T09:00:00Z", "print", "C:/undeclared-print"),
+    ];
+    let input = env.file("events.ndjson", &(events.join("\n") + "\n"));
+    let out = env.run(&["import", "ndjson", input.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Leaf 1 belongs to a case under legal hold.
+    env.sqlite()
+        .execute_batch(
+            "INSERT INTO cases(id, title, person_id, status, created_us, updated_us, legal_hold)
+             VALUES (1, 'hold', 'ACM2278', 'open', 0, 0, 1);
+             INSERT INTO case_events(case_id, leaf_index) VALUES (1, 1);",
+        )
+        .unwrap();
+    let missing = env.run(&["retention", "run"]);
+    assert_eq!(
+        missing.status.code(),
+        Some(2),
+        "no privacy.toml: {}",
+        stderr(&missing)
+    );
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/privacy.toml"),
+        env.data().join("privacy.toml"),
+    )
+    .unwrap();
+
+    let out = env.run(&[
+        "--json",
+        "retention",
+        "run",
+        "--now",
+        "2026-11-30T00:00:00Z",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (summary["purged"].as_u64(), summary["held"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let of = |kind: &str| {
+        let kinds = summary["kinds"].as_array().unwrap();
+        let found = kinds.iter().find(|k| k["kind"] == kind).unwrap();
+        (
+            found["purged"].as_u64().unwrap(),
+            found["held"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(of("logon"), (1, 1));
+    assert_eq!(of("file.copy"), (1, 0));
+    assert_eq!(of("email.send"), (1, 0));
+    assert_eq!(summary["kinds"][0]["before"], "2025-11-30T00:00:00Z");
+
+    let bodies = std::fs::read_to_string(env.data().join("store.ndjson")).unwrap();
+    for gone in ["old-logon-1", "old-copy", "old-mail"] {
+        assert!(!bodies.contains(gone), "{gone} still stored");
+    }
+    for kept in [
+        "old-logon-held",
+        "recent-logon",
+        "recent-mail",
+        "undeclared-print",
+    ] {
+        assert!(bodies.contains(kept), "{kept} erased");
+    }
+    let out = env.run(&["--json", "verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["leaves"].as_u64(), report["purged"].as_u64()),
+        (Some(7), Some(3))
+    );
+    // Nothing more the second time; the runs are in the access log.
+    let again = env.run(&[
+        "--json",
+        "retention",
+        "run",
+        "--now",
+        "2026-11-30T00:00:00Z",
+    ]);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["purged"], 0);
+    let log = String::from_utf8(env.run(&["access-log"]).stdout).unwrap();
+    assert!(
+        log.contains("retention.purge")
+            && log.contains("logon before 2025-11-30T00:00:00Z: 1 erased, 1 held"),
+        "{log}"
+    );
+}

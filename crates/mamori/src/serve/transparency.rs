@@ -6,78 +6,10 @@
 //! Without one, the page says that nothing has been declared: monitoring without declared
 //! purposes is what the APPI guidance on employee monitoring warns against.
 
-use std::path::Path;
-
 use axum::http::{HeaderMap, header};
+
+use crate::privacy::{Privacy, Text};
 use axum::response::{IntoResponse, Response};
-
-/// The privacy configuration: the declarations shown to employees.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Privacy {
-    /// The organisation responsible for the monitoring.
-    pub controller: Text,
-    /// The person or office responsible, and how to reach them.
-    pub responsible: Text,
-    pub contact: String,
-    /// Why data is collected; every reveal of a person will have to name one of these ids.
-    #[serde(default)]
-    pub purposes: Vec<Purpose>,
-    /// What is collected, with how long it is kept.
-    #[serde(default)]
-    pub collected: Vec<Collected>,
-}
-
-/// A text in both languages.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Text {
-    pub en: String,
-    pub ja: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Purpose {
-    pub id: String,
-    #[serde(flatten)]
-    pub text: Text,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Collected {
-    #[serde(flatten)]
-    pub text: Text,
-    /// Days the data is kept.
-    pub retention_days: u32,
-}
-
-impl Privacy {
-    /// Reads the configuration; `None` when `path` does not exist. Errors name the file and
-    /// the field.
-    pub fn load(path: &Path) -> anyhow::Result<Option<Privacy>> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => anyhow::bail!("{}: {e}", path.display()),
-        };
-        let privacy: Privacy = toml::from_str(&text)
-            .map_err(|e| crate::BadInput(format!("{}: {e}", path.display())))?;
-        let mut ids = std::collections::HashSet::new();
-        for purpose in &privacy.purposes {
-            if purpose.id.is_empty() || !ids.insert(purpose.id.as_str()) {
-                return Err(crate::BadInput(format!(
-                    "{}: purpose id {:?} is empty or given twice",
-                    path.display(),
-                    purpose.id
-                ))
-                .into());
-            }
-        }
-        Ok(Some(privacy))
-    }
-}
 
 /// Page language: `?lang=` wins, then the first of `ja`/`en` in `Accept-Language`, then
 /// Japanese.
