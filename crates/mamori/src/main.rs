@@ -83,6 +83,12 @@ enum Command {
         /// `privacy.toml` in the data directory, if it exists.
         #[arg(long)]
         privacy: Option<PathBuf>,
+        /// Serve HTTPS with this certificate chain (PEM, leaf first); needs `--tls-key`.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Measure throughput.
     #[command(subcommand)]
@@ -270,7 +276,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Evidence(EvidenceCommand::Verify { file, key }) => {
             evidence::verify(&file, key.as_deref(), cli.json)
         }
-        Command::Serve { listen, privacy } => serve::run(&data_dir, listen, privacy.as_deref()),
+        Command::Serve {
+            listen,
+            privacy,
+            tls_cert,
+            tls_key,
+        } => {
+            let tls = tls_cert
+                .as_deref()
+                .zip(tls_key.as_deref())
+                .map(|(cert, key)| serve::TlsFiles { cert, key });
+            serve::run(&data_dir, listen, privacy.as_deref(), tls)
+        }
         Command::Bench(command) => bench::run(command, cli.json),
         Command::Rules(command) => rules::run(&data_dir, command, cli.json),
         Command::Analyze(args) => analyze::run(&data_dir, &args, cli.json),

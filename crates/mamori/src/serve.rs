@@ -27,6 +27,7 @@ use mamori_store::Paths;
 use crate::BadInput;
 
 mod events;
+mod tls;
 mod transparency;
 
 struct Served {
@@ -37,10 +38,17 @@ struct Served {
     privacy: Option<crate::privacy::Privacy>,
 }
 
+/// `--tls-cert` and `--tls-key`: PEM files.
+pub struct TlsFiles<'a> {
+    pub cert: &'a Path,
+    pub key: &'a Path,
+}
+
 pub fn run(
     data_dir: &Path,
     listen: SocketAddr,
     privacy: Option<&Path>,
+    tls: Option<TlsFiles<'_>>,
 ) -> anyhow::Result<ExitCode> {
     let paths = Paths::new(data_dir);
     if !paths.events_key().exists() {
@@ -51,6 +59,9 @@ pub fn run(
         .into());
     }
     let privacy = crate::privacy::Privacy::of(data_dir, privacy)?;
+    let tls = tls
+        .map(|files| tls::config(files.cert, files.key))
+        .transpose()?;
     if privacy.is_none() {
         tracing::warn!("no privacy.toml: /transparency says that nothing has been declared");
     }
@@ -73,11 +84,21 @@ pub fn run(
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let address = listener.local_addr()?;
-        println!("serving http://{address}/tlog/events/checkpoint");
-        tracing::info!(%address, "listening");
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("serving {scheme}://{address}/tlog/events/checkpoint");
+        tracing::info!(%address, scheme, "listening");
+        match tls {
+            Some(config) => {
+                axum::serve(tls::TlsListener::new(listener, config), router(state))
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await?;
+            }
+            None => {
+                axum::serve(listener, router(state))
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await?;
+            }
+        }
         anyhow::Ok(())
     })?;
     // The router, and with it the last job sender, is gone: the store's thread finishes what

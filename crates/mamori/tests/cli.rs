@@ -1367,3 +1367,88 @@ fn retention_erases_expired_bodies_keeps_held_ones_and_verify_still_passes() {
         "{log}"
     );
 }
+
+#[test]
+fn serve_speaks_tls_with_a_configured_certificate() {
+    use std::io::Read;
+    let env = Env::new();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert = env.file("cert.pem", &certified.cert.pem());
+    let key = env.file("key.pem", &certified.signing_key.serialize_pem());
+    let mut child = env
+        .command(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let server = Server(child);
+    let address = line
+        .trim()
+        .strip_prefix("serving https://")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("unexpected serve output {line:?}"))
+        .to_string();
+
+    // Plain HTTP to the TLS port gets no page; the server carries on.
+    let mut plain = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        plain,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    let _ = plain.read_to_end(&mut response);
+    assert!(!String::from_utf8_lossy(&response).contains("200 OK"));
+
+    // A client that trusts the certificate reads /healthz over TLS.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let connection = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let mut tls =
+        rustls::StreamOwned::new(connection, std::net::TcpStream::connect(&address).unwrap());
+    write!(
+        tls,
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    let _ = tls.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response);
+    assert!(
+        response.starts_with("HTTP/1.1 200 OK") && response.ends_with("ok\n"),
+        "{response}"
+    );
+    server.stop();
+
+    // A key that does not parse: exit 2, naming the option.
+    let bad = env.file("bad.pem", "not a key");
+    let out = env.run(&[
+        "serve",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--tls-key"), "{}", stderr(&out));
+}
