@@ -1,6 +1,7 @@
 //! `mamori serve`: the static C2SP tile API of the events log, `/healthz`, event ingest for
 //! agents (`POST /api/v1/events`, module `events`) and the employees' transparency page
-//! (`GET /transparency`, module `transparency`); one log line per request.
+//! (`GET /transparency`, module `transparency`), all described at `GET /api/v1/openapi.json`
+//! (module `openapi`, from which the router is built); one log line per request.
 //!
 //! Tiles are cut out of the ledger's packed files ([`TileReader`]), and only for the tree of
 //! the latest signed checkpoint: a tile is never served before a checkpoint commits to it. A
@@ -19,7 +20,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use mamori_ledger::TileReader;
 use mamori_ledger::tile::{self, TilePath};
 use mamori_store::Paths;
@@ -27,6 +28,7 @@ use mamori_store::Paths;
 use crate::BadInput;
 
 mod events;
+mod openapi;
 mod tls;
 mod transparency;
 
@@ -111,28 +113,21 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The router, built from the routes [`openapi::ROUTES`] describes: a route is served only if
+/// it is described.
 fn router(state: Arc<Served>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/tlog/events/checkpoint", get(checkpoint))
-        .route(
-            "/transparency",
-            get(
-                |State(state): State<Arc<Served>>,
-                 headers: axum::http::HeaderMap,
-                 Query(query): Query<LangQuery>| async move {
-                    transparency::page(state.privacy.as_ref(), &headers, query.lang.as_deref())
-                },
+    let mut router = Router::new();
+    for route in openapi::ROUTES {
+        match handler(route) {
+            Some(handler) => router = router.route(route.path, handler),
+            None => tracing::error!(
+                method = route.method,
+                path = route.path,
+                "described route without a handler"
             ),
-        )
-        .route("/tlog/events/tile/{*path}", get(tile))
-        .route(
-            "/api/v1/events",
-            post(|State(state): State<Arc<Served>>, headers, body| {
-                events::post_events(state.jobs.clone(), headers, body)
-            })
-            .layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)),
-        )
+        }
+    }
+    router
         .route_layer(axum::middleware::from_fn(log_request))
         .fallback(|request: Request| async move {
             log(
@@ -144,6 +139,33 @@ fn router(state: Arc<Served>) -> Router {
             (StatusCode::NOT_FOUND, "not found\n")
         })
         .with_state(state)
+}
+
+/// What answers a described route.
+fn handler(route: &openapi::Route) -> Option<MethodRouter<Arc<Served>>> {
+    Some(match (route.method, route.path) {
+        ("get", "/healthz") => get(|| async { "ok\n" }),
+        ("get", "/transparency") => get(
+            |State(state): State<Arc<Served>>,
+             headers: axum::http::HeaderMap,
+             Query(query): Query<LangQuery>| async move {
+                transparency::page(state.privacy.as_ref(), &headers, query.lang.as_deref())
+            },
+        ),
+        ("get", "/tlog/events/checkpoint") => get(checkpoint),
+        ("get", "/tlog/events/tile/{*path}") => get(tile),
+        ("post", "/api/v1/events") => post(|State(state): State<Arc<Served>>, headers, body| {
+            events::post_events(state.jobs.clone(), headers, body)
+        })
+        .layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)),
+        ("get", "/api/v1/openapi.json") => get(|| async {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                openapi::document().to_string(),
+            )
+        }),
+        _ => return None,
+    })
 }
 
 /// One log line per request (target `mamori::request`, level info: `MAMORI_LOG=info`): the
@@ -256,5 +278,15 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_described_route_has_a_handler() {
+        for route in super::openapi::ROUTES {
+            assert!(super::handler(route).is_some(), "{route:?}");
+        }
     }
 }

@@ -1452,3 +1452,43 @@ fn serve_speaks_tls_with_a_configured_certificate() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--tls-key"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_openapi_document_lists_every_route_and_each_answers() {
+    let env = Env::new();
+    let (server, tlog) = start_server(&env);
+    let url = tlog.strip_suffix("/tlog/events").unwrap().to_string();
+    let (status, body) = http_get(&format!("{url}/api/v1/openapi.json"));
+    assert_eq!(status, 200);
+    let document: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().unwrap();
+    for path in [
+        "/healthz",
+        "/transparency",
+        "/tlog/events/checkpoint",
+        "/tlog/events/tile/{path}",
+        "/api/v1/events",
+        "/api/v1/openapi.json",
+    ] {
+        assert!(paths.contains_key(path), "{path} undescribed");
+    }
+    assert_eq!(
+        paths["/api/v1/events"]["post"]["security"],
+        serde_json::json!([{"ingest": []}])
+    );
+    // Every described route is served: nothing answers the fallback's 404 "not found".
+    for (path, methods) in paths {
+        let concrete = path.replace("{path}", "0/000");
+        for method in methods.as_object().unwrap().keys() {
+            let (_, _, body) = http(
+                &format!("{url}{concrete}"),
+                &method.to_uppercase(),
+                &[],
+                &[],
+            );
+            assert_ne!(body, b"not found\n", "{method} {path} is not served");
+        }
+    }
+    server.stop();
+}
