@@ -462,6 +462,12 @@ impl Appender<'_> {
         self.store
     }
 
+    /// Writes the account and kind postings held in memory (see `EventStore::flush_postings`):
+    /// for a long-running writer when it is idle.
+    pub fn flush_postings(&mut self) -> Result<()> {
+        self.store.flush_postings()
+    }
+
     /// Records a metadata value (e.g. an import's resume point) after the batches so far.
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
         self.store.set_meta(key, value)

@@ -5,7 +5,7 @@
 //! 262,144 events in memory, then adds one row per account and one per kind they contain —
 //! `postings(dimension, key_id, first_us, last_us, count, data)` — whose `data` lists that
 //! key's events as `(time_us, leaf_index)` pairs sorted by time; an import writes what is left
-//! when it ends. (One row per key and 16,384-event batch, as first built, rewrote most of the
+//! when it ends, `mamori serve` when it has been idle for a moment. (One row per key and 16,384-event batch, as first built, rewrote most of the
 //! key-ordered index in every commit.) A query reads the rows of its key whose time span
 //! overlaps the asked range (index `(dimension, key_id, last_us)`) and the event rows from
 //! leaf `meta.postings_through` on (not in postings yet: a running import's, or a crashed

@@ -1173,6 +1173,21 @@ fn a_sender_retrying_through_a_killed_server_loses_and_duplicates_nothing() {
     let (status, _, answer) = post_events(&url, &token, first.join("\n").as_bytes(), false);
     assert_eq!(status, 200, "{answer}");
     let acknowledged = answer["accepted"].clone();
+    // Once the server has been quiet for a moment, their postings are written too.
+    let postings_through = || -> String {
+        env.sqlite()
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'postings_through'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while postings_through() != "25" {
+        assert!(Instant::now() < deadline, "postings not written while idle");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     drop(server);
 
     // The sender cannot know what the server kept, so it sends its whole spool again.

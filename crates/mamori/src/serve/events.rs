@@ -12,7 +12,8 @@
 //! memory stays bounded however many senders there are.
 
 use std::io::Read;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -31,6 +32,8 @@ const MAX_DECODED_BYTES: u64 = 64 << 20;
 const MAX_LINE_BYTES: usize = mamori_ingest::MAX_LINE_BYTES;
 /// Jobs waiting for the store before senders are told to come back later.
 pub const QUEUE_JOBS: usize = 8;
+/// Quiet time after which the store's thread writes the postings held in memory.
+const IDLE: Duration = Duration::from_secs(2);
 /// Seconds a sender is asked to wait after a `429`.
 const RETRY_AFTER_SECONDS: &str = "1";
 
@@ -50,7 +53,17 @@ pub enum Job {
 pub fn own_store(mut data: DataDir, jobs: Receiver<Job>) -> anyhow::Result<()> {
     data.store().sync_every_commit()?;
     data.append_pipelined(mamori_ingest::CHECKPOINT_INTERVAL, |appender| {
-        for job in jobs {
+        loop {
+            let job = match jobs.recv_timeout(IDLE) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    // Quiet: write the postings small requests left in memory, so queries
+                    // read them from the index instead of scanning the latest event rows.
+                    appender.flush_postings()?;
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
             match job {
                 Job::Authenticate { token, reply } => {
                     let found = appender
