@@ -198,6 +198,19 @@ impl EventStore {
         Ok(password)
     }
 
+    /// One user by name.
+    pub fn user(&self, name: &str) -> Result<Option<User>> {
+        self.conn
+            .query_row(
+                "SELECT name, role, must_change, locked_until_us, created_us FROM users
+                 WHERE name = ?1",
+                [name],
+                |row| Ok(user_of(row)),
+            )
+            .optional()?
+            .transpose()
+    }
+
     pub fn users(&self) -> Result<Vec<User>> {
         let mut stmt = self.conn.prepare(
             "SELECT name, role, must_change, locked_until_us, created_us FROM users ORDER BY name",

@@ -462,6 +462,11 @@ impl Appender<'_> {
         self.store
     }
 
+    /// The store, for writes other than events between batches (e.g. the access log).
+    pub fn store_mut(&mut self) -> &mut EventStore {
+        self.store
+    }
+
     /// Writes the account and kind postings held in memory (see `EventStore::flush_postings`):
     /// for a long-running writer when it is idle.
     pub fn flush_postings(&mut self) -> Result<()> {

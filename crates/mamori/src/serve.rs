@@ -158,6 +158,18 @@ fn handler(route: &openapi::Route) -> Option<MethodRouter<Arc<Served>>> {
             events::post_events(state.jobs.clone(), headers, body)
         })
         .layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)),
+        ("get", "/api/v1/access-log") => {
+            let openapi::Access::Roles(roles) = route.access else {
+                return None;
+            };
+            get(
+                move |State(state): State<Arc<Served>>,
+                      headers: axum::http::HeaderMap,
+                      Query(query): Query<LimitQuery>| async move {
+                    access_log(&state.jobs, &headers, roles, query.limit).await
+                },
+            )
+        }
         ("get", "/api/v1/openapi.json") => get(|| async {
             (
                 [(header::CONTENT_TYPE, "application/json")],
@@ -197,6 +209,48 @@ fn log(method: &axum::http::Method, route: &str, status: StatusCode, started: In
 #[derive(serde::Deserialize)]
 struct LangQuery {
     lang: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct LimitQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/access-log`: the latest records for an auditor. The read is recorded in the
+/// log before the records are returned.
+async fn access_log(
+    jobs: &std::sync::mpsc::SyncSender<events::Job>,
+    headers: &axum::http::HeaderMap,
+    roles: &'static [mamori_store::auth::Role],
+    limit: Option<usize>,
+) -> Response {
+    let user = match events::authorise(jobs, headers, roles).await {
+        Ok(user) => user,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let limit = limit.unwrap_or(50).min(1000);
+    let read = events::on_store(jobs, move |store| {
+        store.record_access(
+            &user,
+            "access_log.read",
+            &format!("latest {limit}"),
+            crate::cases::now_us(),
+        )?;
+        store.access_log(limit)
+    })
+    .await;
+    match read {
+        Ok(Ok(records)) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({ "access": records }).to_string(),
+        )
+            .into_response(),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "reading the access log");
+            events::Refusal::unavailable().into_response()
+        }
+        Err(refusal) => refusal.into_response(),
+    }
 }
 
 async fn checkpoint(State(state): State<Arc<Served>>) -> Response {

@@ -1507,3 +1507,87 @@ fn the_openapi_document_lists_every_route_and_each_answers() {
     }
     server.stop();
 }
+
+#[test]
+fn every_route_answers_every_role_as_its_description_says() {
+    let env = Env::new();
+    const ROLES: [&str; 6] = [
+        "admin",
+        "analyst",
+        "investigator",
+        "approver",
+        "auditor",
+        "employee",
+    ];
+    // (who, bearer token): every role's API token, an agent, a stranger, nobody.
+    let mut callers: Vec<(String, Option<String>)> = Vec::new();
+    for role in ROLES {
+        let user = format!("user-{role}");
+        last_line_of(env.run(&["users", "add", &user, "--role", role]));
+        let token = last_line_of(env.run(&["tokens", "create", "--user", &user]));
+        callers.push((role.to_string(), Some(token)));
+    }
+    callers.push((
+        "agent".into(),
+        Some(last_line_of(env.run(&["agents", "enroll", "pc-1"]))),
+    ));
+    callers.push(("stranger".into(), Some("mmr_000000000000_AAAA".into())));
+    callers.push(("nobody".into(), None));
+
+    let (server, tlog) = start_server(&env);
+    let url = tlog.strip_suffix("/tlog/events").unwrap().to_string();
+    let (_, body) = http_get(&format!("{url}/api/v1/openapi.json"));
+    let document: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let mut checked = 0;
+    for (path, methods) in document["paths"].as_object().unwrap() {
+        let concrete = path.replace("{path}", "0/000");
+        for (method, operation) in methods.as_object().unwrap() {
+            let scheme = operation["security"][0]
+                .as_object()
+                .and_then(|s| s.keys().next().cloned());
+            let roles: Vec<&str> = operation["x-mamori-roles"]
+                .as_array()
+                .map(|r| r.iter().map(|v| v.as_str().unwrap()).collect())
+                .unwrap_or_default();
+            for (who, token) in &callers {
+                let bearer = token.as_ref().map(|t| format!("Bearer {t}"));
+                let headers: Vec<(&str, &str)> = bearer
+                    .iter()
+                    .map(|b| ("Authorization", b.as_str()))
+                    .collect();
+                let (status, _, _) = http(
+                    &format!("{url}{concrete}"),
+                    &method.to_uppercase(),
+                    &headers,
+                    &[],
+                );
+                let expected: &[u16] = match scheme.as_deref() {
+                    None => &[200, 404], // public (a tile or checkpoint may not exist yet)
+                    Some(_) if matches!(who.as_str(), "stranger" | "nobody") => &[401],
+                    Some("ingest") if who == "agent" => &[200],
+                    Some("api") if roles.contains(&who.as_str()) => &[200],
+                    Some(_) => &[403],
+                };
+                assert!(
+                    expected.contains(&status),
+                    "{method} {path} as {who}: {status}, expected {expected:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 7 * callers.len(), "{checked}");
+    // The auditor's reads are themselves in the log they read.
+    let bearer = format!("Bearer {}", callers[4].1.as_ref().unwrap());
+    let (status, _, body) = http(
+        &format!("{url}/api/v1/access-log?limit=5"),
+        "GET",
+        &[("Authorization", &bearer)],
+        &[],
+    );
+    assert_eq!(status, 200);
+    let log: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(log["access"][0]["action"], "access_log.read");
+    assert_eq!(log["access"][0]["actor"], "user-auditor");
+    server.stop();
+}

@@ -19,8 +19,9 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mamori_event::{Event, Source as EventSource};
+use mamori_store::auth::Role;
 use mamori_store::auth::{Owner, Scope, TokenInfo};
-use mamori_store::{DataDir, NewEvent, StoreError};
+use mamori_store::{DataDir, EventStore, NewEvent, StoreError};
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -47,6 +48,8 @@ pub enum Job {
         events: Vec<NewEvent>,
         reply: oneshot::Sender<Result<Vec<u64>, String>>,
     },
+    /// Anything else on the store (reads, the access log); the closure sends its own answer.
+    Store(Box<dyn FnOnce(&mut EventStore) + Send>),
 }
 
 /// The store's thread: answers jobs until every sender is gone, then signs a checkpoint.
@@ -71,6 +74,7 @@ pub fn own_store(mut data: DataDir, jobs: Receiver<Job>) -> anyhow::Result<()> {
                         .authenticate_token(&token, crate::cases::now_us());
                     let _ = reply.send(found.map_err(|e| e.to_string()));
                 }
+                Job::Store(work) => work(appender.store_mut()),
                 Job::Append { events, reply } => {
                     let stored = append(appender, &events);
                     if let Err(error) = &stored {
@@ -109,14 +113,14 @@ fn append(
 }
 
 /// A request answered with an error status before anything was stored.
-struct Refusal {
+pub(super) struct Refusal {
     status: StatusCode,
     message: String,
     header: Option<(HeaderName, &'static str)>,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, message: impl Into<String>) -> Refusal {
+    pub(super) fn new(status: StatusCode, message: impl Into<String>) -> Refusal {
         Refusal {
             status,
             message: message.into(),
@@ -134,7 +138,7 @@ impl Refusal {
         Refusal::new(status, message).with(header::WWW_AUTHENTICATE, "Bearer")
     }
 
-    fn unavailable() -> Refusal {
+    pub(super) fn unavailable() -> Refusal {
         Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the store is not available",
@@ -232,6 +236,64 @@ async fn store_events(
 
 /// The agent named by the request's `ingest` token, or the refusal.
 async fn authenticate(jobs: &SyncSender<Job>, headers: &HeaderMap) -> Result<String, Refusal> {
+    match bearer(jobs, headers).await? {
+        TokenInfo {
+            owner: Owner::Agent(name),
+            scope: Scope::Ingest,
+            ..
+        } => Ok(name),
+        _ => Err(Refusal::unauthorised(
+            StatusCode::FORBIDDEN,
+            "this token may not send events (an agent's ingest token may)",
+        )),
+    }
+}
+
+/// The user behind the request's `api` token if their role is one of `roles`, or the refusal
+/// (default deny: no role, no access).
+pub(super) async fn authorise(
+    jobs: &SyncSender<Job>,
+    headers: &HeaderMap,
+    roles: &'static [Role],
+) -> Result<String, Refusal> {
+    let forbidden = || Refusal::new(StatusCode::FORBIDDEN, "your role may not use this");
+    let TokenInfo {
+        owner: Owner::User(name),
+        scope: Scope::Api,
+        ..
+    } = bearer(jobs, headers).await?
+    else {
+        return Err(forbidden());
+    };
+    let user = name.clone();
+    let role = on_store(jobs, move |store| store.user(&user)).await?;
+    match role {
+        Ok(Some(user)) if roles.contains(&user.role) => Ok(name),
+        Ok(_) => Err(forbidden()),
+        Err(error) => {
+            tracing::error!(%error, "reading a user");
+            Err(Refusal::unavailable())
+        }
+    }
+}
+
+/// Runs `work` on the store's thread and waits for its result.
+pub(super) async fn on_store<T: Send + 'static>(
+    jobs: &SyncSender<Job>,
+    work: impl FnOnce(&mut EventStore) -> T + Send + 'static,
+) -> Result<T, Refusal> {
+    let (reply, answer) = oneshot::channel();
+    submit(
+        jobs,
+        Job::Store(Box::new(move |store| {
+            let _ = reply.send(work(store));
+        })),
+    )?;
+    answer.await.map_err(|_| Refusal::unavailable())
+}
+
+/// The valid token of the request, or `401`.
+async fn bearer(jobs: &SyncSender<Job>, headers: &HeaderMap) -> Result<TokenInfo, Refusal> {
     let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -251,15 +313,7 @@ async fn authenticate(jobs: &SyncSender<Job>, headers: &HeaderMap) -> Result<Str
         },
     )?;
     match answer.await {
-        Ok(Ok(Some(TokenInfo {
-            owner: Owner::Agent(name),
-            scope: Scope::Ingest,
-            ..
-        }))) => Ok(name),
-        Ok(Ok(Some(_))) => Err(Refusal::unauthorised(
-            StatusCode::FORBIDDEN,
-            "this token may not send events (an agent's ingest token may)",
-        )),
+        Ok(Ok(Some(info))) => Ok(info),
         Ok(Ok(None)) => Err(Refusal::unauthorised(
             StatusCode::UNAUTHORIZED,
             "unknown, expired or revoked token",

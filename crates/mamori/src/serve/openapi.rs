@@ -2,6 +2,7 @@
 //! built from this list (`serve::router`), so `GET /api/v1/openapi.json` (OpenAPI 3.1) cannot
 //! leave a route out or describe one that is not there.
 
+use mamori_store::auth::Role;
 use serde_json::{Map, Value, json};
 
 /// Who may call a route.
@@ -11,6 +12,9 @@ pub enum Access {
     Public,
     /// An agent's `ingest` token (`mamori agents enroll`).
     IngestToken,
+    /// A user's `api` token, the user having one of these roles; everyone else is refused
+    /// (default deny: a route names the roles it admits).
+    Roles(&'static [Role]),
 }
 
 /// One route: its method and path (axum's syntax), what it does, and what it answers.
@@ -117,6 +121,31 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/api/v1/access-log",
+        summary: "Who read or changed what, newest first; reading it is itself recorded.",
+        access: Access::Roles(&[Role::Auditor]),
+        parameters: &[(
+            "limit",
+            "query",
+            "How many records (default 50, at most 1000).",
+        )],
+        body: None,
+        responses: &[
+            (
+                200,
+                "`{\"access\": [{time, actor, action, target}]}`",
+                "application/json",
+            ),
+            (
+                401,
+                "No token, or an unknown, expired or revoked one.",
+                TEXT,
+            ),
+            (403, "Not an auditor's API token.", TEXT),
+        ],
+    },
+    Route {
+        method: "get",
         path: "/api/v1/openapi.json",
         summary: "This description.",
         access: Access::Public,
@@ -170,6 +199,11 @@ pub fn document() -> Value {
         match route.access {
             Access::Public => operation.insert("security".into(), json!([])),
             Access::IngestToken => operation.insert("security".into(), json!([{"ingest": []}])),
+            Access::Roles(roles) => {
+                let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                operation.insert("x-mamori-roles".into(), json!(names));
+                operation.insert("security".into(), json!([{"api": []}]))
+            }
         };
         let entry = paths
             .entry(path)
@@ -192,6 +226,11 @@ pub fn document() -> Value {
                     "type": "http",
                     "scheme": "bearer",
                     "description": "An agent's ingest token from `mamori agents enroll NAME`.",
+                },
+                "api": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A user's API token from `mamori tokens create --user NAME`; the route admits the roles in x-mamori-roles.",
                 },
             },
         },
