@@ -7,9 +7,11 @@
 //! lines. Nothing is acknowledged before it is committed with the WAL synced.
 //!
 //! One thread owns the data directory and does everything that touches the store (checking
-//! tokens, appending); handlers parse and hash on the blocking pool and hand it jobs over a
-//! bounded queue. A full queue is answered `429 Too Many Requests` with `Retry-After`, so
-//! memory stays bounded however many senders there are.
+//! tokens, appending, the other routes' reads through [`on_store`]); handlers parse and hash
+//! on the blocking pool and hand it jobs over a bounded queue. A full queue is answered
+//! `429 Too Many Requests` with `Retry-After`, so memory stays bounded however many senders
+//! there are. The token checks every route uses live here too ([`authorise`] for routes that
+//! admit roles).
 
 use std::io::Read;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
