@@ -166,6 +166,11 @@ impl Session {
         })
     }
 
+    /// Who is asking (recorded in the access log).
+    pub(crate) fn actor(&self) -> &str {
+        &self.actor
+    }
+
     pub(crate) fn store(&mut self) -> &mut EventStore {
         self.data.store_mut()
     }

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use mamori_store::EventStore;
 use serde_json::json;
 
 use crate::BadInput;
@@ -42,31 +43,13 @@ pub fn run(data_dir: &Path, command: RetentionCommand, json: bool) -> anyhow::Re
         None => crate::cases::now_us(),
     };
     let mut session = Session::open(data_dir)?;
-    let mut kinds = Vec::new();
-    let (mut purged, mut held) = (0, 0);
-    for item in &privacy.collected {
-        let before_us = now_us.saturating_sub(i64::from(item.retention_days) * DAY_US);
-        for kind in &item.kinds {
-            let outcome = session.store().purge(kind.as_str(), before_us, now_us)?;
-            let before = timestamp(before_us);
-            session.record(
-                "retention.purge",
-                &format!(
-                    "{kind} before {before}: {} erased, {} held",
-                    outcome.purged, outcome.held
-                ),
-            )?;
-            purged += outcome.purged;
-            held += outcome.held;
-            kinds.push(json!({
-                "kind": kind,
-                "retention_days": item.retention_days,
-                "before": before,
-                "purged": outcome.purged,
-                "held": outcome.held,
-            }));
-        }
-    }
+    let actor = session.actor().to_string();
+    let kinds = apply(session.store(), &privacy, now_us, &actor)?;
+    let purged: u64 = kinds
+        .iter()
+        .map(|k| k["purged"].as_u64().unwrap_or(0))
+        .sum();
+    let held: u64 = kinds.iter().map(|k| k["held"].as_u64().unwrap_or(0)).sum();
     if json {
         println!(
             "{}",
@@ -85,4 +68,41 @@ pub fn run(data_dir: &Path, command: RetentionCommand, json: bool) -> anyhow::Re
         println!("{purged} event bodies erased, {held} kept under legal hold");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Applies the retention periods of `privacy` as of `as_of_us`, recording each kind's run in
+/// the access log as `actor` (at the real time, as the rows' `purged_us`); one summary per
+/// kind (`kind`, `retention_days`, `before`, `purged`, `held`).
+pub fn apply(
+    store: &mut EventStore,
+    privacy: &Privacy,
+    as_of_us: i64,
+    actor: &str,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut kinds = Vec::new();
+    for item in &privacy.collected {
+        let before_us = as_of_us.saturating_sub(i64::from(item.retention_days) * DAY_US);
+        for kind in &item.kinds {
+            let now_us = crate::cases::now_us();
+            let outcome = store.purge(kind.as_str(), before_us, now_us)?;
+            let before = timestamp(before_us);
+            store.record_access(
+                actor,
+                "retention.purge",
+                &format!(
+                    "{kind} before {before}: {} erased, {} held",
+                    outcome.purged, outcome.held
+                ),
+                now_us,
+            )?;
+            kinds.push(json!({
+                "kind": kind,
+                "retention_days": item.retention_days,
+                "before": before,
+                "purged": outcome.purged,
+                "held": outcome.held,
+            }));
+        }
+    }
+    Ok(kinds)
 }

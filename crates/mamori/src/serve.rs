@@ -73,7 +73,10 @@ pub fn run(
     let (jobs, queue) = std::sync::mpsc::sync_channel(events::QUEUE_JOBS);
     let store = std::thread::Builder::new()
         .name("mamori-store".into())
-        .spawn(move || events::own_store(data, queue))?;
+        .spawn({
+            let privacy = privacy.clone();
+            move || events::own_store(data, queue, privacy)
+        })?;
     let state = Arc::new(Served {
         tiles: TileReader::new(&paths.events_log()),
         events_log: paths.events_log(),

@@ -1591,3 +1591,45 @@ fn every_route_answers_every_role_as_its_description_says() {
     assert_eq!(log["access"][0]["actor"], "user-auditor");
     server.stop();
 }
+
+#[test]
+fn the_server_applies_retention_when_it_starts() {
+    let env = Env::new();
+    let line = |time: &str, path: &str| {
+        format!(
+            r#"{{"time":"{time}","kind":"file.copy","actor":{{"user":"ACM2278"}},"object":{{"path":"{path}"}},"outcome":"success"}}"#
+        )
+    };
+    let input = env.file(
+        "events.ndjson",
+        &format!(
+            "{}\n{}\n",
+            line("2020-01-06T09:00:00Z", "C:/ancient"),
+            line("2099-01-06T09:00:00Z", "C:/future")
+        ),
+    );
+    let out = env.run(&["import", "ndjson", input.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/privacy.toml"),
+        env.data().join("privacy.toml"),
+    )
+    .unwrap();
+    let (server, _) = start_server(&env);
+    let bodies = || std::fs::read_to_string(env.data().join("store.ndjson")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while bodies().contains("ancient") {
+        assert!(Instant::now() < deadline, "retention did not run");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(bodies().contains("future"));
+    server.stop();
+    assert_eq!(verified_events(&env), 2);
+    let log = String::from_utf8(env.run(&["access-log"]).stdout).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("mamori serve")
+            && l.contains("file.copy before")
+            && l.contains("1 erased")),
+        "{log}"
+    );
+}

@@ -35,6 +35,8 @@ const MAX_DECODED_BYTES: u64 = 64 << 20;
 const MAX_LINE_BYTES: usize = mamori_ingest::MAX_LINE_BYTES;
 /// Jobs waiting for the store before senders are told to come back later.
 pub const QUEUE_JOBS: usize = 8;
+/// How often the server applies the retention periods.
+const RETENTION_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 /// Quiet time after which the store's thread writes the postings held in memory.
 const IDLE: Duration = Duration::from_secs(2);
 /// Seconds a sender is asked to wait after a `429`.
@@ -55,10 +57,27 @@ pub enum Job {
 }
 
 /// The store's thread: answers jobs until every sender is gone, then signs a checkpoint.
-pub fn own_store(mut data: DataDir, jobs: Receiver<Job>) -> anyhow::Result<()> {
+/// With retention periods declared, it applies them when it starts and then daily.
+pub fn own_store(
+    mut data: DataDir,
+    jobs: Receiver<Job>,
+    privacy: Option<crate::privacy::Privacy>,
+) -> anyhow::Result<()> {
     data.store().sync_every_commit()?;
+    let mut retention_due = std::time::Instant::now();
     data.append_pipelined(mamori_ingest::CHECKPOINT_INTERVAL, |appender| {
         loop {
+            if let Some(privacy) = &privacy
+                && std::time::Instant::now() >= retention_due
+            {
+                retention_due += RETENTION_EVERY;
+                let now = crate::cases::now_us();
+                match crate::retention::apply(appender.store_mut(), privacy, now, "mamori serve") {
+                    Ok(kinds) => tracing::info!(kinds = kinds.len(), "retention applied"),
+                    // The server keeps serving; the next run tries again.
+                    Err(error) => tracing::error!(%error, "retention"),
+                }
+            }
             let job = match jobs.recv_timeout(IDLE) {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
