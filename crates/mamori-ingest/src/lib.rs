@@ -26,7 +26,7 @@ mod pipeline;
 mod quarantine;
 
 pub use evtx::EvtxSource;
-pub use ndjson::{MAX_LINE_BYTES, NdjsonSource};
+pub use ndjson::NdjsonSource;
 pub use pipeline::{
     CHECKPOINT_INTERVAL, Progress, Summary, import, import_resumable, prepare_event,
 };

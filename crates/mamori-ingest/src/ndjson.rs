@@ -17,6 +17,8 @@ pub struct NdjsonSource<R> {
     bytes_read: u64,
     line_number: u64,
     line: Vec<u8>,
+    /// `source.name` given to events that name no source (default: this importer's name).
+    default_source: Option<String>,
 }
 
 impl<R: BufRead + Send> NdjsonSource<R> {
@@ -29,7 +31,19 @@ impl<R: BufRead + Send> NdjsonSource<R> {
             bytes_read: 0,
             line_number: 0,
             line: Vec::with_capacity(1024),
+            default_source: None,
         }
+    }
+
+    /// The line number of the record last yielded (1-based).
+    pub fn line_number(&self) -> u64 {
+        self.line_number
+    }
+
+    /// Events that name no source get `source.name` = `name` (e.g. the agent that sent them).
+    pub fn with_default_source(mut self, name: String) -> Self {
+        self.default_source = Some(name);
+        self
     }
 
     /// Reads the next line into `self.line` (without its terminator). Returns `Ok(None)` at the
@@ -105,7 +119,11 @@ impl<R: BufRead + Send> Source for NdjsonSource<R> {
                 Ok(mut event) => {
                     if event.source.is_none() {
                         event.source = Some(EventSource {
-                            name: Some(self.name().to_string()),
+                            name: Some(
+                                self.default_source
+                                    .clone()
+                                    .unwrap_or_else(|| self.name().to_string()),
+                            ),
                             reference: None,
                         });
                     }

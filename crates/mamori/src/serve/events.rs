@@ -20,7 +20,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mamori_event::{Event, Source as EventSource};
+use mamori_ingest::Source as _;
 use mamori_store::auth::Role;
 use mamori_store::auth::{Owner, Scope, TokenInfo};
 use mamori_store::{DataDir, EventStore, NewEvent, StoreError};
@@ -31,8 +31,6 @@ use tokio::sync::oneshot;
 pub const MAX_BODY_BYTES: usize = 16 << 20;
 /// Largest body after gzip decompression (a small gzip body can expand a thousandfold).
 const MAX_DECODED_BYTES: u64 = 64 << 20;
-/// Longest line; longer ones are rejected (as `mamori import ndjson` does).
-const MAX_LINE_BYTES: usize = mamori_ingest::MAX_LINE_BYTES;
 /// Jobs waiting for the store before senders are told to come back later.
 pub const QUEUE_JOBS: usize = 8;
 /// How often the server applies the retention periods.
@@ -373,39 +371,29 @@ fn parse(body: &[u8], gzip: bool, agent: &str) -> Result<Parsed, Refusal> {
     } else {
         body
     };
+    // The same line reader as `mamori import ndjson`: blank lines skipped, CR stripped, long
+    // lines rejected without being held whole.
+    let mut source = mamori_ingest::NdjsonSource::new(text, "request", None)
+        .with_default_source(format!("agent:{agent}"));
     let mut parsed: Parsed = (Vec::new(), Vec::new(), Vec::new());
-    for (index, line) in text.split(|&b| b == b'\n').enumerate() {
-        let number = index as u64 + 1;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if line.len() > MAX_LINE_BYTES {
-            parsed
-                .2
-                .push((number, format!("line longer than {MAX_LINE_BYTES} bytes")));
-            continue;
-        }
-        match Event::from_json(line) {
-            Ok(mut event) => {
-                if event.source.is_none() {
-                    event.source = Some(EventSource {
-                        name: Some(format!("agent:{agent}")),
-                        reference: None,
-                    });
+    while let Some(record) = source.next_record() {
+        match record {
+            Ok(Ok(event)) => match mamori_ingest::prepare_event(event) {
+                Ok(prepared) => {
+                    parsed.0.push(source.line_number());
+                    parsed.1.push(prepared);
                 }
-                match mamori_ingest::prepare_event(event) {
-                    Ok(prepared) => {
-                        parsed.0.push(number);
-                        parsed.1.push(prepared);
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "preparing an event");
-                        return Err(Refusal::internal());
-                    }
+                Err(error) => {
+                    tracing::error!(%error, "preparing an event");
+                    return Err(Refusal::internal());
                 }
+            },
+            Ok(Err(rejected)) => parsed.2.push((rejected.location.line, rejected.reason)),
+            // Reading from memory cannot fail.
+            Err(error) => {
+                tracing::error!(%error, "reading a request body");
+                return Err(Refusal::internal());
             }
-            Err(error) => parsed.2.push((number, error.to_string())),
         }
     }
     Ok(parsed)
