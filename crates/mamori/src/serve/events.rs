@@ -42,10 +42,6 @@ const RETRY_AFTER_SECONDS: &str = "1";
 
 /// Work for the thread that owns the store.
 pub enum Job {
-    Authenticate {
-        token: String,
-        reply: oneshot::Sender<Result<Option<TokenInfo>, String>>,
-    },
     Append {
         events: Vec<NewEvent>,
         reply: oneshot::Sender<Result<Vec<u64>, String>>,
@@ -87,12 +83,6 @@ pub fn own_store(
                 Err(RecvTimeoutError::Disconnected) => break,
             };
             match job {
-                Job::Authenticate { token, reply } => {
-                    let found = appender
-                        .store()
-                        .authenticate_token(&token, crate::cases::now_us());
-                    let _ = reply.send(found.map_err(|e| e.to_string()));
-                }
                 Job::Store(work) => work(appender.store_mut()),
                 Job::Append { events, reply } => {
                     let stored = append(appender, &events);
@@ -323,21 +313,21 @@ async fn bearer(jobs: &SyncSender<Job>, headers: &HeaderMap) -> Result<TokenInfo
             "a bearer token is needed",
         ));
     };
-    let (reply, answer) = oneshot::channel();
-    submit(
-        jobs,
-        Job::Authenticate {
-            token: token.trim().to_string(),
-            reply,
-        },
-    )?;
-    match answer.await {
-        Ok(Ok(Some(info))) => Ok(info),
-        Ok(Ok(None)) => Err(Refusal::unauthorised(
+    let token = token.trim().to_string();
+    let found = on_store(jobs, move |store| {
+        store.authenticate_token(&token, crate::cases::now_us())
+    })
+    .await?;
+    match found {
+        Ok(Some(info)) => Ok(info),
+        Ok(None) => Err(Refusal::unauthorised(
             StatusCode::UNAUTHORIZED,
             "unknown, expired or revoked token",
         )),
-        Ok(Err(_)) | Err(_) => Err(Refusal::unavailable()),
+        Err(error) => {
+            tracing::error!(%error, "checking a token");
+            Err(Refusal::unavailable())
+        }
     }
 }
 
