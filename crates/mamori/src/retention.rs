@@ -45,11 +45,8 @@ pub fn run(data_dir: &Path, command: RetentionCommand, json: bool) -> anyhow::Re
     let mut session = Session::open(data_dir)?;
     let actor = session.actor().to_string();
     let kinds = apply(session.store(), &privacy, now_us, &actor)?;
-    let purged: u64 = kinds
-        .iter()
-        .map(|k| k["purged"].as_u64().unwrap_or(0))
-        .sum();
-    let held: u64 = kinds.iter().map(|k| k["held"].as_u64().unwrap_or(0)).sum();
+    let purged: u64 = kinds.iter().map(|k| k.outcome.purged).sum();
+    let held: u64 = kinds.iter().map(|k| k.outcome.held).sum();
     if json {
         println!(
             "{}",
@@ -59,10 +56,7 @@ pub fn run(data_dir: &Path, command: RetentionCommand, json: bool) -> anyhow::Re
         for kind in &kinds {
             println!(
                 "{}\tbefore {}\t{} erased\t{} held",
-                kind["kind"].as_str().unwrap_or("?"),
-                kind["before"].as_str().unwrap_or("?"),
-                kind["purged"],
-                kind["held"]
+                kind.kind, kind.before, kind.outcome.purged, kind.outcome.held
             );
         }
         println!("{purged} event bodies erased, {held} kept under legal hold");
@@ -70,15 +64,25 @@ pub fn run(data_dir: &Path, command: RetentionCommand, json: bool) -> anyhow::Re
     Ok(ExitCode::SUCCESS)
 }
 
+/// One event kind's retention run.
+#[derive(serde::Serialize)]
+pub struct KindRun {
+    pub kind: mamori_event::Kind,
+    pub retention_days: u32,
+    /// Events from before this time were expired.
+    pub before: String,
+    #[serde(flatten)]
+    pub outcome: mamori_store::Purged,
+}
+
 /// Applies the retention periods of `privacy` as of `as_of_us`, recording each kind's run in
-/// the access log as `actor` (at the real time, as the rows' `purged_us`); one summary per
-/// kind (`kind`, `retention_days`, `before`, `purged`, `held`).
+/// the access log as `actor` (at the real time, as the rows' `purged_us`).
 pub fn apply(
     store: &mut EventStore,
     privacy: &Privacy,
     as_of_us: i64,
     actor: &str,
-) -> anyhow::Result<Vec<serde_json::Value>> {
+) -> anyhow::Result<Vec<KindRun>> {
     let mut kinds = Vec::new();
     for item in &privacy.collected {
         let before_us = as_of_us.saturating_sub(i64::from(item.retention_days) * DAY_US);
@@ -95,13 +99,12 @@ pub fn apply(
                 ),
                 now_us,
             )?;
-            kinds.push(json!({
-                "kind": kind,
-                "retention_days": item.retention_days,
-                "before": before,
-                "purged": outcome.purged,
-                "held": outcome.held,
-            }));
+            kinds.push(KindRun {
+                kind: *kind,
+                retention_days: item.retention_days,
+                before,
+                outcome,
+            });
         }
     }
     Ok(kinds)
