@@ -6,6 +6,13 @@
 //! row lock the account for 15 minutes; an unknown name costs the same argon2 work as a known
 //! one, so timing does not tell which names exist.
 //!
+//! A browser signs in to a **session**: a random 256-bit cookie value whose SHA-256 is kept
+//! (like tokens), ending after [`SESSION_IDLE_US`] without use or [`SESSION_MAX_US`] after
+//! sign-in, and when the user changes their password. Its CSRF token is derived from the
+//! cookie value (SHA-256 under a fixed label), so it needs no storage and cannot be computed
+//! by a page that cannot read the cookie. Passwords are only ever checked here; an OIDC
+//! sign-in would start the same sessions with [`EventStore::start_session`].
+//!
 //! A token is `mmr_<id>_<secret>`: `id` (12 hex digits) finds the row, `secret` (32 random
 //! bytes, base64url) is checked against its SHA-256 in constant time. Tokens carry 256 bits of
 //! randomness, so a fast hash is enough: argon2 protects guessable secrets. Only the hash is
@@ -30,6 +37,12 @@ CREATE TABLE IF NOT EXISTS users (
     locked_until_us INTEGER,
     created_us      INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash      BLOB PRIMARY KEY, -- SHA-256 of the cookie value
+    user         TEXT NOT NULL,
+    created_us   INTEGER NOT NULL,
+    last_seen_us INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tokens (
     id          TEXT PRIMARY KEY, -- the token's public part
     owner_kind  TEXT NOT NULL,    -- user, agent
@@ -46,6 +59,10 @@ CREATE TABLE IF NOT EXISTS tokens (
 pub const MAX_FAILED_LOGINS: i64 = 5;
 /// How long a locked account stays locked.
 pub const LOCKOUT_US: i64 = 15 * 60 * 1_000_000;
+/// A session ends after this long without a request.
+pub const SESSION_IDLE_US: i64 = 30 * 60 * 1_000_000;
+/// A session ends this long after sign-in, used or not.
+pub const SESSION_MAX_US: i64 = 12 * 60 * 60 * 1_000_000;
 /// Shortest password a user may choose.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
@@ -170,6 +187,46 @@ pub enum Login {
     },
 }
 
+/// What a login attempt is checked against (from [`EventStore::login_check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginCheck {
+    Locked { until_us: i64 },
+    Verify(PasswordHash),
+}
+
+/// An argon2id PHC string (never printed).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(..)")
+    }
+}
+
+/// Whether `password` matches `hash`: the slow argon2 work, free of the store so it can run
+/// off the thread that owns it.
+pub fn verify_password(hash: &PasswordHash, password: &str) -> bool {
+    argon2::Argon2::default()
+        .verify_password(password.as_bytes(), hash.0.as_str())
+        .is_ok()
+}
+
+/// The CSRF token of a session: state-changing requests made with the session's cookie must
+/// send it in `X-CSRF-Token`. Derived, not stored: only someone who knows the cookie value
+/// (the browser, which got both at sign-in) can know it.
+pub fn csrf_token(cookie: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"mamori csrf v1\0");
+    hasher.update(cookie.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize())
+}
+
+/// Whether `sent` is the CSRF token of the session `cookie`, compared in constant time.
+pub fn csrf_matches(cookie: &str, sent: &str) -> bool {
+    csrf_token(cookie).as_bytes().ct_eq(sent.as_bytes()).into()
+}
+
 /// A token as listed (never with its secret or hash).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TokenInfo {
@@ -224,7 +281,21 @@ impl EventStore {
     }
 
     /// Checks a password, counting failures towards the lockout and resetting them on success.
+    /// The argon2 work runs on this thread; a server holding the store on one thread uses
+    /// [`EventStore::login_check`], [`verify_password`] elsewhere, then
+    /// [`EventStore::record_login`].
     pub fn check_password(&mut self, name: &str, password: &str, now_us: i64) -> Result<Login> {
+        let hash = match self.login_check(name, now_us)? {
+            LoginCheck::Locked { until_us } => return Ok(Login::Locked { until_us }),
+            LoginCheck::Verify(hash) => hash,
+        };
+        let matches = verify_password(&hash, password);
+        self.record_login(name, matches, now_us)
+    }
+
+    /// What a password must be verified against: the user's hash, or a decoy for an unknown
+    /// name (the same work, so timing does not tell which names exist); nothing while locked.
+    pub fn login_check(&self, name: &str, now_us: i64) -> Result<LoginCheck> {
         let found: Option<(String, Option<i64>)> = self
             .conn
             .query_row(
@@ -233,29 +304,31 @@ impl EventStore {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let Some((hash, locked_until)) = found else {
-            // The same work as for a real user: no timing difference for unknown names.
-            let _ = argon2::Argon2::default().verify_password(password.as_bytes(), decoy_hash());
+        Ok(match found {
+            None => LoginCheck::Verify(PasswordHash(decoy_hash().to_string())),
+            Some((_, Some(until_us))) if until_us > now_us => LoginCheck::Locked { until_us },
+            Some((hash, _)) => LoginCheck::Verify(PasswordHash(hash)),
+        })
+    }
+
+    /// Records a verified attempt: a success resets the failure count, a failure counts
+    /// towards the lockout. An unknown name is refused whatever `matched` says.
+    pub fn record_login(&mut self, name: &str, matched: bool, now_us: i64) -> Result<Login> {
+        let Some(user) = self.user(name)? else {
             return Ok(Login::Refused);
         };
-        if let Some(until_us) = locked_until.filter(|&until| until > now_us) {
+        if let Some(until_us) = user.locked_until_us.filter(|&until| until > now_us) {
             return Ok(Login::Locked { until_us });
         }
-        if argon2::Argon2::default()
-            .verify_password(password.as_bytes(), hash.as_str())
-            .is_ok()
-        {
+        if matched {
             self.conn.execute(
                 "UPDATE users SET failed_logins = 0, locked_until_us = NULL WHERE name = ?1",
                 [name],
             )?;
-            let user = self.conn.query_row(
-                "SELECT name, role, must_change, locked_until_us, created_us FROM users
-                 WHERE name = ?1",
-                [name],
-                |row| Ok(user_of(row)),
-            )??;
-            return Ok(Login::Accepted(user));
+            return Ok(Login::Accepted(User {
+                locked_until_us: None,
+                ..user
+            }));
         }
         self.conn.execute(
             "UPDATE users SET failed_logins = failed_logins + 1,
@@ -266,7 +339,78 @@ impl EventStore {
         Ok(Login::Refused)
     }
 
-    /// Sets a user's own password (which also ends a one-time password's validity).
+    /// Starts a session for `user` (after a verified login): returns the cookie value, shown
+    /// once; only its hash is kept.
+    pub fn start_session(&mut self, user: &str, now_us: i64) -> Result<String> {
+        let mut secret = [0u8; 32];
+        random(&mut secret)?;
+        let cookie = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+        self.conn.execute(
+            "DELETE FROM sessions WHERE last_seen_us < ?1 OR created_us < ?2",
+            params![
+                now_us.saturating_sub(SESSION_IDLE_US),
+                now_us.saturating_sub(SESSION_MAX_US)
+            ],
+        )?;
+        self.conn.execute(
+            "INSERT INTO sessions(id_hash, user, created_us, last_seen_us) VALUES (?1, ?2, ?3, ?3)",
+            params![&Sha256::digest(cookie.as_bytes())[..], user, now_us],
+        )?;
+        Ok(cookie)
+    }
+
+    /// The user of a live session, marking it used; `None` for an unknown, idle or expired
+    /// session (which is then deleted).
+    pub fn session_user(&mut self, cookie: &str, now_us: i64) -> Result<Option<User>> {
+        let id_hash = Sha256::digest(cookie.as_bytes());
+        let found: Option<(String, i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT user, created_us, last_seen_us FROM sessions WHERE id_hash = ?1",
+                [&id_hash[..]],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((name, created_us, last_seen_us)) = found else {
+            return Ok(None);
+        };
+        if now_us.saturating_sub(last_seen_us) >= SESSION_IDLE_US
+            || now_us.saturating_sub(created_us) >= SESSION_MAX_US
+        {
+            self.conn
+                .execute("DELETE FROM sessions WHERE id_hash = ?1", [&id_hash[..]])?;
+            return Ok(None);
+        }
+        // A write per request is wasted work; a minute's precision is plenty for 30 minutes.
+        if now_us.saturating_sub(last_seen_us) > 60_000_000 {
+            self.conn.execute(
+                "UPDATE sessions SET last_seen_us = ?2 WHERE id_hash = ?1",
+                params![&id_hash[..], now_us],
+            )?;
+        }
+        self.user(&name)
+    }
+
+    /// Ends a session (sign-out); `false` if there was none.
+    pub fn end_session(&mut self, cookie: &str) -> Result<bool> {
+        let id_hash = Sha256::digest(cookie.as_bytes());
+        Ok(self
+            .conn
+            .execute("DELETE FROM sessions WHERE id_hash = ?1", [&id_hash[..]])?
+            == 1)
+    }
+
+    /// Ends every session of `user` but the one whose cookie is `keep`.
+    pub fn end_sessions_of(&mut self, user: &str, keep: Option<&str>) -> Result<usize> {
+        let keep = keep.map(|cookie| Sha256::digest(cookie.as_bytes()).to_vec());
+        Ok(self.conn.execute(
+            "DELETE FROM sessions WHERE user = ?1 AND id_hash IS NOT ?2",
+            params![user, keep],
+        )?)
+    }
+
+    /// Sets a user's own password (which also ends a one-time password's validity). The
+    /// caller ends the user's other sessions ([`EventStore::end_sessions_of`]).
     pub fn set_password(&mut self, name: &str, password: &str) -> Result<()> {
         if password.chars().count() < MIN_PASSWORD_CHARS {
             return Err(StoreError::Invalid(format!(
@@ -568,5 +712,96 @@ mod tests {
             })
             .unwrap();
         assert_eq!(stored, Sha256::digest(secret.as_bytes()).to_vec());
+    }
+
+    #[test]
+    fn sessions_end_when_idle_too_long_old_or_signed_out() {
+        let (_dir, mut store) = store();
+        store.add_user("mori", Role::Analyst, 0).unwrap();
+        let cookie = store.start_session("mori", 0).unwrap();
+        assert_eq!(
+            store.session_user(&cookie, 1).unwrap().unwrap().name,
+            "mori"
+        );
+        // Used every 20 minutes it lives until its 12 hours are up.
+        let mut now = 0;
+        while now + 20 * 60 * 1_000_000 < SESSION_MAX_US {
+            now += 20 * 60 * 1_000_000;
+            assert!(store.session_user(&cookie, now).unwrap().is_some(), "{now}");
+        }
+        assert!(
+            store
+                .session_user(&cookie, SESSION_MAX_US)
+                .unwrap()
+                .is_none()
+        );
+        // Idle for 30 minutes: gone, and stays gone.
+        let idle = store.start_session("mori", 0).unwrap();
+        assert!(
+            store
+                .session_user(&idle, SESSION_IDLE_US)
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.session_user(&idle, 1).unwrap().is_none());
+        // Signed out; other sessions ended by a password change.
+        let a = store.start_session("mori", 0).unwrap();
+        let b = store.start_session("mori", 0).unwrap();
+        assert_eq!(store.end_sessions_of("mori", Some(&a)).unwrap(), 1);
+        assert!(store.session_user(&b, 1).unwrap().is_none());
+        assert!(store.end_session(&a).unwrap());
+        assert!(store.session_user(&a, 1).unwrap().is_none());
+        assert!(store.session_user("forged", 1).unwrap().is_none());
+        // Only the hash of the cookie is stored.
+        let stored: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sessions WHERE id_hash = ?1",
+                [&Sha256::digest(a.as_bytes())[..]],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, 0);
+    }
+
+    #[test]
+    fn the_csrf_token_belongs_to_its_session() {
+        let token = csrf_token("cookie-a");
+        assert!(csrf_matches("cookie-a", &token));
+        assert!(!csrf_matches("cookie-b", &token));
+        assert!(!csrf_matches("cookie-a", ""));
+        assert_ne!(token, "cookie-a");
+    }
+
+    #[test]
+    fn a_login_checked_off_the_store_counts_like_one_checked_in_it() {
+        let (_dir, mut store) = store();
+        let password = store.add_user("ueda", Role::Approver, 0).unwrap();
+        let LoginCheck::Verify(hash) = store.login_check("ueda", 1).unwrap() else {
+            panic!("locked")
+        };
+        assert!(verify_password(&hash, &password));
+        assert!(!verify_password(&hash, "guess"));
+        assert!(matches!(
+            store.record_login("ueda", true, 1).unwrap(),
+            Login::Accepted(_)
+        ));
+        // An unknown name verifies against a decoy and is refused.
+        let LoginCheck::Verify(decoy) = store.login_check("nobody", 1).unwrap() else {
+            panic!("locked")
+        };
+        assert!(!verify_password(&decoy, &password));
+        assert_eq!(
+            store.record_login("nobody", true, 1).unwrap(),
+            Login::Refused
+        );
+        for _ in 0..MAX_FAILED_LOGINS {
+            store.record_login("ueda", false, 2).unwrap();
+        }
+        assert!(matches!(
+            store.login_check("ueda", 3).unwrap(),
+            LoginCheck::Locked { .. }
+        ));
+        assert!(format!("{hash:?}").ends_with("(..)"));
     }
 }

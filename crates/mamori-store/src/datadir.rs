@@ -1,4 +1,5 @@
-//! The data directory: the event store, the event ledger and its signing key, kept in agreement.
+//! The data directory: the event store, the `events` and `access` ledgers and their signing
+//! keys, kept in agreement.
 
 use std::fs;
 use std::io::Write;
@@ -7,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
-use mamori_ledger::audit::{AuditError, Auditor};
+use mamori_ledger::audit::{AuditError, AuditReport, Auditor};
 use mamori_ledger::note::{Signer, Verifier};
 use mamori_ledger::{Hash, TileLog};
 use sha2::{Digest, Sha256};
 
+use crate::access::AccessLedger;
 use crate::events::{BatchOutcome, EventStore, NewEvent, WalCheckpointer};
 use crate::{Result, StoreError};
 
@@ -45,17 +47,31 @@ impl Paths {
     pub fn events_vkey(&self) -> PathBuf {
         self.root.join("keys").join("events.vkey")
     }
+    /// The access ledger: the same layout as [`Paths::events_log`] (serve it with
+    /// `mamori_ledger::TileReader`).
+    pub fn access_log(&self) -> PathBuf {
+        self.root.join("ledger").join("access")
+    }
+    /// The access ledger's signing key (0600), in the format of [`Paths::events_key`].
+    pub fn access_key(&self) -> PathBuf {
+        self.root.join("keys").join("access.key")
+    }
+    /// The access ledger's public key, in the format of [`Paths::events_vkey`].
+    pub fn access_vkey(&self) -> PathBuf {
+        self.root.join("keys").join("access.vkey")
+    }
     pub fn quarantine(&self) -> PathBuf {
         self.root.join("quarantine")
     }
 }
 
-/// The store and the `events` ledger of one data directory.
+/// The store, the `events` ledger and the `access` ledger of one data directory.
 pub struct DataDir {
     paths: Paths,
     store: EventStore,
     log: TileLog,
     signer: Signer,
+    access: AccessLedger,
 }
 
 /// What `verify` checked.
@@ -66,15 +82,26 @@ pub struct VerifyReport {
     pub tiles_checked: u64,
     pub checkpoints_checked: u64,
     pub latest_checkpoint_size: u64,
+    /// Records of the access log, each recomputed and found in the access ledger.
+    pub access_records: u64,
+    /// Signed checkpoints of the access ledger (history and latest) checked.
+    pub access_checkpoints_checked: u64,
 }
 
-/// Why `verify` failed, naming the first bad leaf where there is one.
+/// Why `verify` failed, naming the first bad leaf of the events log, or the first bad record
+/// of the access log, where there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error("leaf {leaf_index}: {reason}")]
     Leaf { leaf_index: u64, reason: String },
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// An access record is edited, missing, or not in the access ledger.
+    #[error("access log record {leaf_index} (row id {}): {reason}", leaf_index + 1)]
+    AccessRecord { leaf_index: u64, reason: String },
+    /// The access ledger's files do not match the access records.
+    #[error("access log: {0}")]
+    AccessAudit(AuditError),
     #[error(transparent)]
     Ledger(#[from] mamori_ledger::LedgerError),
     #[error(transparent)]
@@ -82,19 +109,33 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
-    /// The first bad (or missing) leaf, when the failure is tied to one.
+    /// The first bad (or missing) leaf of the events log, when the failure is tied to one.
     pub fn leaf_index(&self) -> Option<u64> {
         match self {
             VerifyError::Leaf { leaf_index, .. } => Some(*leaf_index),
             VerifyError::Audit(error) => error.leaf_index(),
             VerifyError::Store(StoreError::Leaf { leaf_index, .. }) => Some(*leaf_index),
-            VerifyError::Ledger(_) | VerifyError::Store(_) => None,
+            VerifyError::AccessRecord { .. }
+            | VerifyError::AccessAudit(_)
+            | VerifyError::Ledger(_)
+            | VerifyError::Store(_) => None,
+        }
+    }
+
+    /// The first bad (or missing) record of the access log (its leaf index in the access
+    /// ledger; its row id is one more), when the failure is tied to one.
+    pub fn access_record(&self) -> Option<u64> {
+        match self {
+            VerifyError::AccessRecord { leaf_index, .. } => Some(*leaf_index),
+            VerifyError::AccessAudit(error) => error.leaf_index(),
+            _ => None,
         }
     }
 }
 
 impl DataDir {
-    /// Creates a new data directory with a fresh signing key for the events log.
+    /// Creates a new data directory with fresh signing keys for the events and access logs, and
+    /// a signed empty checkpoint of each.
     pub fn init(root: &Path, origin: &str) -> Result<DataDir> {
         let paths = Paths::new(root);
         if paths.events_key().exists() {
@@ -120,13 +161,16 @@ impl DataDir {
         let vkey = format!("{}\n", signer.verifier().to_vkey());
         fs::write(paths.events_vkey(), vkey).map_err(|e| io_error(&paths.events_vkey(), e))?;
         write_secret(&paths.events_key(), signer.to_skey().as_bytes())?;
+        // Opening creates the access ledger (key, directory, signed empty checkpoint).
         let mut data_dir = DataDir::open(root)?;
         // A signed empty tree from the start: auditors can tell an empty log from a broken one.
         data_dir.checkpoint()?;
         Ok(data_dir)
     }
 
-    /// Opens an initialised data directory and brings the ledger up to the store (see crate docs).
+    /// Opens an initialised data directory and brings both ledgers up to the store (see crate
+    /// docs). A data directory of an older build without an access ledger gets one, holding
+    /// the access records stored so far.
     pub fn open(root: &Path) -> Result<DataDir> {
         let paths = Paths::new(root);
         let key_path = paths.events_key();
@@ -156,11 +200,13 @@ impl DataDir {
         // The tiles are derived from the store, which can always re-append them: make them
         // durable at checkpoints (one syncfs) instead of at every batch (an fsync per file).
         log.defer_durability();
+        let access = AccessLedger::open(&paths, &store, &origin)?;
         let mut data_dir = DataDir {
             paths,
             store,
             log,
             signer,
+            access,
         };
         data_dir.catch_up_ledger()?;
         data_dir.log.sync()?;
@@ -213,8 +259,9 @@ impl DataDir {
         &self.store
     }
 
-    /// The store, for writes that do not touch the ledger (people, scores, alerts, metadata).
-    /// Events go through [`DataDir::append_pipelined`] only.
+    /// The store, for writes that do not touch a ledger (people, scores, alerts, metadata).
+    /// Events go through [`DataDir::append_pipelined`] only, access records through
+    /// [`DataDir::record_access`] (or [`Appender::record_access`]) only.
     pub fn store_mut(&mut self) -> &mut EventStore {
         &mut self.store
     }
@@ -225,6 +272,35 @@ impl DataDir {
 
     pub fn origin(&self) -> &str {
         self.log.origin()
+    }
+
+    /// Records that `actor` did `action` (e.g. `cases.show`) on `target` (e.g. `case 3`) at
+    /// `now_us`: the row is committed, its leaf appended to the access ledger and a checkpoint
+    /// of it signed, all durably, before this returns. Record a read before returning its data.
+    pub fn record_access(
+        &mut self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        now_us: i64,
+    ) -> Result<()> {
+        self.access
+            .record(&mut self.store, actor, action, target, now_us)
+    }
+
+    /// The access ledger (`ledger/access`); the records themselves are read with
+    /// [`EventStore::access_log`].
+    pub fn access_ledger(&self) -> &TileLog {
+        self.access.log()
+    }
+
+    pub fn access_origin(&self) -> &str {
+        self.access.log().origin()
+    }
+
+    /// The public key of the access ledger's checkpoints (also in `keys/access.vkey`).
+    pub fn access_verifier(&self) -> Verifier {
+        self.access.verifier()
     }
 
     /// The secret key of keyed content hashes, created (0600) on first use. Content such as
@@ -271,6 +347,7 @@ impl DataDir {
         work: impl FnOnce(&mut Appender<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let (store, log, signer) = (&mut self.store, &mut self.log, &self.signer);
+        let access = &mut self.access;
         // The ledger thread also checkpoints the WAL: done by this thread's commits, copying the
         // pages and their fsync would stall the writer, the pipeline's slowest stage.
         let checkpointer = store.wal_checkpointer()?;
@@ -289,6 +366,7 @@ impl DataDir {
             let mut appender = Appender {
                 store: &mut *store,
                 tiles: sender,
+                access,
             };
             let worked = work(&mut appender);
             // Closing the channel lets the ledger thread finish what is queued, then stop.
@@ -311,32 +389,56 @@ impl DataDir {
         Ok(value)
     }
 
-    /// Signs a checkpoint of the current tree unless the latest one already covers it.
-    /// Returns the latest signed checkpoint note.
+    /// Signs a checkpoint of the events log's current tree unless the latest one already
+    /// covers it (and likewise for the access log, whose records are checkpointed as they are
+    /// made). Returns the latest signed checkpoint note of the events log.
     pub fn checkpoint(&mut self) -> Result<String> {
-        if let Some(latest) = self.log.latest_checkpoint()? {
-            let body = mamori_ledger::note::open(&latest, &self.signer.verifier())?;
-            let size = mamori_ledger::checkpoint::Checkpoint::parse(&body)
-                .map_err(|e| StoreError::Corrupt(format!("latest checkpoint: {e}")))?
-                .size;
-            if size == self.log.size() {
-                return Ok(latest);
-            }
-        }
-        Ok(self.log.sign_checkpoint(&self.signer)?)
+        let latest = sign_unless_covered(&mut self.log, &self.signer)?;
+        self.access.checkpoint()?;
+        Ok(latest)
     }
 
-    /// Recomputes every entry from the stored events and audits the ledger's tiles and signed
-    /// checkpoints against them, with `verifier` as the trusted key. `progress` is called with the
-    /// number of leaves checked so far.
+    /// Verifies both ledgers: the events log with `verifier` as the trusted key, the access
+    /// log with the data directory's own access key (see [`DataDir::verify_with_keys`]).
     pub fn verify(
         &mut self,
         verifier: &Verifier,
-        mut progress: impl FnMut(u64),
+        progress: impl FnMut(u64),
     ) -> Result<VerifyReport, VerifyError> {
-        // The auditor reads the files as recorded durable.
-        self.log.sync()?;
-        let mut auditor = Auditor::new(&self.paths.events_log(), verifier, self.origin())?;
+        let access_verifier = self.access_verifier();
+        self.verify_with_keys(verifier, &access_verifier, progress)
+    }
+
+    /// Recomputes every entry from the stored events and audits the events ledger's tiles and
+    /// signed checkpoints against them, with `verifier` as the trusted key; then does the same
+    /// for the access log's records and the access ledger, with `access_verifier`. `progress`
+    /// is called with the number of event leaves checked so far.
+    pub fn verify_with_keys(
+        &mut self,
+        verifier: &Verifier,
+        access_verifier: &Verifier,
+        progress: impl FnMut(u64),
+    ) -> Result<VerifyReport, VerifyError> {
+        let (report, purged) = self.verify_events(verifier, progress)?;
+        let access = self.access.verify(&self.store, access_verifier)?;
+        Ok(VerifyReport {
+            leaves: report.leaves,
+            purged,
+            tiles_checked: report.tiles_checked,
+            checkpoints_checked: report.checkpoints_checked,
+            latest_checkpoint_size: report.latest_checkpoint_size,
+            access_records: access.leaves,
+            access_checkpoints_checked: access.checkpoints_checked,
+        })
+    }
+
+    /// The events half of [`DataDir::verify_with_keys`]; also returns the leaves retention
+    /// purged.
+    fn verify_events(
+        &mut self,
+        verifier: &Verifier,
+        mut progress: impl FnMut(u64),
+    ) -> Result<(AuditReport, u64), VerifyError> {
         let size = self.store.size();
         let chunks = size.div_ceil(VERIFY_CHUNK);
         let mut readers = Vec::with_capacity(VERIFY_READERS);
@@ -349,55 +451,84 @@ impl DataDir {
         // Readers, each with its own connection, recompute alternate chunks of entries from
         // the stored JSON while this thread audits the chunks in order: every core hashes, and
         // memory is bounded by the channels.
-        std::thread::scope(|scope| -> Result<(), VerifyError> {
-            let mut chunk_receivers = Vec::with_capacity(VERIFY_READERS);
-            for (first, reader) in readers.into_iter().enumerate() {
-                let (sender, receiver) = sync_channel::<Result<Chunk, VerifyError>>(2);
-                chunk_receivers.push(receiver);
-                std::thread::Builder::new()
-                    .name(format!("mamori-verify-{first}"))
-                    .spawn_scoped(scope, move || {
-                        let mut chunk = first as u64;
-                        while chunk < chunks {
-                            let start = chunk * VERIFY_CHUNK;
-                            let recomputed =
-                                recompute_entries(&reader, start..(start + VERIFY_CHUNK).min(size));
-                            let failed = recomputed.is_err();
-                            if sender.send(recomputed).is_err() || failed {
-                                return;
+        let push_entries = |auditor: &mut Auditor| {
+            std::thread::scope(|scope| -> Result<(), VerifyError> {
+                let mut chunk_receivers = Vec::with_capacity(VERIFY_READERS);
+                for (first, reader) in readers.into_iter().enumerate() {
+                    let (sender, receiver) = sync_channel::<Result<Chunk, VerifyError>>(2);
+                    chunk_receivers.push(receiver);
+                    std::thread::Builder::new()
+                        .name(format!("mamori-verify-{first}"))
+                        .spawn_scoped(scope, move || {
+                            let mut chunk = first as u64;
+                            while chunk < chunks {
+                                let start = chunk * VERIFY_CHUNK;
+                                let recomputed = recompute_entries(
+                                    &reader,
+                                    start..(start + VERIFY_CHUNK).min(size),
+                                );
+                                let failed = recomputed.is_err();
+                                if sender.send(recomputed).is_err() || failed {
+                                    return;
+                                }
+                                chunk += VERIFY_READERS as u64;
                             }
-                            chunk += VERIFY_READERS as u64;
-                        }
-                    })
-                    .map_err(|e| StoreError::Io {
-                        path: "<thread>".into(),
-                        source: e,
-                    })?;
-            }
-            let mut checked = 0u64;
-            for chunk in 0..chunks {
-                let receiver = &chunk_receivers[(chunk % VERIFY_READERS as u64) as usize];
-                let recomputed = receiver
-                    .recv()
-                    .map_err(|_| StoreError::Corrupt("a verify reader stopped".into()))??;
-                purged += recomputed.purged;
-                for entry in &recomputed.entries {
-                    auditor.push(entry)?;
+                        })
+                        .map_err(|e| StoreError::Io {
+                            path: "<thread>".into(),
+                            source: e,
+                        })?;
                 }
-                checked += recomputed.entries.len() as u64;
-                progress(checked);
-            }
-            Ok(())
-        })?;
-        let report = auditor.finish()?;
-        Ok(VerifyReport {
-            leaves: report.leaves,
-            purged,
-            tiles_checked: report.tiles_checked,
-            checkpoints_checked: report.checkpoints_checked,
-            latest_checkpoint_size: report.latest_checkpoint_size,
-        })
+                let mut checked = 0u64;
+                for chunk in 0..chunks {
+                    let receiver = &chunk_receivers[(chunk % VERIFY_READERS as u64) as usize];
+                    let recomputed = receiver
+                        .recv()
+                        .map_err(|_| StoreError::Corrupt("a verify reader stopped".into()))??;
+                    purged += recomputed.purged;
+                    for entry in &recomputed.entries {
+                        auditor.push(entry)?;
+                    }
+                    checked += recomputed.entries.len() as u64;
+                    progress(checked);
+                }
+                Ok(())
+            })
+        };
+        let report = audit_log(&mut self.log, verifier, VerifyError::Audit, push_entries)?;
+        Ok((report, purged))
     }
+}
+
+/// Signs a checkpoint of `log`'s current tree unless the latest one already covers it.
+/// Returns the latest signed checkpoint note.
+pub(crate) fn sign_unless_covered(log: &mut TileLog, signer: &Signer) -> Result<String> {
+    if let Some(latest) = log.latest_checkpoint()? {
+        let body = mamori_ledger::note::open(&latest, &signer.verifier())?;
+        let size = mamori_ledger::checkpoint::Checkpoint::parse(&body)
+            .map_err(|e| StoreError::Corrupt(format!("latest checkpoint: {e}")))?
+            .size;
+        if size == log.size() {
+            return Ok(latest);
+        }
+    }
+    Ok(log.sign_checkpoint(signer)?)
+}
+
+/// Audits the tiles and every signed checkpoint of `log` against the authoritative entries
+/// `push_entries` recomputes and pushes in leaf order, with `verifier` as the trusted key:
+/// the one auditing path of both ledgers. `audit_error` says which ledger a failure is in.
+pub(crate) fn audit_log(
+    log: &mut TileLog,
+    verifier: &Verifier,
+    audit_error: fn(AuditError) -> VerifyError,
+    push_entries: impl FnOnce(&mut Auditor) -> Result<(), VerifyError>,
+) -> Result<AuditReport, VerifyError> {
+    // The auditor reads the files as recorded durable.
+    log.sync()?;
+    let mut auditor = Auditor::new(log.dir(), verifier, log.origin())?;
+    push_entries(&mut auditor)?;
+    auditor.finish().map_err(audit_error)
 }
 
 /// Leaves per unit of work of a verify reader.
@@ -450,10 +581,12 @@ fn recompute_entries(store: &EventStore, range: Range<u64>) -> Result<Chunk, Ver
     Ok(chunk)
 }
 
-/// Commits batches to the store and hands their entries to the ledger thread.
+/// Commits batches to the store and hands their entries to the ledger thread; records
+/// accesses in the access ledger between batches.
 pub struct Appender<'a> {
     store: &'a mut EventStore,
     tiles: SyncSender<Vec<Hash>>,
+    access: &'a mut AccessLedger,
 }
 
 impl Appender<'_> {
@@ -462,9 +595,23 @@ impl Appender<'_> {
         self.store
     }
 
-    /// The store, for writes other than events between batches (e.g. the access log).
+    /// The store, for writes other than events and access records between batches (e.g.
+    /// retention, alerts, metadata).
     pub fn store_mut(&mut self) -> &mut EventStore {
         self.store
+    }
+
+    /// As [`DataDir::record_access`]: durable and in a signed checkpoint of the access ledger
+    /// when this returns.
+    pub fn record_access(
+        &mut self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        now_us: i64,
+    ) -> Result<()> {
+        self.access
+            .record(self.store, actor, action, target, now_us)
     }
 
     /// Writes the account and kind postings held in memory (see `EventStore::flush_postings`):
@@ -512,7 +659,7 @@ fn append_tiles(
     Ok(())
 }
 
-fn io_error(path: &Path, source: std::io::Error) -> StoreError {
+pub(crate) fn io_error(path: &Path, source: std::io::Error) -> StoreError {
     StoreError::Io {
         path: path.to_path_buf(),
         source,
@@ -520,7 +667,7 @@ fn io_error(path: &Path, source: std::io::Error) -> StoreError {
 }
 
 /// Writes a secret readable by its owner only (0600 from creation, never widened).
-fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

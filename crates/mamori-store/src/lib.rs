@@ -1,5 +1,6 @@
-//! Mamori's embedded store: a data directory holding the SQLite event store next to the
-//! tamper-evident event ledger, kept in agreement with each other.
+//! Mamori's embedded store: a data directory holding the SQLite event store next to two
+//! tamper-evident ledgers — `events` (what was collected) and `access` (who looked at it) —
+//! kept in agreement with the store.
 //!
 //! # Overview
 //!
@@ -20,8 +21,20 @@
 //!   a signed checkpoint — and an import's summary, printed after its final checkpoint — only
 //!   ever covers data on stable storage. A power loss rolls the tiles back to the last
 //!   checkpoint and the store to at least that point; opening catches the tiles up again.
+//! - **The access log is a ledger too.** Japan's APPI asks a business to supervise whoever
+//!   handles personal data, and a supervisor can only rely on a record of searches, views,
+//!   reveals, exports and configuration changes that its subjects cannot rewrite. Each record
+//!   is a row of `access_log` *and* a leaf of the `access` tile log (`ledger/access/`, same
+//!   C2SP tlog-tiles format, own origin — the events origin ending in `/access` instead of
+//!   `/events` — and own key `keys/access.key`). [`DataDir::record_access`] (or
+//!   [`Appender::record_access`] while appending) is the only way to add one: it commits the
+//!   row, appends its leaf and signs a checkpoint, each durably, before it returns, so a
+//!   caller records a read first and returns the data second. The same invariant and catch-up
+//!   as for events apply; opening a data directory of an older build creates the access
+//!   ledger from the rows stored so far. Nothing can edit or delete a record unnoticed.
 //! - [`DataDir::verify`] recomputes every entry from the stored events and audits every tile and
-//!   every signed checkpoint against them, naming the first bad leaf index.
+//!   every signed checkpoint against them, naming the first bad leaf index; then does the same
+//!   for the access records and the access ledger, naming the first edited or missing record.
 //!
 //! This crate knows nothing of input formats (that is `mamori-ingest`) nor of HTTP.
 
@@ -36,6 +49,7 @@ mod findings;
 mod people;
 mod postings;
 mod retention;
+mod reveals;
 mod upgrade;
 
 pub use access::AccessRecord;
@@ -46,6 +60,7 @@ pub use events::{BatchOutcome, EventStore, NewEvent, StoredEvent};
 pub use findings::{RiskDay, RuleFinding, day_of};
 pub use people::PeopleOutcome;
 pub use retention::Purged;
+pub use reveals::{MIN_JUSTIFICATION_CHARS, Reveal, RevealRequest, RevealStatus};
 
 /// Errors of the store and the data directory.
 #[derive(Debug, thiserror::Error)]

@@ -175,10 +175,14 @@ impl Session {
         self.data.store_mut()
     }
 
+    pub(crate) fn data(&mut self) -> &mut DataDir {
+        &mut self.data
+    }
+
     pub(crate) fn record(&mut self, action: &str, target: &str) -> anyhow::Result<()> {
         let now = now_us();
         let actor = self.actor.clone();
-        self.store().record_access(&actor, action, target, now)?;
+        self.data.record_access(&actor, action, target, now)?;
         Ok(())
     }
 }

@@ -9,11 +9,9 @@ mod eval;
 mod evidence;
 mod history;
 mod import;
-mod privacy;
 mod progress;
 mod retention;
 mod rules;
-mod serve;
 mod simulate;
 mod users;
 mod verify;
@@ -74,8 +72,9 @@ enum Command {
     /// Export or verify evidence bundles.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
-    /// Serve the tile API (`/tlog/events/...`), event ingest for agents (`/api/v1/events`),
-    /// the transparency page (`/transparency`) and `/healthz` (docs/api.md).
+    /// Serve the JSON API (`/api/v1/...`: event ingest for agents, sign-in, alerts, persons and
+    /// cases under pseudonyms, reveals, the access log), the ledgers' tiles (`/tlog/events/...`,
+    /// `/tlog/access/...`) and the transparency page (`/transparency`); see docs/api.md.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
@@ -89,6 +88,11 @@ enum Command {
         /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// The key persons' pseudonyms are made with (created on first use). Keep it apart
+        /// from the data, e.g. on another volume (default: `keys/pseudonym.key` in the data
+        /// directory).
+        #[arg(long)]
+        pseudonym_key: Option<PathBuf>,
     },
     /// Measure throughput.
     #[command(subcommand)]
@@ -281,12 +285,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             privacy,
             tls_cert,
             tls_key,
+            pseudonym_key,
         } => {
             let tls = tls_cert
                 .as_deref()
                 .zip(tls_key.as_deref())
-                .map(|(cert, key)| serve::TlsFiles { cert, key });
-            serve::run(&data_dir, listen, privacy.as_deref(), tls)
+                .map(|(cert, key)| mamori_server::TlsFiles { cert, key });
+            let options = mamori_server::Options {
+                data_dir: &data_dir,
+                listen,
+                privacy: privacy.as_deref(),
+                tls,
+                pseudonym_key: pseudonym_key.as_deref(),
+            };
+            match mamori_server::run(options) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(error) if error.is_config() => Err(BadInput(error.to_string()).into()),
+                Err(error) => Err(error.into()),
+            }
         }
         Command::Bench(command) => bench::run(command, cli.json),
         Command::Rules(command) => rules::run(&data_dir, command, cli.json),
@@ -303,6 +319,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval { answers, dataset } => {
             eval::run(&data_dir, &answers, dataset.as_deref(), cli.json)
         }
+    }
+}
+
+/// A wrong privacy configuration is the user's to fix (exit code 2).
+fn privacy_error(error: mamori_privacy::PrivacyError) -> anyhow::Error {
+    match error {
+        mamori_privacy::PrivacyError::Config(message) => BadInput(message).into(),
+        other => other.into(),
     }
 }
 
@@ -377,8 +401,7 @@ fn init(
     let password = data
         .store_mut()
         .add_user(ADMIN, mamori_store::auth::Role::Admin, now)?;
-    data.store_mut()
-        .record_access("mamori init", "users.add", "admin (admin)", now)?;
+    data.record_access("mamori init", "users.add", "admin (admin)", now)?;
     if json {
         let summary = serde_json::json!({
             "data_dir": data_dir,

@@ -37,6 +37,10 @@ pub fn run(data_dir: &Path, key: Option<&str>, json: bool) -> anyhow::Result<Exi
                     seconds,
                     report.leaves as f64 / seconds.max(1e-9),
                 );
+                println!(
+                    "ok: access log: {} records, {} signed checkpoints",
+                    report.access_records, report.access_checkpoints_checked
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -46,6 +50,7 @@ pub fn run(data_dir: &Path, key: Option<&str>, json: bool) -> anyhow::Result<Exi
                     "ok": false,
                     "error": error.to_string(),
                     "leaf_index": error.leaf_index(),
+                    "access_record": error.access_record(),
                 });
                 println!("{value}");
             }

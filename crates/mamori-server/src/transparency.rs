@@ -8,8 +8,8 @@
 
 use axum::http::{HeaderMap, header};
 
-use crate::privacy::{Privacy, Text};
 use axum::response::{IntoResponse, Response};
+use mamori_privacy::{Privacy, Text};
 
 /// Page language: `?lang=` wins, then the first of `ja`/`en` in `Accept-Language`, then
 /// Japanese.
@@ -46,11 +46,11 @@ enum Lang {
     Ja,
 }
 
-impl Text {
-    fn get(&self, lang: Lang) -> &str {
-        match lang {
-            Lang::En => &self.en,
-            Lang::Ja => &self.ja,
+impl Lang {
+    fn of(self, text: &Text) -> &str {
+        match self {
+            Lang::En => &text.en,
+            Lang::Ja => &text.ja,
         }
     }
 }
@@ -132,15 +132,15 @@ pub fn page(privacy: Option<&Privacy>, headers: &HeaderMap, query: Option<&str>)
             html.push_str(&format!(
                 "<dl><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>\n",
                 escape(words.controller),
-                escape(privacy.controller.get(lang)),
+                escape(lang.of(&privacy.controller)),
                 escape(words.responsible),
-                escape(privacy.responsible.get(lang)),
+                escape(lang.of(&privacy.responsible)),
                 escape(words.contact),
                 escape(&privacy.contact),
             ));
             html.push_str(&format!("<h2>{}</h2>\n<ul>\n", escape(words.purposes)));
             for purpose in &privacy.purposes {
-                html.push_str(&format!("<li>{}</li>\n", escape(purpose.text.get(lang))));
+                html.push_str(&format!("<li>{}</li>\n", escape(lang.of(&purpose.text))));
             }
             html.push_str(&format!(
                 "</ul>\n<h2>{}</h2>\n<table><tr><th>{}</th><th>{}</th></tr>\n",
@@ -151,7 +151,7 @@ pub fn page(privacy: Option<&Privacy>, headers: &HeaderMap, query: Option<&str>)
             for item in &privacy.collected {
                 html.push_str(&format!(
                     "<tr><td>{}</td><td>{} {}</td></tr>\n",
-                    escape(item.text.get(lang)),
+                    escape(lang.of(&item.text)),
                     item.retention_days,
                     escape(words.days)
                 ));

@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use crate::PrivacyError;
+
 /// The privacy configuration: the declarations shown to employees.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +22,28 @@ pub struct Privacy {
     /// What is collected, with how long it is kept.
     #[serde(default)]
     pub collected: Vec<Collected>,
+    /// How persons behind pseudonyms are revealed.
+    #[serde(default)]
+    pub reveals: RevealRules,
+}
+
+/// The rules for reveals, set in advance and shown on the transparency page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RevealRules {
+    /// A second person (role `approver`) must grant each reveal.
+    pub dual_control: bool,
+    /// How long a granted reveal lasts.
+    pub hours: u32,
+}
+
+impl Default for RevealRules {
+    fn default() -> RevealRules {
+        RevealRules {
+            dual_control: true,
+            hours: 8,
+        }
+    }
 }
 
 /// A text in both languages.
@@ -54,43 +78,52 @@ pub struct Collected {
 impl Privacy {
     /// Reads the configuration; `None` when `path` does not exist. Errors name the file and
     /// the field.
-    pub fn load(path: &Path) -> anyhow::Result<Option<Privacy>> {
+    pub fn load(path: &Path) -> Result<Option<Privacy>, PrivacyError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => anyhow::bail!("{}: {e}", path.display()),
+            Err(source) => {
+                return Err(PrivacyError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
         };
         let privacy: Privacy = toml::from_str(&text)
-            .map_err(|e| crate::BadInput(format!("{}: {e}", path.display())))?;
+            .map_err(|e| PrivacyError::Config(format!("{}: {e}", path.display())))?;
         let mut ids = std::collections::HashSet::new();
         for purpose in &privacy.purposes {
             if purpose.id.is_empty() || !ids.insert(purpose.id.as_str()) {
-                return Err(crate::BadInput(format!(
+                return Err(PrivacyError::Config(format!(
                     "{}: purpose id {:?} is empty or given twice",
                     path.display(),
                     purpose.id
-                ))
-                .into());
+                )));
             }
+        }
+        if !(1..=24 * 30).contains(&privacy.reveals.hours) {
+            return Err(PrivacyError::Config(format!(
+                "{}: reveals.hours must be 1 to 720",
+                path.display()
+            )));
         }
         let mut kinds = std::collections::HashSet::new();
         for kind in privacy.collected.iter().flat_map(|c| &c.kinds) {
             if !kinds.insert(*kind) {
-                return Err(crate::BadInput(format!(
+                return Err(PrivacyError::Config(format!(
                     "{}: event kind {kind} is listed under two [[collected]] items",
                     path.display()
-                ))
-                .into());
+                )));
             }
         }
         Ok(Some(privacy))
     }
 
     /// The configuration of a data directory (`privacy.toml` in it) or the file given.
-    pub fn of(data_dir: &Path, file: Option<&Path>) -> anyhow::Result<Option<Privacy>> {
+    pub fn of(data_dir: &Path, file: Option<&Path>) -> Result<Option<Privacy>, PrivacyError> {
         match file {
             Some(path) => Ok(Some(Privacy::load(path)?.ok_or_else(|| {
-                crate::BadInput(format!("{}: no such file", path.display()))
+                PrivacyError::Config(format!("{}: no such file", path.display()))
             })?)),
             None => Privacy::load(&data_dir.join("privacy.toml")),
         }

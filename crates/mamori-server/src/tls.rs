@@ -14,29 +14,32 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::BadInput;
+use crate::ServeError;
 
 /// Longest a client may take to complete its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The server configuration from PEM files: the certificate chain (leaf first) and its key.
-pub fn config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+pub fn config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, ServeError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<_, _>>())
-        .map_err(|e| BadInput(format!("--tls-cert {}: {e}", cert.display())))?;
+        .map_err(|e| ServeError::Config(format!("--tls-cert {}: {e}", cert.display())))?;
     if chain.is_empty() {
-        return Err(BadInput(format!("--tls-cert {}: no certificate", cert.display())).into());
+        return Err(ServeError::Config(format!(
+            "--tls-cert {}: no certificate",
+            cert.display()
+        )));
     }
     let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| BadInput(format!("--tls-key {}: {e}", key.display())))?;
+        .map_err(|e| ServeError::Config(format!("--tls-key {}: {e}", key.display())))?;
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .map_err(|e| anyhow::anyhow!("TLS: {e}"))?
+    .map_err(|e| ServeError::Failed(format!("TLS: {e}")))?
     .with_no_client_auth()
     .with_single_cert(chain, key)
-    .map_err(|e| BadInput(format!("--tls-cert/--tls-key: {e}")))?;
+    .map_err(|e| ServeError::Config(format!("--tls-cert/--tls-key: {e}")))?;
     Ok(Arc::new(config))
 }
 

@@ -1,0 +1,920 @@
+//! The API's description: every route the server registers is listed here, and the router is
+//! built from this list (`serve::router`), so `GET /api/v1/openapi.json` (OpenAPI 3.1) cannot
+//! leave a route out or describe one that is not there.
+
+use mamori_store::auth::Role;
+
+use crate::api;
+use serde_json::{Map, Value, json};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without credentials.
+    Public,
+    /// An agent's `ingest` token (`mamori agents enroll`).
+    IngestToken,
+    /// A signed-in user (API token or session) with one of these roles; everyone else is
+    /// refused (default deny: a route names the roles it admits).
+    Roles(&'static [Role]),
+}
+
+/// What a request body or an answer holds.
+#[derive(Debug, Clone, Copy)]
+pub enum Media {
+    Text,
+    Html,
+    Octets,
+    Ndjson,
+    /// No body (`204`).
+    Empty,
+    /// JSON with this schema.
+    Json(fn() -> Value),
+}
+
+/// One route: its method and path (axum's syntax), what it does, and what it answers.
+#[derive(Debug)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub access: Access,
+    /// Query or path parameters: name, location (`query`, `path`), JSON type, description.
+    pub parameters: &'static [(&'static str, &'static str, &'static str, &'static str)],
+    /// The request body, if it takes one.
+    pub body: Option<Media>,
+    /// Status, description and body of the answers particular to the route; the refusals
+    /// every route of its kind can give (`401`, `403`, `429`, `503`, `400` for a bad query or
+    /// body) are added by [`document`].
+    pub responses: &'static [(u16, &'static str, Media)],
+}
+
+const ALL: &[Role] = &Role::ALL;
+const LIMIT: (&str, &str, &str, &str) = (
+    "limit",
+    "query",
+    "integer",
+    "How many records (default 100, at most 1000).",
+);
+const CASE_ID: (&str, &str, &str, &str) = ("id", "path", "integer", "The case's id.");
+
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "get",
+        path: "/healthz",
+        summary: "Liveness: answers `ok`.",
+        access: Access::Public,
+        parameters: &[],
+        body: None,
+        responses: &[(200, "The server is up.", Media::Text)],
+    },
+    Route {
+        method: "get",
+        path: "/transparency",
+        summary: "What is collected about employees, why, for how long, and who is responsible (docs/privacy.md).",
+        access: Access::Public,
+        parameters: &[(
+            "lang",
+            "query",
+            "string",
+            "`ja` or `en`; otherwise from Accept-Language, then Japanese.",
+        )],
+        body: None,
+        responses: &[(200, "The page.", Media::Html)],
+    },
+    Route {
+        method: "get",
+        path: "/tlog/events/checkpoint",
+        summary: "The latest signed checkpoint of the events log (C2SP tlog-tiles).",
+        access: Access::Public,
+        parameters: &[],
+        body: None,
+        responses: &[
+            (200, "A signed note.", Media::Text),
+            (404, "No checkpoint yet.", Media::Text),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/tlog/events/tile/{*path}",
+        summary: "A tile or entry bundle of the events log, up to the latest checkpoint (C2SP tlog-tiles).",
+        access: Access::Public,
+        parameters: &[TILE_PATH],
+        body: None,
+        responses: TILE_RESPONSES,
+    },
+    Route {
+        method: "get",
+        path: "/tlog/access/checkpoint",
+        summary: "The latest signed checkpoint of the access log: every read of personal data and every change (C2SP tlog-tiles).",
+        access: Access::Public,
+        parameters: &[],
+        body: None,
+        responses: &[
+            (200, "A signed note.", Media::Text),
+            (404, "No checkpoint yet.", Media::Text),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/tlog/access/tile/{*path}",
+        summary: "A tile or entry bundle of the access log, up to its latest checkpoint.",
+        access: Access::Public,
+        parameters: &[TILE_PATH],
+        body: None,
+        responses: TILE_RESPONSES,
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/events",
+        summary: "Events from agents and forwarders, as NDJSON (optionally gzip); every line is answered with its ledger leaf or the reason it was rejected (docs/api.md).",
+        access: Access::IngestToken,
+        parameters: &[],
+        body: Some(Media::Ndjson),
+        responses: &[
+            (
+                200,
+                "Accepted lines with their leaves, rejected lines with reasons.",
+                Media::Json(schema::ingested),
+            ),
+            (413, "Over 16 MiB, or over 64 MiB decompressed.", ERROR),
+            (415, "A Content-Encoding other than gzip.", ERROR),
+        ],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/login",
+        summary: "Signs in with a name and password: sets the session cookie and answers the CSRF token that changes made with it must send in `X-CSRF-Token`.",
+        access: Access::Public,
+        parameters: &[],
+        body: Some(Media::Json(schema::login)),
+        responses: &[
+            (200, "Signed in.", Media::Json(schema::signed_in)),
+            (400, "Not a JSON body with `name` and `password`.", ERROR),
+            (
+                401,
+                "Wrong name or password, or the account is locked.",
+                ERROR,
+            ),
+            (
+                429,
+                "Too many attempts from this address: wait for Retry-After.",
+                ERROR,
+            ),
+            (503, "The store is not available.", ERROR),
+        ],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/logout",
+        summary: "Ends the caller's session.",
+        access: Access::Roles(ALL),
+        parameters: &[],
+        body: None,
+        responses: &[(204, "Signed out.", Media::Empty)],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/me",
+        summary: "Who the caller is, and whether their one-time password still has to be replaced.",
+        access: Access::Roles(ALL),
+        parameters: &[],
+        body: None,
+        responses: &[(200, "The caller.", Media::Json(schema::me))],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/password",
+        summary: "Replaces the caller's password (the one-time password first of all); ends their other sessions.",
+        access: Access::Roles(ALL),
+        parameters: &[],
+        body: Some(Media::Json(schema::password)),
+        responses: &[
+            (204, "Changed.", Media::Empty),
+            (
+                422,
+                "The new password is too short or the same as the current one.",
+                ERROR,
+            ),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/alerts",
+        summary: "Alerts, newest first, about pseudonymised persons.",
+        access: Access::Roles(api::ANALYSTS),
+        parameters: &[
+            (
+                "status",
+                "query",
+                "string",
+                "`open`, `dismissed` or `escalated`.",
+            ),
+            (
+                "min_severity",
+                "query",
+                "string",
+                "`low`, `medium`, `high` or `critical`.",
+            ),
+            LIMIT,
+        ],
+        body: None,
+        responses: &[(200, "The alerts.", Media::Json(schema::alerts))],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/persons/{person}/events",
+        summary: "One person's activity in leaf order, pseudonymised.",
+        access: Access::Roles(api::ANALYSTS),
+        parameters: &[
+            (
+                "person",
+                "path",
+                "string",
+                "The person's pseudonym (`P-…`).",
+            ),
+            ("from", "query", "string", "From this time (RFC 3339)."),
+            ("to", "query", "string", "Before this time (RFC 3339)."),
+            LIMIT,
+        ],
+        body: None,
+        responses: &[
+            (200, "The events.", Media::Json(schema::person_events)),
+            (404, "No person with this pseudonym.", ERROR),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/persons/{person}/risk",
+        summary: "One person's daily risk scores and levels with their explanations.",
+        access: Access::Roles(api::ANALYSTS),
+        parameters: &[(
+            "person",
+            "path",
+            "string",
+            "The person's pseudonym (`P-…`).",
+        )],
+        body: None,
+        responses: &[
+            (200, "The days.", Media::Json(schema::risk)),
+            (404, "No person with this pseudonym.", ERROR),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/cases",
+        summary: "Cases, newest first.",
+        access: Access::Roles(api::INVESTIGATORS),
+        parameters: &[(
+            "status",
+            "query",
+            "string",
+            "`open`, `investigating` or `closed`.",
+        )],
+        body: None,
+        responses: &[(200, "The cases.", Media::Json(schema::cases))],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/cases",
+        summary: "Opens a case from open alerts about one person.",
+        access: Access::Roles(api::INVESTIGATORS),
+        parameters: &[],
+        body: Some(Media::Json(schema::new_case)),
+        responses: &[
+            (201, "Opened.", Media::Json(schema::created)),
+            (404, "An alert does not exist.", ERROR),
+            (
+                422,
+                "An alert is not open, or they are about different persons.",
+                ERROR,
+            ),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/cases/{id}",
+        summary: "A case with its alerts, events, notes and reveal requests; persons revealed only under the caller's granted reveal.",
+        access: Access::Roles(api::INVESTIGATORS),
+        parameters: &[CASE_ID],
+        body: None,
+        responses: &[
+            (200, "The case.", Media::Json(schema::case)),
+            (404, "No such case.", ERROR),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/cases/{id}/events",
+        summary: "The events a case rests on (at most 1000), pseudonymised unless revealed.",
+        access: Access::Roles(api::INVESTIGATORS),
+        parameters: &[CASE_ID],
+        body: None,
+        responses: &[
+            (200, "The events.", Media::Json(schema::case_events)),
+            (404, "No such case.", ERROR),
+        ],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/cases/{id}/notes",
+        summary: "Adds a note to a case.",
+        access: Access::Roles(api::INVESTIGATORS),
+        parameters: &[CASE_ID],
+        body: Some(Media::Json(schema::note)),
+        responses: &[
+            (201, "Added.", Media::Json(schema::created)),
+            (404, "No such case.", ERROR),
+            (422, "An empty note.", ERROR),
+        ],
+    },
+    Route {
+        method: "put",
+        path: "/api/v1/cases/{id}/legal-hold",
+        summary: "Puts a case's events under legal hold (retention keeps them) or releases them.",
+        access: Access::Roles(api::INVESTIGATORS),
+        parameters: &[CASE_ID],
+        body: Some(Media::Json(schema::legal_hold)),
+        responses: &[
+            (200, "Done.", Media::Json(schema::legal_hold_state)),
+            (404, "No such case.", ERROR),
+        ],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/cases/{id}/reveals",
+        summary: "Asks to see who is behind the case's pseudonyms, for a declared purpose with a written justification; under dual control an approver decides.",
+        access: Access::Roles(api::INVESTIGATORS),
+        parameters: &[CASE_ID],
+        body: Some(Media::Json(schema::new_reveal)),
+        responses: &[
+            (
+                201,
+                "Requested (or granted, without dual control).",
+                Media::Json(schema::reveal),
+            ),
+            (404, "No such case.", ERROR),
+            (
+                422,
+                "No justification, or a purpose that is not declared.",
+                ERROR,
+            ),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/reveals",
+        summary: "Reveal requests, newest first.",
+        access: Access::Roles(api::APPROVERS),
+        parameters: &[(
+            "status",
+            "query",
+            "string",
+            "`pending`, `granted` or `denied`.",
+        )],
+        body: None,
+        responses: &[(200, "The requests.", Media::Json(schema::reveals))],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/reveals/{id}/decision",
+        summary: "Grants or denies a pending reveal request; nobody decides their own.",
+        access: Access::Roles(api::APPROVERS),
+        parameters: &[("id", "path", "integer", "The request's id.")],
+        body: Some(Media::Json(schema::decision)),
+        responses: &[
+            (200, "Decided.", Media::Json(schema::reveal)),
+            (404, "No such request.", ERROR),
+            (422, "Decided already, or the caller asked for it.", ERROR),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/settings",
+        summary: "The configuration in force: purposes, retention periods, reveal rules, session lifetimes.",
+        access: Access::Roles(api::ADMINS),
+        parameters: &[],
+        body: None,
+        responses: &[(200, "The settings.", Media::Json(schema::settings))],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/access-log",
+        summary: "Who read or changed what, newest first; reading it is itself recorded.",
+        access: Access::Roles(&[Role::Auditor]),
+        parameters: &[LIMIT],
+        body: None,
+        responses: &[(200, "The records.", Media::Json(schema::access_log))],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/openapi.json",
+        summary: "This description.",
+        access: Access::Public,
+        parameters: &[],
+        body: None,
+        responses: &[(200, "OpenAPI 3.1.", Media::Json(schema::any_object))],
+    },
+];
+
+const ERROR: Media = Media::Json(schema::error);
+const TILE_PATH: (&str, &str, &str, &str) = (
+    "path",
+    "path",
+    "string",
+    "A canonical tile path, e.g. `0/x001/234` or `entries/000.p/17`.",
+);
+const TILE_RESPONSES: &[(u16, &str, Media)] = &[
+    (200, "The tile.", Media::Octets),
+    (
+        404,
+        "Not a tile path, or not covered by the latest checkpoint.",
+        Media::Text,
+    ),
+];
+
+/// The refusals every route of an access kind can answer besides its own.
+fn common_responses(route: &Route) -> Vec<(u16, &'static str)> {
+    let mut common = Vec::new();
+    if route.access != Access::Public {
+        common.extend([
+            (401, "No credentials, or an unknown, expired or revoked token or session."),
+            (403, "The caller's role may not use this route, a session's change came without its CSRF token, or a one-time password is still to be replaced."),
+            (429, "The store is busy: send again after Retry-After."),
+            (503, "The store is not available."),
+        ]);
+    }
+    let has_query = route.parameters.iter().any(|p| p.1 == "query");
+    if route.access != Access::Public && (has_query || route.body.is_some()) {
+        common.push((
+            400,
+            "A query parameter or the body is not what the route takes.",
+        ));
+    }
+    common
+}
+
+fn media_type(media: Media) -> Option<&'static str> {
+    match media {
+        Media::Text => Some("text/plain"),
+        Media::Html => Some("text/html"),
+        Media::Octets => Some("application/octet-stream"),
+        Media::Ndjson => Some("application/x-ndjson"),
+        Media::Empty => None,
+        Media::Json(_) => Some("application/json"),
+    }
+}
+
+fn content(media: Media) -> Value {
+    let schema = match media {
+        Media::Json(schema) => schema(),
+        Media::Empty => return json!({}),
+        // One event object per line (docs/events.md).
+        Media::Ndjson => json!({"type": "array", "items": {"type": "object"}}),
+        _ => json!({"type": "string"}),
+    };
+    match media_type(media) {
+        Some(media) => json!({ media: {"schema": schema} }),
+        None => json!({}),
+    }
+}
+
+/// The OpenAPI 3.1 document of [`ROUTES`].
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        // axum's catch-all `{*path}` is a plain path parameter in OpenAPI.
+        let path = route.path.replace("{*", "{");
+        let mut operation = Map::new();
+        operation.insert("summary".into(), json!(route.summary));
+        if !route.parameters.is_empty() {
+            let parameters: Vec<Value> = route
+                .parameters
+                .iter()
+                .map(|(name, location, kind, description)| {
+                    let mut schema = json!({"type": kind});
+                    if *kind == "integer" {
+                        schema["minimum"] = json!(1);
+                    }
+                    json!({
+                        "name": name,
+                        "in": location,
+                        "required": *location == "path",
+                        "description": description,
+                        "schema": schema,
+                    })
+                })
+                .collect();
+            operation.insert("parameters".into(), Value::Array(parameters));
+        }
+        if let Some(media) = route.body {
+            operation.insert(
+                "requestBody".into(),
+                json!({"required": true, "content": content(media)}),
+            );
+        }
+        let mut responses: Map<String, Value> = route
+            .responses
+            .iter()
+            .map(|(status, description, media)| {
+                (
+                    status.to_string(),
+                    json!({"description": description, "content": content(*media)}),
+                )
+            })
+            .collect();
+        for (status, description) in common_responses(route) {
+            responses
+                .entry(status.to_string())
+                .or_insert_with(|| json!({"description": description, "content": content(ERROR)}));
+        }
+        operation.insert("responses".into(), Value::Object(responses));
+        match route.access {
+            Access::Public => operation.insert("security".into(), json!([])),
+            Access::IngestToken => operation.insert("security".into(), json!([{"ingest": []}])),
+            Access::Roles(roles) => {
+                let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                operation.insert("x-mamori-roles".into(), json!(names));
+                operation.insert("security".into(), json!([{"api": []}, {"session": []}]))
+            }
+        };
+        let entry = paths
+            .entry(path)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(methods) = entry {
+            methods.insert(route.method.into(), Value::Object(operation));
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Mamori",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Mamori's server: event ingest for agents, alerts, persons and cases under pseudonyms, reveals, the access log, the ledgers' tiles, the transparency page (docs/api.md).",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "ingest": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An agent's ingest token from `mamori agents enroll NAME`.",
+                },
+                "api": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A user's API token from `mamori tokens create --user NAME`; the route admits the roles in x-mamori-roles.",
+                },
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": crate::auth::COOKIE,
+                    "description": "The session cookie from POST /api/v1/login; changes made with it also send the CSRF token from the login answer in X-CSRF-Token.",
+                },
+            },
+        },
+    })
+}
+
+/// JSON Schemas of request and answer bodies.
+mod schema {
+    use serde_json::{Value, json};
+
+    fn object(required: &[&str], properties: Value) -> Value {
+        json!({"type": "object", "required": required, "properties": properties})
+    }
+
+    fn list(key: &str, items: Value) -> Value {
+        object(&[key], json!({ key: {"type": "array", "items": items} }))
+    }
+
+    fn nullable(kind: &str) -> Value {
+        json!({"type": [kind, "null"]})
+    }
+
+    const TIME: &str = "string";
+
+    pub fn any_object() -> Value {
+        json!({"type": "object"})
+    }
+
+    pub fn error() -> Value {
+        object(&["error"], json!({"error": {"type": "string"}}))
+    }
+
+    pub fn ingested() -> Value {
+        object(
+            &["accepted", "rejected"],
+            json!({
+                "accepted": {"type": "array", "items": object(&["line", "leaf"], json!({
+                    "line": {"type": "integer"}, "leaf": {"type": "integer"}}))},
+                "rejected": {"type": "array", "items": object(&["line", "reason"], json!({
+                    "line": {"type": "integer"}, "reason": {"type": "string"}}))},
+            }),
+        )
+    }
+
+    pub fn login() -> Value {
+        let mut schema = object(
+            &["name", "password"],
+            json!({"name": {"type": "string"}, "password": {"type": "string"}}),
+        );
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    pub fn signed_in() -> Value {
+        object(
+            &["name", "role", "must_change_password", "csrf_token"],
+            json!({
+                "name": {"type": "string"},
+                "role": role(),
+                "must_change_password": {"type": "boolean"},
+                "csrf_token": {"type": "string"},
+            }),
+        )
+    }
+
+    fn role() -> Value {
+        json!({"enum": ["admin", "analyst", "investigator", "approver", "auditor", "employee"]})
+    }
+
+    pub fn me() -> Value {
+        object(
+            &["name", "role", "must_change_password"],
+            json!({"name": {"type": "string"}, "role": role(), "must_change_password": {"type": "boolean"}}),
+        )
+    }
+
+    pub fn password() -> Value {
+        let mut schema = object(
+            &["current_password", "new_password"],
+            json!({"current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": 12}}),
+        );
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    fn level() -> Value {
+        json!({"enum": ["none", "low", "medium", "high", "critical"]})
+    }
+
+    fn alert() -> Value {
+        object(
+            &[
+                "id", "person", "time", "severity", "kind", "title", "title_ja", "status", "events",
+            ],
+            json!({
+                "id": {"type": "integer"},
+                "person": {"type": "string"},
+                "time": {"type": TIME},
+                "severity": level(),
+                "kind": {"type": "string"},
+                "title": {"type": "string"},
+                "title_ja": {"type": "string"},
+                "details": {},
+                "status": {"enum": ["open", "dismissed", "escalated"]},
+                "dismiss_reason": nullable("string"),
+                "case_id": nullable("integer"),
+                "events": {"type": "array", "items": {"type": "integer"}},
+            }),
+        )
+    }
+
+    pub fn alerts() -> Value {
+        list("alerts", alert())
+    }
+
+    fn event_view() -> Value {
+        object(
+            &["leaf", "purged", "event"],
+            json!({"leaf": {"type": "integer"}, "purged": {"type": "boolean"}, "event": {"type": ["object", "null"]}}),
+        )
+    }
+
+    pub fn person_events() -> Value {
+        let mut schema = list("events", event_view());
+        schema["required"] = json!(["person", "events", "more"]);
+        schema["properties"]["person"] = json!({"type": "string"});
+        schema["properties"]["more"] = json!({"type": "boolean"});
+        schema
+    }
+
+    pub fn case_events() -> Value {
+        let mut schema = list("events", event_view());
+        schema["required"] = json!(["case_id", "revealed", "events"]);
+        schema["properties"]["case_id"] = json!({"type": "integer"});
+        schema["properties"]["revealed"] = json!({"type": "boolean"});
+        schema
+    }
+
+    pub fn risk() -> Value {
+        let mut schema = list(
+            "days",
+            object(
+                &["day", "score", "level"],
+                json!({"day": {"type": "integer"}, "score": {"type": "number"}, "level": level(), "details": {}}),
+            ),
+        );
+        schema["required"] = json!(["person", "days"]);
+        schema["properties"]["person"] = json!({"type": "string"});
+        schema
+    }
+
+    fn case_summary() -> Value {
+        object(
+            &[
+                "id",
+                "title",
+                "person",
+                "revealed",
+                "status",
+                "created",
+                "updated",
+                "legal_hold",
+            ],
+            json!({
+                "id": {"type": "integer"},
+                "title": {"type": "string"},
+                "person": nullable("string"),
+                "revealed": {"type": "boolean"},
+                "status": {"enum": ["open", "investigating", "closed"]},
+                "outcome": {"enum": ["confirmed", "benign", "inconclusive", null]},
+                "assignee": nullable("string"),
+                "created": {"type": TIME},
+                "updated": {"type": TIME},
+                "legal_hold": {"type": "boolean"},
+            }),
+        )
+    }
+
+    pub fn cases() -> Value {
+        list("cases", case_summary())
+    }
+
+    pub fn case() -> Value {
+        let mut schema = case_summary();
+        let required = schema["required"].as_array().cloned().unwrap_or_default();
+        let mut required: Vec<Value> = required;
+        required.extend(["alerts", "events", "notes", "reveals"].map(Value::from));
+        schema["required"] = Value::Array(required);
+        schema["properties"]["alerts"] = json!({"type": "array", "items": alert()});
+        schema["properties"]["events"] = json!({"type": "array", "items": {"type": "integer"}});
+        schema["properties"]["notes"] = json!({"type": "array", "items": object(
+            &["id", "author", "time", "text"],
+            json!({"id": {"type": "integer"}, "author": {"type": "string"}, "time": {"type": TIME}, "text": {"type": "string"}}),
+        )});
+        schema["properties"]["reveals"] = json!({"type": "array", "items": reveal()});
+        schema
+    }
+
+    pub fn new_case() -> Value {
+        let mut schema = object(
+            &["title", "alerts"],
+            json!({
+                "title": {"type": "string", "minLength": 1},
+                "alerts": {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+                "assignee": {"type": "string"},
+            }),
+        );
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    pub fn created() -> Value {
+        object(&["id"], json!({"id": {"type": "integer"}}))
+    }
+
+    pub fn note() -> Value {
+        let mut schema = object(
+            &["text"],
+            json!({"text": {"type": "string", "minLength": 1}}),
+        );
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    pub fn legal_hold() -> Value {
+        let mut schema = object(&["hold"], json!({"hold": {"type": "boolean"}}));
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    pub fn legal_hold_state() -> Value {
+        object(
+            &["case_id", "legal_hold"],
+            json!({"case_id": {"type": "integer"}, "legal_hold": {"type": "boolean"}}),
+        )
+    }
+
+    pub fn new_reveal() -> Value {
+        let mut schema = object(
+            &["purpose", "justification"],
+            json!({
+                "purpose": {"type": "string", "description": "The id of a purpose declared in privacy.toml."},
+                "justification": {"type": "string", "minLength": 20},
+            }),
+        );
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    pub fn reveal() -> Value {
+        object(
+            &[
+                "id",
+                "case_id",
+                "requester",
+                "purpose",
+                "justification",
+                "requested",
+                "status",
+            ],
+            json!({
+                "id": {"type": "integer"},
+                "case_id": {"type": "integer"},
+                "requester": {"type": "string"},
+                "purpose": {"type": "string"},
+                "justification": {"type": "string"},
+                "requested": {"type": TIME},
+                "status": {"enum": ["pending", "granted", "denied"]},
+                "decided_by": nullable("string"),
+                "decided": nullable(TIME),
+                "expires": nullable(TIME),
+            }),
+        )
+    }
+
+    pub fn reveals() -> Value {
+        list("reveals", reveal())
+    }
+
+    pub fn decision() -> Value {
+        let mut schema = object(&["grant"], json!({"grant": {"type": "boolean"}}));
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    pub fn settings() -> Value {
+        object(
+            &["declared", "purposes", "retention", "reveals", "sessions"],
+            json!({
+                "declared": {"type": "boolean"},
+                "purposes": {"type": "array", "items": {"type": "string"}},
+                "retention": {"type": "array", "items": object(
+                    &["what", "what_ja", "retention_days", "kinds"],
+                    json!({"what": {"type": "string"}, "what_ja": {"type": "string"},
+                           "retention_days": {"type": "integer"},
+                           "kinds": {"type": "array", "items": {"type": "string"}}}),
+                )},
+                "reveals": object(&["dual_control", "hours"], json!({
+                    "dual_control": {"type": "boolean"}, "hours": {"type": "integer"}})),
+                "sessions": object(&["idle_minutes", "max_hours"], json!({
+                    "idle_minutes": {"type": "integer"}, "max_hours": {"type": "integer"}})),
+            }),
+        )
+    }
+
+    pub fn access_log() -> Value {
+        list(
+            "access",
+            object(
+                &["time_us", "actor", "action", "target"],
+                json!({"time_us": {"type": "integer"}, "actor": {"type": "string"},
+                       "action": {"type": "string"}, "target": {"type": "string"}}),
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn every_route_is_described_once_with_its_parameters() {
+        let document = document();
+        let mut seen = std::collections::HashSet::new();
+        for route in ROUTES {
+            assert!(seen.insert((route.method, route.path)), "{route:?} twice");
+            let path = route.path.replace("{*", "{");
+            let operation = &document["paths"][&path][route.method];
+            assert!(
+                operation["responses"]
+                    .as_object()
+                    .is_some_and(|r| !r.is_empty())
+            );
+            // Every `{name}` in the path is a documented path parameter.
+            for name in path.split('{').skip(1).filter_map(|p| p.split('}').next()) {
+                assert!(
+                    route
+                        .parameters
+                        .iter()
+                        .any(|(n, location, _, _)| *n == name && *location == "path"),
+                    "{path}: {name} undocumented"
+                );
+            }
+        }
+    }
+}
