@@ -18,12 +18,15 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::Hash;
 use crate::checkpoint::Checkpoint;
 use crate::note::{self, Verifier};
 use crate::proof::TlogProof;
 
 /// The format line, also the first line of the manifest signature.
 pub const FORMAT: &str = "mamori-evidence-bundle/1";
+/// The `VERIFY.md` every bundle carries: how to check it without Mamori.
+pub const README: &str = include_str!("bundle_readme.md");
 /// The ZIP has no ZIP64 records, so it holds at most this many files.
 pub const MAX_FILES: usize = 65_535;
 
@@ -70,6 +73,35 @@ fn file_error(file: &str, reason: impl Into<String>) -> BundleError {
         file: file.to_string(),
         reason: reason.into(),
     }
+}
+
+/// The entries of `events` (leaf index and stored data, `None` where retention erased it) to
+/// disclose, each with its proof (`proof(index)`) to the tree of `tree_size` entries that
+/// `checkpoint` signs, and the indices withheld: erased, or not in that tree yet.
+pub fn disclose<E>(
+    events: impl IntoIterator<Item = (u64, Option<Vec<u8>>)>,
+    checkpoint: &str,
+    tree_size: u64,
+    mut proof: impl FnMut(u64) -> Result<Vec<Hash>, E>,
+) -> Result<(Vec<Disclosed>, Vec<u64>), E> {
+    let mut disclosed = Vec::new();
+    let mut withheld = Vec::new();
+    for (index, data) in events {
+        match data {
+            Some(data) if index < tree_size => disclosed.push(Disclosed {
+                index,
+                data,
+                proof: TlogProof {
+                    extra: None,
+                    index,
+                    hashes: proof(index)?,
+                    checkpoint: checkpoint.to_string(),
+                },
+            }),
+            _ => withheld.push(index),
+        }
+    }
+    Ok((disclosed, withheld))
 }
 
 /// Builds a bundle. `statement` describes the export (who, what range, why); `checkpoint` is the

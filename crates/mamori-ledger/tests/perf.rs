@@ -8,10 +8,10 @@
 
 use std::time::Instant;
 
-use mamori_ledger::TileLog;
 use mamori_ledger::audit::Auditor;
 use mamori_ledger::merkle::{leaf_hash, verify_inclusion};
 use mamori_ledger::note::Signer;
+use mamori_ledger::{Hash, TileLog, TileReader};
 
 const ORIGIN: &str = "perf.mamori.invalid/log";
 const BATCH: usize = 10_000;
@@ -73,26 +73,22 @@ fn append_prove_audit() {
             (state >> 11) % leaves
         })
         .collect();
-    let mut micros = Vec::with_capacity(indices.len());
-    let mut proofs = Vec::with_capacity(indices.len());
-    for &index in &indices {
-        let started = Instant::now();
-        let proof = log.inclusion_proof(index, leaves).unwrap();
-        micros.push(started.elapsed().as_secs_f64() * 1e6);
-        proofs.push(proof);
-    }
+    let prove_with_log = |index| log.inclusion_proof(index, leaves).unwrap();
+    let proofs = time_proofs("inclusion_proof", leaves, &indices, prove_with_log);
     for (&index, proof) in indices.iter().zip(&proofs) {
         verify_inclusion(&leaf_hash(&entry(index)), index, leaves, proof, &root).unwrap();
     }
-    let mean = micros.iter().sum::<f64>() / micros.len() as f64;
-    micros.sort_by(f64::total_cmp);
-    let percentile = |p: f64| micros[((micros.len() - 1) as f64 * p) as usize];
-    println!(
-        "inclusion_proof at size {leaves}: mean {mean:.1} µs, p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs ({probes} random leaves, first is cold)",
-        percentile(0.5),
-        percentile(0.99),
-        micros[micros.len() - 1]
+    // The same proofs from the files alone, as a tile server beside the appender makes them
+    // (each also reads `state` to check the size is committed).
+    let reader = TileReader::new(dir.path());
+    let prove_with_reader = |index| reader.inclusion_proof(index, leaves).unwrap();
+    let reader_proofs = time_proofs(
+        "TileReader::inclusion_proof",
+        leaves,
+        &indices,
+        prove_with_reader,
     );
+    assert_eq!(reader_proofs, proofs);
     let started = Instant::now();
     for &index in indices.iter().take(2000) {
         let size1 = index + 1;
@@ -118,4 +114,31 @@ fn append_prove_audit() {
         report.checkpoints_checked,
         leaves as f64 / audit_seconds
     );
+}
+
+/// Make one proof per index with `prove`, print the distribution of times, return the proofs.
+fn time_proofs(
+    label: &str,
+    leaves: u64,
+    indices: &[u64],
+    mut prove: impl FnMut(u64) -> Vec<Hash>,
+) -> Vec<Vec<Hash>> {
+    let mut micros = Vec::with_capacity(indices.len());
+    let mut proofs = Vec::with_capacity(indices.len());
+    for &index in indices {
+        let started = Instant::now();
+        proofs.push(prove(index));
+        micros.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    let mean = micros.iter().sum::<f64>() / micros.len() as f64;
+    micros.sort_by(f64::total_cmp);
+    let percentile = |p: f64| micros[((micros.len() - 1) as f64 * p) as usize];
+    println!(
+        "{label} at size {leaves}: mean {mean:.1} µs, p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs ({} random leaves, first is cold)",
+        percentile(0.5),
+        percentile(0.99),
+        micros[micros.len() - 1],
+        indices.len()
+    );
+    proofs
 }

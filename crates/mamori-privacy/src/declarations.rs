@@ -22,24 +22,24 @@ pub struct Privacy {
     /// What is collected, with how long it is kept.
     #[serde(default)]
     pub collected: Vec<Collected>,
-    /// How persons behind pseudonyms are revealed.
+    /// Who must agree before a person is revealed or evidence exported.
     #[serde(default)]
-    pub reveals: RevealRules,
+    pub approvals: ApprovalRules,
 }
 
-/// The rules for reveals, set in advance and shown on the transparency page.
+/// The rules for reveals and exports, set in advance.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct RevealRules {
-    /// A second person (role `approver`) must grant each reveal.
+pub struct ApprovalRules {
+    /// A second person (role `approver`) must grant each reveal and export.
     pub dual_control: bool,
-    /// How long a granted reveal lasts.
+    /// How long a grant lasts.
     pub hours: u32,
 }
 
-impl Default for RevealRules {
-    fn default() -> RevealRules {
-        RevealRules {
+impl Default for ApprovalRules {
+    fn default() -> ApprovalRules {
+        ApprovalRules {
             dual_control: true,
             hours: 8,
         }
@@ -101,9 +101,9 @@ impl Privacy {
                 )));
             }
         }
-        if !(1..=24 * 30).contains(&privacy.reveals.hours) {
+        if !(1..=24 * 30).contains(&privacy.approvals.hours) {
             return Err(PrivacyError::Config(format!(
-                "{}: reveals.hours must be 1 to 720",
+                "{}: approvals.hours must be 1 to 720",
                 path.display()
             )));
         }

@@ -11,7 +11,7 @@ mod declarations;
 pub mod pseudonym;
 pub mod retention;
 
-pub use declarations::{Collected, Privacy, Purpose, RevealRules, Text};
+pub use declarations::{ApprovalRules, Collected, Privacy, Purpose, Text};
 
 /// Errors of the privacy configuration and of applying it.
 #[derive(Debug, thiserror::Error)]

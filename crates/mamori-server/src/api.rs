@@ -13,12 +13,12 @@
 use std::sync::mpsc::SyncSender;
 
 use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use mamori_privacy::pseudonym::Pseudonymiser;
 use mamori_store::auth::Role;
 use mamori_store::{
-    Alert, AlertFilter, AlertStatus, Case, CaseStatus, Level, Reveal, RevealRequest, RevealStatus,
-    StoreError,
+    Alert, AlertFilter, AlertStatus, Approval, ApprovalKind, ApprovalRequest, ApprovalStatus, Case,
+    CaseStatus, Level, StoreError,
 };
 use serde_json::{Value, json};
 
@@ -171,18 +171,19 @@ fn case_view(names: Option<&Pseudonymiser>, case: &Case) -> Value {
     })
 }
 
-fn reveal_view(reveal: &Reveal) -> Value {
+fn approval_view(request: &Approval) -> Value {
     json!({
-        "id": reveal.id,
-        "case_id": reveal.case_id,
-        "requester": reveal.requester,
-        "purpose": reveal.purpose,
-        "justification": reveal.justification,
-        "requested": time(reveal.requested_us),
-        "status": reveal.status,
-        "decided_by": reveal.decided_by,
-        "decided": reveal.decided_us.map(time),
-        "expires": reveal.expires_us.map(time),
+        "id": request.id,
+        "kind": request.kind,
+        "case_id": request.case_id,
+        "requester": request.requester,
+        "purpose": request.purpose,
+        "justification": request.justification,
+        "requested": time(request.requested_us),
+        "status": request.status,
+        "decided_by": request.decided_by,
+        "decided": request.decided_us.map(time),
+        "expires": request.expires_us.map(time),
     })
 }
 
@@ -218,7 +219,7 @@ fn event_views(
 pub(crate) const ANALYSTS: &[Role] = &[Role::Analyst, Role::Investigator];
 /// Who works on cases and asks for reveals.
 pub(crate) const INVESTIGATORS: &[Role] = &[Role::Investigator];
-/// Who decides reveal requests.
+/// Who decides reveal and export requests.
 pub(crate) const APPROVERS: &[Role] = &[Role::Approver];
 /// Who reads the configuration.
 pub(crate) const ADMINS: &[Role] = &[Role::Admin];
@@ -340,7 +341,7 @@ fn revealed(ctx: &mut Ctx<'_, '_>, case_id: i64, caller: &Caller) -> Result<bool
     Ok(ctx
         .appender
         .store()
-        .active_reveal(case_id, &caller.name, crate::now_us())?
+        .active_approval(ApprovalKind::Reveal, case_id, &caller.name, crate::now_us())?
         .is_some())
 }
 
@@ -400,7 +401,7 @@ pub(crate) fn open_case(body: &[u8]) -> Result<Work, Refusal> {
     }))
 }
 
-/// `GET /api/v1/cases/{id}`: a case with its alerts, notes, events and reveals.
+/// `GET /api/v1/cases/{id}`: a case with its alerts, notes, events and approval requests.
 pub(crate) fn case(case_id: i64) -> Work {
     Box::new(move |ctx, caller| {
         let open = revealed(ctx, case_id, caller)?;
@@ -412,13 +413,12 @@ pub(crate) fn case(case_id: i64) -> Work {
         let Some(detail) = ctx.appender.store().case(case_id)? else {
             return Err(Refusal::new(StatusCode::NOT_FOUND, "no such case"));
         };
-        let reveals: Vec<Value> = ctx
+        let requests: Vec<Value> = ctx
             .appender
             .store()
-            .reveals(None)?
+            .approvals(None, Some(case_id))?
             .iter()
-            .filter(|r| r.case_id == case_id)
-            .map(reveal_view)
+            .map(approval_view)
             .collect();
         let names = ctx.names.get(ctx.appender.store())?;
         let names = (!open).then_some(names);
@@ -437,7 +437,7 @@ pub(crate) fn case(case_id: i64) -> Work {
                 })
             })
             .collect();
-        view["reveals"] = Value::Array(reveals);
+        view["approvals"] = Value::Array(requests);
         Ok((StatusCode::OK, view))
     })
 }
@@ -520,14 +520,15 @@ pub(crate) fn legal_hold(case_id: i64, body: &[u8]) -> Result<Work, Refusal> {
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewReveal {
+struct NewRequest {
     purpose: String,
     justification: String,
 }
 
-/// `POST /api/v1/cases/{id}/reveals`: asks to see who is behind the case's pseudonyms.
-pub(crate) fn request_reveal(case_id: i64, body: &[u8]) -> Result<Work, Refusal> {
-    let NewReveal {
+/// `POST /api/v1/cases/{id}/reveals` and `/exports`: asks to see who is behind the case's
+/// pseudonyms, or to export its evidence, for a declared purpose with a justification.
+pub(crate) fn request(kind: ApprovalKind, case_id: i64, body: &[u8]) -> Result<Work, Refusal> {
+    let NewRequest {
         purpose,
         justification,
     } = json_body(body)?;
@@ -535,7 +536,7 @@ pub(crate) fn request_reveal(case_id: i64, body: &[u8]) -> Result<Work, Refusal>
         let Some(privacy) = ctx.privacy else {
             return Err(Refusal::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "no purposes are declared (privacy.toml): nothing may be revealed",
+                "no purposes are declared (privacy.toml): nothing may be revealed or exported",
             ));
         };
         if !privacy.purposes.iter().any(|p| p.id == purpose) {
@@ -545,9 +546,10 @@ pub(crate) fn request_reveal(case_id: i64, body: &[u8]) -> Result<Work, Refusal>
                 format!("purpose {purpose:?} is not declared; declared: {declared:?}"),
             ));
         }
-        let rules = privacy.reveals.clone();
-        let reveal = ctx.store().request_reveal(
-            &RevealRequest {
+        let rules = privacy.approvals.clone();
+        let request = ctx.store().request_approval(
+            &ApprovalRequest {
+                kind,
                 case_id,
                 requester: &caller.name,
                 purpose: &purpose,
@@ -557,47 +559,49 @@ pub(crate) fn request_reveal(case_id: i64, body: &[u8]) -> Result<Work, Refusal>
             },
             crate::now_us(),
         )?;
+        let action = match (kind, request.status) {
+            (ApprovalKind::Reveal, ApprovalStatus::Granted) => "reveals.granted",
+            (ApprovalKind::Reveal, _) => "reveals.request",
+            (ApprovalKind::Export, ApprovalStatus::Granted) => "exports.granted",
+            (ApprovalKind::Export, _) => "exports.request",
+        };
         ctx.record(
             &caller.name,
-            if reveal.status == RevealStatus::Granted {
-                "reveals.granted"
-            } else {
-                "reveals.request"
-            },
-            &format!("reveal {} case {case_id} purpose {purpose}", reveal.id),
+            action,
+            &format!("request {} case {case_id} purpose {purpose}", request.id),
         )?;
-        Ok((StatusCode::CREATED, reveal_view(&reveal)))
+        Ok((StatusCode::CREATED, approval_view(&request)))
     }))
 }
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RevealsQuery {
+pub(crate) struct ApprovalsQuery {
     status: Option<String>,
 }
 
-/// `GET /api/v1/reveals`: requests for an approver to decide.
-pub(crate) fn reveals(query: RevealsQuery) -> Result<Work, Refusal> {
+/// `GET /api/v1/approvals`: reveal and export requests for an approver to decide.
+pub(crate) fn approvals(query: ApprovalsQuery) -> Result<Work, Refusal> {
     let status = choice(
         query.status.as_deref(),
         "status",
-        RevealStatus::parse,
+        ApprovalStatus::parse,
         "pending, granted or denied",
     )?;
     Ok(Box::new(move |ctx, caller| {
         ctx.record(
             &caller.name,
-            "reveals.list",
-            status.map_or("any", RevealStatus::as_str),
+            "approvals.list",
+            status.map_or("any", ApprovalStatus::as_str),
         )?;
-        let reveals: Vec<Value> = ctx
+        let requests: Vec<Value> = ctx
             .appender
             .store()
-            .reveals(status)?
+            .approvals(status, None)?
             .iter()
-            .map(reveal_view)
+            .map(approval_view)
             .collect();
-        Ok((StatusCode::OK, json!({ "reveals": reveals })))
+        Ok((StatusCode::OK, json!({ "approvals": requests })))
     }))
 }
 
@@ -607,32 +611,29 @@ struct Decision {
     grant: bool,
 }
 
-/// `POST /api/v1/reveals/{id}/decision`: an approver grants or denies a request.
-pub(crate) fn decide_reveal(reveal_id: i64, body: &[u8]) -> Result<Work, Refusal> {
+/// `POST /api/v1/approvals/{id}/decision`: an approver grants or denies a request.
+pub(crate) fn decide(request_id: i64, body: &[u8]) -> Result<Work, Refusal> {
     let Decision { grant } = json_body(body)?;
     Ok(Box::new(move |ctx, caller| {
         let hours = ctx
             .privacy
-            .map_or(mamori_privacy::RevealRules::default().hours, |p| {
-                p.reveals.hours
+            .map_or(mamori_privacy::ApprovalRules::default().hours, |p| {
+                p.approvals.hours
             });
-        let reveal = ctx.store().decide_reveal(
-            reveal_id,
+        let request = ctx.store().decide_approval(
+            request_id,
             &caller.name,
             grant,
             i64::from(hours) * HOUR_US,
             crate::now_us(),
         )?;
+        let verb = if grant { "grant" } else { "deny" };
         ctx.record(
             &caller.name,
-            if grant {
-                "reveals.grant"
-            } else {
-                "reveals.deny"
-            },
-            &format!("reveal {reveal_id} case {}", reveal.case_id),
+            &format!("{}s.{verb}", request.kind.as_str()),
+            &format!("request {request_id} case {}", request.case_id),
         )?;
-        Ok((StatusCode::OK, reveal_view(&reveal)))
+        Ok((StatusCode::OK, approval_view(&request)))
     }))
 }
 
@@ -649,14 +650,14 @@ pub(crate) fn settings() -> Work {
                     .collect()
             })
             .unwrap_or_default();
-        let rules = privacy.map(|p| p.reveals.clone()).unwrap_or_default();
+        let rules = privacy.map(|p| p.approvals.clone()).unwrap_or_default();
         Ok((
             StatusCode::OK,
             json!({
                 "declared": privacy.is_some(),
                 "purposes": privacy.map(|p| p.purposes.iter().map(|p| p.id.clone()).collect::<Vec<_>>()).unwrap_or_default(),
                 "retention": retention,
-                "reveals": {"dual_control": rules.dual_control, "hours": rules.hours},
+                "approvals": {"dual_control": rules.dual_control, "hours": rules.hours},
                 "sessions": {
                     "idle_minutes": mamori_store::auth::SESSION_IDLE_US / 60_000_000,
                     "max_hours": mamori_store::auth::SESSION_MAX_US / HOUR_US,
@@ -664,4 +665,100 @@ pub(crate) fn settings() -> Work {
             }),
         ))
     })
+}
+
+/// `GET /api/v1/cases/{id}/bundle`: the case's evidence bundle (events as stored, with
+/// inclusion proofs to the latest signed checkpoint, the manifest signed with the events
+/// log's key; docs/evidence.md), for a caller holding a granted export of this case.
+/// Events not yet under a signed checkpoint, or erased by retention, are listed as withheld.
+pub(crate) async fn case_bundle(
+    jobs: SyncSender<Job>,
+    tiles: mamori_ledger::TileReader,
+    method: Method,
+    headers: HeaderMap,
+    case: String,
+) -> Result<Response, Refusal> {
+    let caller = authorise(&jobs, &method, &headers, INVESTIGATORS).await?;
+    let case_id = id(&case, "case")?;
+    let bytes = on_store(&jobs, move |ctx| {
+        let now = crate::now_us();
+        let store = ctx.appender.store();
+        let Some(grant) =
+            store.active_approval(ApprovalKind::Export, case_id, &caller.name, now)?
+        else {
+            return Err(Refusal::new(
+                StatusCode::FORBIDDEN,
+                "exporting a case's evidence needs a granted export request (POST /api/v1/cases/{id}/exports)",
+            ));
+        };
+        let Some(detail) = store.case(case_id)? else {
+            return Err(Refusal::new(StatusCode::NOT_FOUND, "no such case"));
+        };
+        let mut events = Vec::with_capacity(detail.events.len());
+        for &leaf in &detail.events {
+            store.scan_range(leaf..leaf.saturating_add(1), |leaf, _, body| {
+                events.push((leaf, body.map(<[u8]>::to_vec)));
+                Ok::<_, StoreError>(())
+            })?;
+        }
+        let (checkpoint, size) = tiles
+            .latest_checkpoint()
+            .map_err(StoreError::from)?
+            .ok_or_else(|| StoreError::Corrupt("the events log has no checkpoint".into()))?;
+        let (disclosed, withheld) =
+            mamori_ledger::bundle::disclose(events, &checkpoint, size, |index| {
+                tiles.inclusion_proof(index, size)
+            })
+            .map_err(StoreError::from)?;
+        let statement = json!({
+            "case": case_id,
+            "subject": {"person": detail.case.person_id},
+            "events": disclosed.len(),
+            "withheld": withheld,
+            "exported_at": time(now),
+            "exported_by": caller.name,
+            "approval": {
+                "id": grant.id,
+                "purpose": grant.purpose,
+                "justification": grant.justification,
+                "granted_by": grant.decided_by,
+            },
+        });
+        let bytes = mamori_ledger::bundle::build(
+            statement,
+            &checkpoint,
+            &disclosed,
+            ctx.appender.signer(),
+            mamori_ledger::bundle::README,
+        )
+        .map_err(|error| match error {
+            mamori_ledger::bundle::BundleError::TooLarge(_) => {
+                Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
+            }
+            other => StoreError::Corrupt(format!("evidence bundle: {other}")).into(),
+        })?;
+        ctx.record(
+            &caller.name,
+            "cases.export",
+            &format!(
+                "case {case_id}: {} events, request {}",
+                disclosed.len(),
+                grant.id
+            ),
+        )?;
+        Ok(bytes)
+    })
+    .await??;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/zip"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"evidence.zip\"",
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -27,6 +27,7 @@ use mamori_ledger::TileReader;
 use mamori_ledger::tile::{self, TilePath};
 use mamori_privacy::pseudonym::PseudonymKey;
 use mamori_privacy::{Privacy, PrivacyError};
+use mamori_store::ApprovalKind;
 use mamori_store::auth::Role;
 use mamori_store::{Paths, StoreError};
 
@@ -356,15 +357,36 @@ fn handler(route: &openapi::Route) -> Option<MethodRouter<Arc<Served>>> {
         }
         ("post", "/api/v1/cases/{id}/reveals") => {
             api_route(MethodFilter::POST, roles, |path, _, body| {
-                api::request_reveal(api::id(path, "case")?, body)
+                api::request(ApprovalKind::Reveal, api::id(path, "case")?, body)
             })
         }
-        ("get", "/api/v1/reveals") => api_route(MethodFilter::GET, roles, |_, raw, _| {
-            api::reveals(api::query(raw)?)
-        }),
-        ("post", "/api/v1/reveals/{id}/decision") => {
+        ("post", "/api/v1/cases/{id}/exports") => {
             api_route(MethodFilter::POST, roles, |path, _, body| {
-                api::decide_reveal(api::id(path, "reveal request")?, body)
+                api::request(ApprovalKind::Export, api::id(path, "case")?, body)
+            })
+        }
+        ("get", "/api/v1/cases/{id}/bundle") => get(
+            |State(state): State<Arc<Served>>,
+             method: Method,
+             headers: HeaderMap,
+             UrlPath(case): UrlPath<String>| async move {
+                api::case_bundle(
+                    state.jobs.clone(),
+                    state.events.tiles.clone(),
+                    method,
+                    headers,
+                    case,
+                )
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
+            },
+        ),
+        ("get", "/api/v1/approvals") => api_route(MethodFilter::GET, roles, |_, raw, _| {
+            api::approvals(api::query(raw)?)
+        }),
+        ("post", "/api/v1/approvals/{id}/decision") => {
+            api_route(MethodFilter::POST, roles, |path, _, body| {
+                api::decide(api::id(path, "request")?, body)
             })
         }
         ("get", "/api/v1/settings") => {

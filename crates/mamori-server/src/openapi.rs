@@ -25,6 +25,7 @@ pub enum Media {
     Text,
     Html,
     Octets,
+    Zip,
     Ndjson,
     /// No body (`204`).
     Empty,
@@ -294,7 +295,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/api/v1/cases/{id}",
-        summary: "A case with its alerts, events, notes and reveal requests; persons revealed only under the caller's granted reveal.",
+        summary: "A case with its alerts, events, notes and reveal and export requests; persons revealed only under the caller's granted reveal.",
         access: Access::Roles(api::INVESTIGATORS),
         parameters: &[CASE_ID],
         body: None,
@@ -346,25 +347,35 @@ pub const ROUTES: &[Route] = &[
         summary: "Asks to see who is behind the case's pseudonyms, for a declared purpose with a written justification; under dual control an approver decides.",
         access: Access::Roles(api::INVESTIGATORS),
         parameters: &[CASE_ID],
-        body: Some(Media::Json(schema::new_reveal)),
+        body: Some(Media::Json(schema::new_request)),
+        responses: REQUEST_RESPONSES,
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/cases/{id}/exports",
+        summary: "Asks to export the case's evidence bundle, for a declared purpose with a written justification; under dual control an approver decides.",
+        access: Access::Roles(api::INVESTIGATORS),
+        parameters: &[CASE_ID],
+        body: Some(Media::Json(schema::new_request)),
+        responses: REQUEST_RESPONSES,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/cases/{id}/bundle",
+        summary: "The case's evidence bundle: its events as stored, with inclusion proofs to the latest signed checkpoint and a signed manifest (docs/evidence.md); needs the caller's granted export.",
+        access: Access::Roles(api::INVESTIGATORS),
+        parameters: &[CASE_ID],
+        body: None,
         responses: &[
-            (
-                201,
-                "Requested (or granted, without dual control).",
-                Media::Json(schema::reveal),
-            ),
+            (200, "The bundle (ZIP).", Media::Zip),
             (404, "No such case.", ERROR),
-            (
-                422,
-                "No justification, or a purpose that is not declared.",
-                ERROR,
-            ),
+            (422, "Too many events for one bundle.", ERROR),
         ],
     },
     Route {
         method: "get",
-        path: "/api/v1/reveals",
-        summary: "Reveal requests, newest first.",
+        path: "/api/v1/approvals",
+        summary: "Reveal and export requests, newest first.",
         access: Access::Roles(api::APPROVERS),
         parameters: &[(
             "status",
@@ -373,17 +384,17 @@ pub const ROUTES: &[Route] = &[
             "`pending`, `granted` or `denied`.",
         )],
         body: None,
-        responses: &[(200, "The requests.", Media::Json(schema::reveals))],
+        responses: &[(200, "The requests.", Media::Json(schema::approvals))],
     },
     Route {
         method: "post",
-        path: "/api/v1/reveals/{id}/decision",
-        summary: "Grants or denies a pending reveal request; nobody decides their own.",
+        path: "/api/v1/approvals/{id}/decision",
+        summary: "Grants or denies a pending reveal or export request; nobody decides their own.",
         access: Access::Roles(api::APPROVERS),
         parameters: &[("id", "path", "integer", "The request's id.")],
         body: Some(Media::Json(schema::decision)),
         responses: &[
-            (200, "Decided.", Media::Json(schema::reveal)),
+            (200, "Decided.", Media::Json(schema::approval)),
             (404, "No such request.", ERROR),
             (422, "Decided already, or the caller asked for it.", ERROR),
         ],
@@ -391,7 +402,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/api/v1/settings",
-        summary: "The configuration in force: purposes, retention periods, reveal rules, session lifetimes.",
+        summary: "The configuration in force: purposes, retention periods, approval rules, session lifetimes.",
         access: Access::Roles(api::ADMINS),
         parameters: &[],
         body: None,
@@ -418,6 +429,19 @@ pub const ROUTES: &[Route] = &[
 ];
 
 const ERROR: Media = Media::Json(schema::error);
+const REQUEST_RESPONSES: &[(u16, &str, Media)] = &[
+    (
+        201,
+        "Requested (or granted, without dual control).",
+        Media::Json(schema::approval),
+    ),
+    (404, "No such case.", ERROR),
+    (
+        422,
+        "No justification, or a purpose that is not declared.",
+        ERROR,
+    ),
+];
 const TILE_PATH: (&str, &str, &str, &str) = (
     "path",
     "path",
@@ -459,6 +483,7 @@ fn media_type(media: Media) -> Option<&'static str> {
         Media::Text => Some("text/plain"),
         Media::Html => Some("text/html"),
         Media::Octets => Some("application/octet-stream"),
+        Media::Zip => Some("application/zip"),
         Media::Ndjson => Some("application/x-ndjson"),
         Media::Empty => None,
         Media::Json(_) => Some("application/json"),
@@ -550,7 +575,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Mamori",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Mamori's server: event ingest for agents, alerts, persons and cases under pseudonyms, reveals, the access log, the ledgers' tiles, the transparency page (docs/api.md).",
+            "description": "Mamori's server: event ingest for agents, alerts, persons and cases under pseudonyms, reveals and evidence exports under dual control, the access log, the ledgers' tiles, the transparency page (docs/api.md).",
         },
         "paths": paths,
         "components": {
@@ -756,7 +781,7 @@ mod schema {
         let mut schema = case_summary();
         let required = schema["required"].as_array().cloned().unwrap_or_default();
         let mut required: Vec<Value> = required;
-        required.extend(["alerts", "events", "notes", "reveals"].map(Value::from));
+        required.extend(["alerts", "events", "notes", "approvals"].map(Value::from));
         schema["required"] = Value::Array(required);
         schema["properties"]["alerts"] = json!({"type": "array", "items": alert()});
         schema["properties"]["events"] = json!({"type": "array", "items": {"type": "integer"}});
@@ -764,7 +789,7 @@ mod schema {
             &["id", "author", "time", "text"],
             json!({"id": {"type": "integer"}, "author": {"type": "string"}, "time": {"type": TIME}, "text": {"type": "string"}}),
         )});
-        schema["properties"]["reveals"] = json!({"type": "array", "items": reveal()});
+        schema["properties"]["approvals"] = json!({"type": "array", "items": approval()});
         schema
     }
 
@@ -807,7 +832,7 @@ mod schema {
         )
     }
 
-    pub fn new_reveal() -> Value {
+    pub fn new_request() -> Value {
         let mut schema = object(
             &["purpose", "justification"],
             json!({
@@ -819,7 +844,7 @@ mod schema {
         schema
     }
 
-    pub fn reveal() -> Value {
+    pub fn approval() -> Value {
         object(
             &[
                 "id",
@@ -845,8 +870,8 @@ mod schema {
         )
     }
 
-    pub fn reveals() -> Value {
-        list("reveals", reveal())
+    pub fn approvals() -> Value {
+        list("approvals", approval())
     }
 
     pub fn decision() -> Value {
@@ -857,7 +882,7 @@ mod schema {
 
     pub fn settings() -> Value {
         object(
-            &["declared", "purposes", "retention", "reveals", "sessions"],
+            &["declared", "purposes", "retention", "approvals", "sessions"],
             json!({
                 "declared": {"type": "boolean"},
                 "purposes": {"type": "array", "items": {"type": "string"}},
@@ -867,7 +892,7 @@ mod schema {
                            "retention_days": {"type": "integer"},
                            "kinds": {"type": "array", "items": {"type": "string"}}}),
                 )},
-                "reveals": object(&["dual_control", "hours"], json!({
+                "approvals": object(&["dual_control", "hours"], json!({
                     "dual_control": {"type": "boolean"}, "hours": {"type": "integer"}})),
                 "sessions": object(&["idle_minutes", "max_hours"], json!({
                     "idle_minutes": {"type": "integer"}, "max_hours": {"type": "integer"}})),

@@ -367,6 +367,7 @@ impl DataDir {
                 store: &mut *store,
                 tiles: sender,
                 access,
+                signer,
             };
             let worked = work(&mut appender);
             // Closing the channel lets the ledger thread finish what is queued, then stop.
@@ -587,9 +588,15 @@ pub struct Appender<'a> {
     store: &'a mut EventStore,
     tiles: SyncSender<Vec<Hash>>,
     access: &'a mut AccessLedger,
+    signer: &'a Signer,
 }
 
 impl Appender<'_> {
+    /// The events log's signing key (for signing evidence manifests).
+    pub fn signer(&self) -> &Signer {
+        self.signer
+    }
+
     /// The store being appended to, for reads between batches (e.g. checking a token).
     pub fn store(&self) -> &EventStore {
         self.store

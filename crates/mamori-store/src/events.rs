@@ -179,7 +179,7 @@ impl EventStore {
         tx.execute_batch(crate::cases::SCHEMA)?;
         tx.execute_batch(crate::access::SCHEMA)?;
         tx.execute_batch(crate::auth::SCHEMA)?;
-        tx.execute_batch(crate::reveals::SCHEMA)?;
+        tx.execute_batch(crate::approvals::SCHEMA)?;
         tx.commit()?;
         let version: Option<String> = conn
             .query_row(

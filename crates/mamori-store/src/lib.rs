@@ -40,6 +40,7 @@
 
 mod access;
 mod alerts;
+mod approvals;
 pub mod auth;
 mod bodies;
 mod cases;
@@ -49,18 +50,19 @@ mod findings;
 mod people;
 mod postings;
 mod retention;
-mod reveals;
 mod upgrade;
 
 pub use access::AccessRecord;
 pub use alerts::{Alert, AlertFilter, AlertStatus, Level, NewAlert};
+pub use approvals::{
+    Approval, ApprovalKind, ApprovalRequest, ApprovalStatus, MIN_JUSTIFICATION_CHARS,
+};
 pub use cases::{Case, CaseDetail, CaseNote, CaseOutcome, CaseStatus};
 pub use datadir::{Appender, DataDir, Paths, VerifyError, VerifyReport};
 pub use events::{BatchOutcome, EventStore, NewEvent, StoredEvent};
 pub use findings::{RiskDay, RuleFinding, day_of};
 pub use people::PeopleOutcome;
 pub use retention::Purged;
-pub use reveals::{MIN_JUSTIFICATION_CHARS, Reveal, RevealRequest, RevealStatus};
 
 /// Errors of the store and the data directory.
 #[derive(Debug, thiserror::Error)]

@@ -643,8 +643,10 @@ fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 pub fn access_log(data_dir: &Path, limit: usize, json: bool) -> anyhow::Result<ExitCode> {
-    let data = DataDir::open(data_dir)?;
-    let records = data.store().access_log(limit)?;
+    let mut session = Session::open(data_dir)?;
+    // Reading the log is itself recorded, before the records are shown.
+    session.record("access_log.read", &format!("latest {limit}"))?;
+    let records = session.store().access_log(limit)?;
     if json {
         println!("{}", json!({ "access": records }));
         return Ok(ExitCode::SUCCESS);

@@ -4,14 +4,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use mamori_ledger::bundle::{self, Disclosed};
+use mamori_ledger::bundle;
 use mamori_ledger::checkpoint::Checkpoint;
-use mamori_ledger::proof::TlogProof;
-use mamori_store::DataDir;
 
 use crate::BadInput;
-
-const VERIFY_MD: &str = include_str!("evidence_verify.md");
 
 pub fn export(
     data_dir: &Path,
@@ -25,7 +21,9 @@ pub fn export(
     if from_time >= to_time {
         return Err(BadInput(format!("--from {from} is not before --to {to}")).into());
     }
-    let mut data = DataDir::open(data_dir)?;
+    let mut session = crate::cases::Session::open(data_dir)?;
+    let actor = session.actor().to_string();
+    let data = session.data();
     // Every export is covered by a fresh checkpoint of the whole log.
     let checkpoint = data.checkpoint()?;
     let tree = Checkpoint::parse(&mamori_ledger::note::open(&checkpoint, &data.verifier())?)?;
@@ -44,25 +42,14 @@ pub fn export(
         )?);
     }
     found.sort_by_key(|event| event.leaf_index);
-    let mut disclosed = Vec::with_capacity(found.len());
-    let mut withheld = Vec::new();
-    for event in found {
-        let Some(json) = event.json else {
-            withheld.push(event.leaf_index);
-            continue;
-        };
-        let hashes = data.log().inclusion_proof(event.leaf_index, tree.size)?;
-        disclosed.push(Disclosed {
-            index: event.leaf_index,
-            data: json,
-            proof: TlogProof {
-                extra: None,
-                index: event.leaf_index,
-                hashes,
-                checkpoint: checkpoint.clone(),
-            },
-        });
-    }
+    let (disclosed, withheld) = bundle::disclose(
+        found
+            .into_iter()
+            .map(|event| (event.leaf_index, event.json)),
+        &checkpoint,
+        tree.size,
+        |index| data.log().inclusion_proof(index, tree.size),
+    )?;
     let statement = serde_json::json!({
         "subject": { "person": person, "accounts": accounts },
         "from": from_time.to_string(),
@@ -73,8 +60,18 @@ pub fn export(
         "exported_by": format!("mamori {}", env!("CARGO_PKG_VERSION")),
     });
     let signer = data.signer();
-    let bytes = bundle::build(statement, &checkpoint, &disclosed, signer, VERIFY_MD)?;
+    let bytes = bundle::build(statement, &checkpoint, &disclosed, signer, bundle::README)?;
     write_private(out, &bytes)?;
+    // Recorded once the bundle exists: an export that failed disclosed nothing.
+    data.record_access(
+        &actor,
+        "evidence.export",
+        &format!(
+            "{person} {from_time}..{to_time}: {} events",
+            disclosed.len()
+        ),
+        crate::cases::now_us(),
+    )?;
     if json {
         let summary = serde_json::json!({
             "out": out,

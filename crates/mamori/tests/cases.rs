@@ -253,8 +253,9 @@ fn alerts_become_a_confirmed_case_and_every_access_is_logged() {
             "alerts.dismiss",
             "alerts.list",
             "scores.export",
+            "access_log.read",
         ]
     );
     assert_eq!(records[records.len() - 4]["target"], "case 1 (alerts 1)");
-    assert_eq!(records[1]["target"], "status=dismissed");
+    assert_eq!(records[2]["target"], "status=dismissed");
 }

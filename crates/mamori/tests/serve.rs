@@ -529,7 +529,12 @@ fn every_route_answers_every_role_as_its_description_says() {
                 let ok = match admitted {
                     // A tile or checkpoint may not exist yet; a sign-in needs a body.
                     None => [200, 400, 404].contains(&status),
-                    Some(true) => ![401, 403].contains(&status) && status < 500,
+                    // (An export bundle also needs a granted export request.)
+                    Some(true) => {
+                        status != 401
+                            && (status != 403 || path.ends_with("/bundle"))
+                            && status < 500
+                    }
                     Some(false) if matches!(who.as_str(), "stranger" | "nobody") => status == 401,
                     Some(false) => status == 403,
                 };
@@ -969,7 +974,7 @@ fn persons_appear_under_pseudonyms_until_an_approved_reveal_for_the_case() {
         api(&url, &investigator, "GET", &case_path, &null).1["revealed"],
         false
     );
-    let decision = format!("/api/v1/reveals/{}/decision", request["id"]);
+    let decision = format!("/api/v1/approvals/{}/decision", request["id"]);
     assert_eq!(
         api(
             &url,
@@ -985,13 +990,14 @@ fn persons_appear_under_pseudonyms_until_an_approved_reveal_for_the_case() {
         &url,
         &approver,
         "GET",
-        "/api/v1/reveals?status=pending",
+        "/api/v1/approvals?status=pending",
         &null,
     );
     assert_eq!(
-        (status, pending["reveals"].as_array().unwrap().len()),
+        (status, pending["approvals"].as_array().unwrap().len()),
         (200, 1)
     );
+    assert_eq!(pending["approvals"][0]["kind"], "reveal");
     let (status, granted) = api(
         &url,
         &approver,
@@ -1028,6 +1034,62 @@ fn persons_appear_under_pseudonyms_until_an_approved_reveal_for_the_case() {
     let (_, alerts) = api(&url, &investigator, "GET", "/api/v1/alerts", &null);
     assert!(!names_tanaka(&alerts.to_string()), "{alerts}");
 
+    // Exporting the case's evidence takes a granted export request of its own.
+    let bundle_path = format!("{case_path}/bundle");
+    let bearer = format!("Bearer {investigator}");
+    let get_bundle = || {
+        http(
+            &format!("{url}{bundle_path}"),
+            "GET",
+            &[("Authorization", bearer.as_str())],
+            &[],
+        )
+    };
+    assert_eq!(get_bundle().0, 403, "a reveal is not an export");
+    let (status, export) = api(
+        &url,
+        &investigator,
+        "POST",
+        &format!("{case_path}/exports"),
+        &serde_json::json!({"purpose": "incident-investigation", "justification": "evidence for the disciplinary committee"}),
+    );
+    assert_eq!(
+        (status, export["kind"].as_str()),
+        (201, Some("export")),
+        "{export}"
+    );
+    assert_eq!(get_bundle().0, 403, "pending");
+    let decision = format!("/api/v1/approvals/{}/decision", export["id"]);
+    assert_eq!(
+        api(
+            &url,
+            &approver,
+            "POST",
+            &decision,
+            &serde_json::json!({"grant": true})
+        )
+        .0,
+        200
+    );
+    let (status, head, bundle) = get_bundle();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bundle));
+    assert!(head.contains("application/zip"), "{head}");
+    let file = env.dir.path().join("case.zip");
+    std::fs::write(&file, &bundle).unwrap();
+    let vkey = env.data().join("keys/events.vkey");
+    let out = env.run(&[
+        "--json",
+        "evidence",
+        "verify",
+        file.to_str().unwrap(),
+        "--key",
+        vkey.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let verified: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(verified["events"], 3, "{verified}");
+    assert_eq!(verified["statement"]["approval"]["granted_by"], "ueda");
+
     // Every read and decision is in the access log, read back by the auditor.
     let (_, log) = api(&url, &auditor, "GET", "/api/v1/access-log?limit=100", &null);
     let actions: Vec<&str> = log["access"]
@@ -1042,8 +1104,11 @@ fn persons_appear_under_pseudonyms_until_an_approved_reveal_for_the_case() {
         "cases.open",
         "cases.show",
         "reveals.request",
-        "reveals.list",
+        "approvals.list",
         "reveals.grant",
+        "exports.request",
+        "exports.grant",
+        "cases.export",
         "cases.events",
         "access_log.read",
     ] {

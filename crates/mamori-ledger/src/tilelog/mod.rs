@@ -34,8 +34,8 @@ use crate::{Hash, LedgerError};
 
 pub(crate) use files::read_bounded;
 use files::{clear_dir, read_optional, write_atomic};
-use packed::PackedFiles;
 pub(crate) use packed::{Packed, STORED_LEVELS, level_len, slot, stored_levels};
+use packed::{PackedFiles, PackedRecords};
 use reader::LogReader;
 pub use served::TileReader;
 pub(crate) use state::State;

@@ -14,6 +14,7 @@
 //! cut back. Why not one file per tile: creating files costs far more than writing them (on
 //! ext4 about 1 ms each, two per 256 entries), and a log of 100 M entries would need 800,000.
 
+use std::cell::OnceCell;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
@@ -95,6 +96,15 @@ impl Packed {
     }
 }
 
+/// Positioned reads of records of the packed files, from whichever handles the reader holds.
+pub(crate) trait PackedRecords {
+    /// Read `out.len() / 32` records of `packed` from record `first`.
+    fn read(&self, packed: Packed, first: u64, out: &mut [u8]) -> Result<(), LedgerError>;
+
+    /// The log directory, for error messages.
+    fn dir(&self) -> &Path;
+}
+
 /// The open packed files of a log, for writing and positioned reads.
 #[derive(Debug)]
 pub(crate) struct PackedFiles {
@@ -167,12 +177,6 @@ impl PackedFiles {
         Ok(())
     }
 
-    /// Read `out.len() / 32` records of `packed` from record `first`.
-    pub fn read(&self, packed: Packed, first: u64, out: &mut [u8]) -> Result<(), LedgerError> {
-        read_exact_at(&self.files[packed.index()], out, first * HASH_SIZE as u64)
-            .map_err(LedgerError::io(&self.path(packed)))
-    }
-
     /// fsync (data only) every file written since the last call.
     pub fn sync_written(&mut self) -> Result<(), LedgerError> {
         for packed in Packed::all() {
@@ -204,6 +208,57 @@ impl PackedFiles {
 
     fn path(&self, packed: Packed) -> PathBuf {
         self.dir.join(packed.relative_path())
+    }
+}
+
+impl PackedRecords for PackedFiles {
+    fn read(&self, packed: Packed, first: u64, out: &mut [u8]) -> Result<(), LedgerError> {
+        read_exact_at(&self.files[packed.index()], out, first * HASH_SIZE as u64)
+            .map_err(LedgerError::io(&self.path(packed)))
+    }
+
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// The packed files of a log directory opened read-only, each on first use: for readers that
+/// take no lock and run beside the process that appends ([`super::TileReader`]). Callers read
+/// only records of a tree size that is committed, so every read lies within the files.
+#[derive(Debug)]
+pub(crate) struct PackedDir<'a> {
+    dir: &'a Path,
+    /// Indexed by [`Packed::index`].
+    files: [OnceCell<File>; 1 + STORED_LEVELS],
+}
+
+impl<'a> PackedDir<'a> {
+    pub fn new(dir: &'a Path) -> Self {
+        PackedDir {
+            dir,
+            files: std::array::from_fn(|_| OnceCell::new()),
+        }
+    }
+
+    fn file(&self, packed: Packed) -> Result<&File, LedgerError> {
+        let cell = &self.files[packed.index()];
+        if let Some(file) = cell.get() {
+            return Ok(file);
+        }
+        let path = self.dir.join(packed.relative_path());
+        let file = File::open(&path).map_err(LedgerError::io(&path))?;
+        Ok(cell.get_or_init(|| file))
+    }
+}
+
+impl PackedRecords for PackedDir<'_> {
+    fn read(&self, packed: Packed, first: u64, out: &mut [u8]) -> Result<(), LedgerError> {
+        read_exact_at(self.file(packed)?, out, first * HASH_SIZE as u64)
+            .map_err(|e| LedgerError::io(&self.dir.join(packed.relative_path()))(e))
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir
     }
 }
 
