@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use mamori_privacy::pseudonym::{Directory, PseudonymKey, Pseudonymiser};
 use mamori_store::{
     Alert, AlertFilter, AlertStatus, CaseOutcome, CaseStatus, DataDir, EventStore, Level,
     StoreError,
@@ -115,10 +116,18 @@ pub enum CasesCommand {
 
 #[derive(clap::Subcommand)]
 pub enum ScoresCommand {
-    /// Every stored person-day as CSV: person,day,score,level.
+    /// Every stored person-day as CSV: person,day,score,level, persons under their
+    /// pseudonyms (as the API shows them) unless `--identified`.
     Export {
         #[arg(long)]
         out: PathBuf,
+        /// Write person ids instead of pseudonyms (recorded as such in the access log).
+        #[arg(long)]
+        identified: bool,
+        /// The pseudonym key (default: `keys/pseudonym.key` in the data directory, created
+        /// on first use); the same key as `mamori serve` gives the same pseudonyms.
+        #[arg(long)]
+        pseudonym_key: Option<PathBuf>,
     },
 }
 
@@ -576,10 +585,28 @@ fn show(session: &mut Session, id: i64, lang: Lang, json: bool) -> anyhow::Resul
 }
 
 pub fn scores(data_dir: &Path, command: ScoresCommand, json: bool) -> anyhow::Result<ExitCode> {
-    let ScoresCommand::Export { out } = command;
+    let ScoresCommand::Export {
+        out,
+        identified,
+        pseudonym_key,
+    } = command;
+    let names = if identified {
+        None
+    } else {
+        let key = pseudonym_key.unwrap_or_else(|| data_dir.join("keys").join("pseudonym.key"));
+        let key = PseudonymKey::load_or_create(&key).map_err(crate::privacy_error)?;
+        // Only person ids are written: no directory of names is needed.
+        let directory = Directory::new(&[]).map_err(crate::privacy_error)?;
+        Some(Pseudonymiser::new(&key, &directory))
+    };
     let mut session = Session::open(data_dir)?;
-    let rows = export_scores(session.store(), &out)?;
-    session.record("scores.export", &out.display().to_string())?;
+    let rows = export_scores(session.store(), &out, names.as_ref())?;
+    let target = format!(
+        "{}{}",
+        out.display(),
+        if identified { " (identified)" } else { "" }
+    );
+    session.record("scores.export", &target)?;
     print_done(json, json!({"out": out, "rows": rows}), || {
         format!("{rows} rows written to {}", out.display())
     });
@@ -588,7 +615,11 @@ pub fn scores(data_dir: &Path, command: ScoresCommand, json: bool) -> anyhow::Re
 
 /// Streams every stored person-day to `out` as CSV; returns the rows written. The file is
 /// readable by its owner only (it is personal data) and appears whole or not at all.
-fn export_scores(store: &EventStore, out: &Path) -> anyhow::Result<u64> {
+fn export_scores(
+    store: &EventStore,
+    out: &Path,
+    names: Option<&Pseudonymiser>,
+) -> anyhow::Result<u64> {
     let dir = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -605,10 +636,14 @@ fn export_scores(store: &EventStore, out: &Path) -> anyhow::Result<u64> {
     // A day outside the calendar is a damaged row; it is reported, not skipped.
     store.for_each_score(|person, day, score, level| {
         let day = day_text(day).map_err(|e| StoreError::Corrupt(format!("{person}: {e}")))?;
+        let person = match names {
+            Some(names) => std::borrow::Cow::Owned(names.person(person)),
+            None => std::borrow::Cow::Borrowed(person),
+        };
         writeln!(
             writer,
             "{},{day},{},{}",
-            csv_field(person),
+            csv_field(&person),
             score_text(score),
             level.map_or("", Level::as_str)
         )

@@ -323,7 +323,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// A wrong privacy configuration is the user's to fix (exit code 2).
-fn privacy_error(error: mamori_privacy::PrivacyError) -> anyhow::Error {
+pub(crate) fn privacy_error(error: mamori_privacy::PrivacyError) -> anyhow::Error {
     match error {
         mamori_privacy::PrivacyError::Config(message) => BadInput(message).into(),
         other => other.into(),

@@ -212,7 +212,31 @@ fn alerts_become_a_confirmed_case_and_every_access_is_logged() {
             .unwrap();
     }
     let out = env.dir.path().join("scores.csv");
+    // Persons are pseudonyms by default, the same in every export.
     let exported = env.json(&["scores", "export", "--out", out.to_str().unwrap()]);
+    assert_eq!(exported["rows"], 3);
+    let pseudonymised = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        !pseudonymised.contains("P1,") && !pseudonymised.contains("P2,"),
+        "{pseudonymised}"
+    );
+    let first: Vec<&str> = pseudonymised
+        .lines()
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert!(
+        first[1].starts_with("P-") && first[1] == first[2] && first[2] != first[3],
+        "{first:?}"
+    );
+    env.json(&["scores", "export", "--out", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), pseudonymised);
+    let exported = env.json(&[
+        "scores",
+        "export",
+        "--identified",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(exported["rows"], 3);
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
@@ -253,9 +277,12 @@ fn alerts_become_a_confirmed_case_and_every_access_is_logged() {
             "alerts.dismiss",
             "alerts.list",
             "scores.export",
+            "scores.export",
+            "scores.export",
             "access_log.read",
         ]
     );
+    assert!(records[1]["target"].as_str().unwrap().ends_with("(identified)"));
     assert_eq!(records[records.len() - 4]["target"], "case 1 (alerts 1)");
-    assert_eq!(records[2]["target"], "status=dismissed");
+    assert_eq!(records[4]["target"], "status=dismissed");
 }
