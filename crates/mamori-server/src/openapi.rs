@@ -40,7 +40,8 @@ pub struct Route {
     pub path: &'static str,
     pub summary: &'static str,
     pub access: Access,
-    /// Query or path parameters: name, location (`query`, `path`), JSON type, description.
+    /// Query or path parameters: name, location (`query`, `path`), type (`string`,
+    /// `integer` from 1, `leaf` from 0), description.
     pub parameters: &'static [(&'static str, &'static str, &'static str, &'static str)],
     /// The request body, if it takes one.
     pub body: Option<Media>,
@@ -236,6 +237,12 @@ pub const ROUTES: &[Route] = &[
             ),
             ("from", "query", "string", "From this time (RFC 3339)."),
             ("to", "query", "string", "Before this time (RFC 3339)."),
+            (
+                "after",
+                "query",
+                "leaf",
+                "Only events after this leaf: the previous page's `next_after`.",
+            ),
             LIMIT,
         ],
         body: None,
@@ -517,10 +524,12 @@ pub fn document() -> Value {
                 .parameters
                 .iter()
                 .map(|(name, location, kind, description)| {
-                    let mut schema = json!({"type": kind});
-                    if *kind == "integer" {
-                        schema["minimum"] = json!(1);
-                    }
+                    // Ids and counts start at 1, ledger leaves at 0.
+                    let schema = match *kind {
+                        "integer" => json!({"type": "integer", "minimum": 1}),
+                        "leaf" => json!({"type": "integer", "minimum": 0}),
+                        other => json!({"type": other}),
+                    };
                     json!({
                         "name": name,
                         "in": location,
@@ -719,9 +728,10 @@ mod schema {
 
     pub fn person_events() -> Value {
         let mut schema = list("events", event_view());
-        schema["required"] = json!(["person", "events", "more"]);
+        schema["required"] = json!(["person", "events", "more", "next_after"]);
         schema["properties"]["person"] = json!({"type": "string"});
         schema["properties"]["more"] = json!({"type": "boolean"});
+        schema["properties"]["next_after"] = nullable("integer");
         schema
     }
 

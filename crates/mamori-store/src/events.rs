@@ -487,8 +487,12 @@ impl EventStore {
         self.events_by(Dimension::Kind, kind, from_us, to_us)
     }
 
-    /// Reads the posting rows of `name` that overlap the range and the event rows not in
-    /// postings yet, then the events they list.
+    /// The leaves of one account's events within `[from_us, to_us)`, ascending, from the
+    /// postings alone (no event is read): for paging through a long history.
+    pub fn leaves_of_account(&self, account: &str, from_us: i64, to_us: i64) -> Result<Vec<u64>> {
+        self.leaves_by(Dimension::Account, account, from_us, to_us)
+    }
+
     fn events_by(
         &self,
         dimension: Dimension,
@@ -496,6 +500,19 @@ impl EventStore {
         from_us: i64,
         to_us: i64,
     ) -> Result<Vec<StoredEvent>> {
+        let leaves = self.leaves_by(dimension, name, from_us, to_us)?;
+        self.events_at(&leaves)
+    }
+
+    /// Reads the posting rows of `name` that overlap the range and the event rows not in
+    /// postings yet: the leaves they list, ascending.
+    fn leaves_by(
+        &self,
+        dimension: Dimension,
+        name: &str,
+        from_us: i64,
+        to_us: i64,
+    ) -> Result<Vec<u64>> {
         // Read first: a flush by another connection in between only lists leaves twice.
         let unwritten_from = sql_int(postings_through(&self.conn)?)?;
         let mut rows = self.conn.prepare_cached(
@@ -524,10 +541,13 @@ impl EventStore {
             Dimension::Account => "account_id",
             Dimension::Kind => "kind_id",
         };
+        // `+time_us`: the rows after the postings are found by their leaf range; left free,
+        // SQLite picked the time index and read every event of the range instead (40 ms
+        // a query on 1.3 M events, whatever the account).
         let mut unwritten = self.conn.prepare_cached(&format!(
             "SELECT leaf_index FROM events
              WHERE leaf_index >= ?1 AND {column} = (SELECT id FROM names WHERE name = ?2)
-               AND time_us >= ?3 AND time_us < ?4"
+               AND +time_us >= ?3 AND +time_us < ?4"
         ))?;
         let mut found = unwritten.query(params![unwritten_from, name, from_us, to_us])?;
         while let Some(row) = found.next()? {
@@ -535,14 +555,25 @@ impl EventStore {
         }
         leaves.sort_unstable();
         leaves.dedup();
+        leaves
+            .into_iter()
+            .map(|leaf: i64| {
+                u64::try_from(leaf)
+                    .map_err(|_| StoreError::Corrupt(format!("negative leaf {leaf} in postings")))
+            })
+            .collect()
+    }
+
+    /// The stored events at `leaves`, in that order.
+    pub fn events_at(&self, leaves: &[u64]) -> Result<Vec<StoredEvent>> {
         let mut event = self.conn.prepare_cached(&format!(
             "SELECT {ROW_COLUMNS} FROM events WHERE leaf_index = ?1"
         ))?;
         // Exact reads: the events of one account or kind are scattered through the file.
         let mut window = self.bodies.window(0);
         let mut events = Vec::with_capacity(leaves.len());
-        for leaf in leaves {
-            let mut rows = event.query([leaf])?;
+        for &leaf in leaves {
+            let mut rows = event.query([sql_int(leaf)?])?;
             let row = rows.next()?.ok_or_else(|| {
                 StoreError::Corrupt(format!("leaf {leaf}: listed by postings but not stored"))
             })?;

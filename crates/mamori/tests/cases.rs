@@ -282,7 +282,12 @@ fn alerts_become_a_confirmed_case_and_every_access_is_logged() {
             "access_log.read",
         ]
     );
-    assert!(records[1]["target"].as_str().unwrap().ends_with("(identified)"));
+    assert!(
+        records[1]["target"]
+            .as_str()
+            .unwrap()
+            .ends_with("(identified)")
+    );
     assert_eq!(records[records.len() - 4]["target"], "case 1 (alerts 1)");
     assert_eq!(records[4]["target"], "status=dismissed");
 }

@@ -895,6 +895,40 @@ fn persons_appear_under_pseudonyms_until_an_approved_reveal_for_the_case() {
     assert_eq!(events["events"].as_array().unwrap().len(), 3, "{events}");
     assert!(!names_tanaka(&events.to_string()), "{events}");
     assert_eq!(events["events"][0]["event"]["kind"], "file.copy");
+    // Pages: two events, then the one after them.
+    let (_, page) = api(
+        &url,
+        &analyst,
+        "GET",
+        &format!("/api/v1/persons/{person}/events?limit=2"),
+        &null,
+    );
+    assert_eq!(
+        (
+            page["events"].as_array().unwrap().len(),
+            page["more"].as_bool()
+        ),
+        (2, Some(true)),
+        "{page}"
+    );
+    let next = page["next_after"].as_u64().unwrap();
+    let (_, rest) = api(
+        &url,
+        &analyst,
+        "GET",
+        &format!("/api/v1/persons/{person}/events?limit=2&after={next}"),
+        &null,
+    );
+    assert_eq!(
+        (
+            rest["events"].as_array().unwrap().len(),
+            rest["more"].as_bool()
+        ),
+        (1, Some(false)),
+        "{rest}"
+    );
+    assert!(rest["next_after"].is_null());
+    assert_eq!(rest["events"][0]["leaf"], events["events"][2]["leaf"]);
     // The same person is the same pseudonym everywhere, and an unknown one is not found.
     let (_, again) = api(&url, &investigator, "GET", "/api/v1/alerts", &null);
     assert_eq!(again["alerts"][0]["person"], person.as_str());
