@@ -1,12 +1,19 @@
-//! `mamori serve`: the JSON API, the static C2SP tile API of the events log, `/healthz`, event ingest for
-//! agents (`POST /api/v1/events`, module `events`) and the employees' transparency page
-//! (`GET /transparency`, module `transparency`), all described at `GET /api/v1/openapi.json`
-//! (module `openapi`, from which the router is built); one log line per request.
+//! `mamori serve`: everything Mamori answers over HTTP(S), described at
+//! `GET /api/v1/openapi.json` (module `openapi`, from which the router is built), one log line
+//! per request, never with a path, query or header in it.
 //!
-//! Tiles are cut out of the ledger's packed files ([`TileReader`]), and only for the tree of
-//! the latest signed checkpoint: a tile is never served before a checkpoint commits to it. A
-//! request path is accepted only when it parses as a canonical tile path, and it is only ever
-//! turned into numbers, so no request can name a file.
+//! - `store`: the one thread that owns the data directory; every handler hands it jobs.
+//! - `auth`: bearer tokens, browser sessions with CSRF tokens, the sign-in routes and limit.
+//! - `api` and `names`: alerts, persons, cases, reveals and evidence exports, pseudonymised
+//!   unless revealed, every read written to the access ledger before it is answered.
+//! - `ingest`: `POST /api/v1/events` for agents.
+//! - `transparency`: the employees' page; `tls`: rustls when a certificate is configured.
+//!
+//! Tiles of both ledgers (`/tlog/events/…`, `/tlog/access/…`) are cut out of the packed
+//! files ([`TileReader`]), and only for the tree of the latest signed checkpoint: a tile is
+//! never served before a checkpoint commits to it. A request path is accepted only when it
+//! parses as a canonical tile path, and it is only ever turned into numbers, so no request can
+//! name a file.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
