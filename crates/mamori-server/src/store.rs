@@ -5,11 +5,11 @@
 //! many clients there are.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mamori_store::{Appender, DataDir, NewEvent, StoreError};
+use mamori_store::{ACCESS_SIGN_EVERY, Appender, DataDir, NewEvent, StoreError};
 use tokio::sync::oneshot;
 
 /// Jobs waiting for the store before senders are told to come back later.
@@ -62,11 +62,12 @@ pub fn own_store(
     mut names: crate::names::Names,
 ) -> Result<(), crate::ServeError> {
     data.store().sync_every_commit()?;
-    let mut retention_due = std::time::Instant::now();
+    let mut retention_due = Instant::now();
+    let mut idle_since = Instant::now();
     data.append_pipelined(mamori_ingest::CHECKPOINT_INTERVAL, |appender| {
         loop {
             if let Some(privacy) = &privacy
-                && std::time::Instant::now() >= retention_due
+                && Instant::now() >= retention_due
             {
                 retention_due += RETENTION_EVERY;
                 let now = crate::now_us();
@@ -76,12 +77,19 @@ pub fn own_store(
                     Err(error) => tracing::error!(%error, "retention"),
                 }
             }
-            let job = match jobs.recv_timeout(IDLE) {
-                Ok(job) => job,
+            // Reads recorded in the last second get their signed checkpoint once it is due.
+            appender.sign_access_if_due()?;
+            let job = match jobs.recv_timeout(ACCESS_SIGN_EVERY) {
+                Ok(job) => {
+                    idle_since = Instant::now();
+                    job
+                }
                 Err(RecvTimeoutError::Timeout) => {
                     // Quiet: write the postings small requests left in memory, so queries
                     // read them from the index instead of scanning the latest event rows.
-                    appender.flush_postings()?;
+                    if idle_since.elapsed() >= IDLE {
+                        appender.flush_postings()?;
+                    }
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,

@@ -193,10 +193,19 @@ impl EventStore {
 
 /// The `access` tile log and its signing key. Appends are durable one by one (no deferred
 /// durability: records are few, and each must survive before the data it covers is returned).
+///
+/// A server records a read per request, so its checkpoints are signed at most once per
+/// [`SIGN_EVERY`] ([`AccessLedger::record_soon`]) and when it is idle: a signature and a
+/// history file per record would cost 2.5 ms a request and a file per read for ever.
 pub(crate) struct AccessLedger {
     log: TileLog,
     signer: Signer,
+    /// When the latest checkpoint was signed.
+    signed_at: std::time::Instant,
 }
+
+/// Longest a server leaves records outside a signed checkpoint while it is busy.
+pub const SIGN_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl AccessLedger {
     /// Opens the access ledger of the data directory at `paths`, whose events log is
@@ -231,7 +240,11 @@ impl AccessLedger {
             )));
         }
         let log = TileLog::open(&paths.access_log(), &origin)?;
-        let mut ledger = AccessLedger { log, signer };
+        let mut ledger = AccessLedger {
+            log,
+            signer,
+            signed_at: std::time::Instant::now(),
+        };
         ledger.catch_up(store)?;
         ledger.checkpoint()?;
         Ok(ledger)
@@ -246,8 +259,25 @@ impl AccessLedger {
     }
 
     /// Records that `actor` did `action` (e.g. `cases.show`) on `target` (e.g. `case 3`) at
-    /// `now_us`: commits the row, appends its leaf and signs a checkpoint of the new tree.
+    /// `now_us`: commits the row, appends its leaf (durably) and signs a checkpoint of the new
+    /// tree.
     pub(crate) fn record(
+        &mut self,
+        store: &mut EventStore,
+        actor: &str,
+        action: &str,
+        target: &str,
+        now_us: i64,
+    ) -> Result<()> {
+        self.record_soon(store, actor, action, target, now_us)?;
+        self.checkpoint()?;
+        Ok(())
+    }
+
+    /// As [`AccessLedger::record`], but the checkpoint is signed only if the latest is older
+    /// than [`SIGN_EVERY`]; [`AccessLedger::sign_if_due`] and [`AccessLedger::checkpoint`]
+    /// cover the rest.
+    pub(crate) fn record_soon(
         &mut self,
         store: &mut EventStore,
         actor: &str,
@@ -262,13 +292,23 @@ impl AccessLedger {
         store.insert_access(leaf_index, now_us, actor, action, target)?;
         self.log
             .append(&[access_entry(now_us, actor, action, target)])?;
-        self.log.sign_checkpoint(&self.signer)?;
+        self.sign_if_due()
+    }
+
+    /// Signs a checkpoint if records are outside the latest and it is older than
+    /// [`SIGN_EVERY`].
+    pub(crate) fn sign_if_due(&mut self) -> Result<()> {
+        if self.signed_at.elapsed() >= SIGN_EVERY {
+            self.checkpoint()?;
+        }
         Ok(())
     }
 
     /// Signs a checkpoint of the tree unless the latest one covers it; returns the latest.
     pub(crate) fn checkpoint(&mut self) -> Result<String> {
-        sign_unless_covered(&mut self.log, &self.signer)
+        let latest = sign_unless_covered(&mut self.log, &self.signer)?;
+        self.signed_at = std::time::Instant::now();
+        Ok(latest)
     }
 
     /// Appends the leaves of the rows a crash (or a failed append) kept out of the tiles.

@@ -382,11 +382,14 @@ impl DataDir {
                 (worked, Ok(())) => worked,
             }
         });
-        // Whatever `work` did, what it committed gets its postings written now.
+        // Whatever `work` did, what it committed gets its postings written now, and its
+        // access records a signed checkpoint.
         let flushed = store.flush_postings();
+        let signed = access.checkpoint();
         store.checkpoint_on_commit(true)?;
         let value = result?;
         flushed?;
+        signed?;
         Ok(value)
     }
 
@@ -608,8 +611,10 @@ impl Appender<'_> {
         self.store
     }
 
-    /// As [`DataDir::record_access`]: durable and in a signed checkpoint of the access ledger
-    /// when this returns.
+    /// As [`DataDir::record_access`]: the row committed and its leaf durably in the access
+    /// ledger when this returns. For a server answering many reads, the checkpoint covering
+    /// it is signed within a second ([`crate::ACCESS_SIGN_EVERY`]): by a later record, by
+    /// [`Appender::sign_access_if_due`], or when the appender ends.
     pub fn record_access(
         &mut self,
         actor: &str,
@@ -618,7 +623,13 @@ impl Appender<'_> {
         now_us: i64,
     ) -> Result<()> {
         self.access
-            .record(self.store, actor, action, target, now_us)
+            .record_soon(self.store, actor, action, target, now_us)
+    }
+
+    /// Signs a checkpoint of the access ledger if records wait for one and the latest is
+    /// older than [`crate::ACCESS_SIGN_EVERY`]; call it between jobs and when idle.
+    pub fn sign_access_if_due(&mut self) -> Result<()> {
+        self.access.sign_if_due()
     }
 
     /// Writes the account and kind postings held in memory (see `EventStore::flush_postings`):

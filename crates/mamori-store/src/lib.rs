@@ -53,6 +53,7 @@ mod retention;
 mod upgrade;
 
 pub use access::AccessRecord;
+pub use access::SIGN_EVERY as ACCESS_SIGN_EVERY;
 pub use alerts::{Alert, AlertFilter, AlertStatus, Level, NewAlert};
 pub use approvals::{
     Approval, ApprovalKind, ApprovalRequest, ApprovalStatus, MIN_JUSTIFICATION_CHARS,

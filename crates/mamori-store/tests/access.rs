@@ -269,3 +269,33 @@ fn an_origin_without_events_gets_access_appended() {
     let data = DataDir::init(dir.path(), "example.com/log").unwrap();
     assert_eq!(data.access_origin(), "example.com/log/access");
 }
+
+#[test]
+fn a_busy_appender_signs_at_most_once_a_second_and_always_before_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = DataDir::init(dir.path(), ORIGIN).unwrap();
+    let history_before = checkpoint_sizes(data.access_ledger()).len();
+    data.append_pipelined(Duration::ZERO, |appender| {
+        for n in 0..20 {
+            appender.record_access("aoki", "alerts.list", "all", n)?;
+        }
+        // Twenty reads in well under a second: at most one signature so far.
+        std::thread::sleep(mamori_store::ACCESS_SIGN_EVERY);
+        // Due now: the pending records get their checkpoint.
+        appender.sign_access_if_due()?;
+        appender.record_access("aoki", "cases.show", "case 1", 21)?;
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+    let sizes = checkpoint_sizes(data.access_ledger());
+    let signed: Vec<u64> = sizes[history_before..].to_vec();
+    assert!(signed.len() <= 3, "{signed:?}");
+    assert!(
+        signed.contains(&20),
+        "the due signature covers the twenty: {signed:?}"
+    );
+    // The appender's end signs the last record.
+    assert_eq!(signed.last(), Some(&21));
+    assert_eq!(data.access_ledger().size(), 21);
+    verify(&mut data).unwrap();
+}
