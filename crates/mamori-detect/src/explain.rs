@@ -30,6 +30,12 @@ pub fn level(level: Level, lang: Lang) -> &'static str {
     }
 }
 
+/// What a feature measures, with `…` where its value goes: `copied … files to removable
+/// media` (lists of indicators, where no single value belongs).
+pub fn feature_label(feature: Feature, lang: Lang) -> String {
+    phrase(feature, lang).replace("{}", "…")
+}
+
 /// What a feature's value says, with `{}` where the value goes.
 fn phrase(feature: Feature, lang: Lang) -> &'static str {
     use Feature::*;

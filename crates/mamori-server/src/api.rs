@@ -65,7 +65,7 @@ pub(crate) fn id(text: &str, what: &str) -> Result<i64, Refusal> {
 }
 
 /// A query parameter that takes one of a few words (`allowed`, for the refusal).
-fn choice<T>(
+pub(crate) fn choice<T>(
     value: Option<&str>,
     name: &str,
     parse: impl Fn(&str) -> Option<T>,
@@ -83,11 +83,11 @@ fn choice<T>(
         .transpose()
 }
 
-fn limit(requested: Option<usize>, default: usize) -> usize {
+pub(crate) fn limit(requested: Option<usize>, default: usize) -> usize {
     requested.unwrap_or(default).clamp(1, MAX_LIMIT)
 }
 
-fn parse_time(text: Option<&str>, name: &str, default: i64) -> Result<i64, Refusal> {
+pub(crate) fn parse_time(text: Option<&str>, name: &str, default: i64) -> Result<i64, Refusal> {
     match text {
         None => Ok(default),
         Some(text) => text
@@ -102,8 +102,15 @@ fn parse_time(text: Option<&str>, name: &str, default: i64) -> Result<i64, Refus
     }
 }
 
-fn time(us: i64) -> Value {
+pub(crate) fn time(us: i64) -> Value {
     jiff::Timestamp::from_microsecond(us).map_or(Value::Null, |t| json!(t.to_string()))
+}
+
+/// A day number (days since 1970-01-01) as `YYYY-MM-DD`.
+pub(crate) fn day_text(day: i64) -> Value {
+    jiff::civil::date(1970, 1, 1)
+        .checked_add(jiff::Span::new().days(day))
+        .map_or(Value::Null, |d| json!(d.to_string()))
 }
 
 /// Free text through the pseudonymiser, or as stored when revealed.
@@ -136,7 +143,7 @@ fn person(names: Option<&Pseudonymiser>, person_id: &str) -> Value {
     }
 }
 
-fn alert_view(names: Option<&Pseudonymiser>, alert: &Alert) -> Value {
+pub(crate) fn alert_view(names: Option<&Pseudonymiser>, alert: &Alert) -> Value {
     let mut details = alert.details.clone();
     deep_text(names, &mut details);
     json!({
@@ -152,11 +159,12 @@ fn alert_view(names: Option<&Pseudonymiser>, alert: &Alert) -> Value {
         "dismiss_reason": alert.dismiss_reason.as_deref().map(|r| text(names, r)),
         "case_id": alert.case_id,
         "events": alert.events,
+        "assignee": alert.assignee,
     })
 }
 
 /// A case as the caller may see it: pseudonymised unless `names` is `None` (revealed).
-fn case_view(names: Option<&Pseudonymiser>, case: &Case) -> Value {
+pub(crate) fn case_view(names: Option<&Pseudonymiser>, case: &Case) -> Value {
     json!({
         "id": case.id,
         "title": text(names, &case.title),
@@ -188,7 +196,7 @@ fn approval_view(request: &Approval) -> Value {
 }
 
 /// The canonical JSON of stored events as the caller may see them.
-fn event_views(
+pub(crate) fn event_views(
     names: Option<&Pseudonymiser>,
     events: impl IntoIterator<Item = (u64, Option<Vec<u8>>)>,
 ) -> Result<Vec<Value>, Refusal> {
@@ -229,6 +237,11 @@ pub(crate) const ADMINS: &[Role] = &[Role::Admin];
 pub(crate) struct AlertsQuery {
     status: Option<String>,
     min_severity: Option<String>,
+    /// A person's pseudonym.
+    person: Option<String>,
+    kind: Option<String>,
+    /// `time` (newest first, the default) or `severity` (most severe first).
+    sort: Option<String>,
     limit: Option<usize>,
 }
 
@@ -246,20 +259,43 @@ pub(crate) fn alerts(query: AlertsQuery) -> Result<Work, Refusal> {
         |s| Level::ALL.into_iter().find(|l| l.as_str() == s),
         "none, low, medium, high or critical",
     )?;
-    let filter = AlertFilter {
+    let by_severity = choice(
+        query.sort.as_deref(),
+        "sort",
+        |s| match s {
+            "time" => Some(false),
+            "severity" => Some(true),
+            _ => None,
+        },
+        "time or severity",
+    )?
+    .unwrap_or(false);
+    let mut filter = AlertFilter {
         status,
         min_severity,
+        kind: query.kind,
+        by_severity,
         limit: Some(limit(query.limit, 100)),
         ..AlertFilter::default()
     };
+    let pseudonym = query.person;
     Ok(Box::new(move |ctx, caller| {
+        if let Some(pseudonym) = &pseudonym {
+            let names = ctx.names.get(ctx.appender.store())?;
+            // An unknown pseudonym has no alerts; it is not an error to ask.
+            filter.person_id = Some(names.reveal(pseudonym).unwrap_or("").to_string());
+        }
         ctx.record(
             &caller.name,
             "alerts.list",
             &format!(
-                "status {} min_severity {}",
+                "status {} min_severity {}{}",
                 status.map_or("any", AlertStatus::as_str),
-                min_severity.map_or("any", Level::as_str)
+                min_severity.map_or("any", Level::as_str),
+                pseudonym
+                    .as_deref()
+                    .map(|p| format!(" person {p}"))
+                    .unwrap_or_default()
             ),
         )?;
         let alerts = ctx.appender.store().alerts(&filter)?;
@@ -326,16 +362,20 @@ pub(crate) fn person_risk(pseudonym: String) -> Work {
         };
         ctx.record(&caller.name, "person.risk", &pseudonym)?;
         let days = ctx.appender.store().risk_days(&person_id)?;
+        let department = ctx.appender.store().department_of(&person_id)?;
         let names = ctx.names.get(ctx.appender.store())?;
         let days: Vec<Value> = days
             .into_iter()
             .map(|day| {
                 let mut details = day.details;
                 deep_text(Some(names), &mut details);
-                json!({"day": day.day, "score": day.score, "level": day.level, "details": details})
+                json!({"day": day_text(day.day), "score": day.score, "level": day.level, "details": details})
             })
             .collect();
-        Ok((StatusCode::OK, json!({"person": pseudonym, "days": days})))
+        Ok((
+            StatusCode::OK,
+            json!({"person": pseudonym, "department": department, "days": days}),
+        ))
     })
 }
 
@@ -346,7 +386,11 @@ pub(crate) struct CasesQuery {
 }
 
 /// Whether `caller` sees case `case_id` revealed now.
-fn revealed(ctx: &mut Ctx<'_, '_>, case_id: i64, caller: &Caller) -> Result<bool, StoreError> {
+pub(crate) fn revealed(
+    ctx: &mut Ctx<'_, '_>,
+    case_id: i64,
+    caller: &Caller,
+) -> Result<bool, StoreError> {
     Ok(ctx
         .appender
         .store()

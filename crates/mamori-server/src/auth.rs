@@ -373,10 +373,15 @@ pub(crate) async fn me(
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
     let (caller, must_change) = authenticate_any(&jobs, &method, &headers).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"name": caller.name, "role": caller.role, "must_change_password": must_change}),
-    ))
+    let name = caller.name.clone();
+    let preferences = on_store(&jobs, move |ctx| ctx.store().preferences(&name)).await??;
+    let mut answer = crate::admin::preferences_view(&preferences);
+    answer["name"] = json!(caller.name);
+    answer["role"] = json!(caller.role);
+    answer["must_change_password"] = json!(must_change);
+    // A page loaded afresh learns its session's CSRF token here (the cookie is HttpOnly).
+    answer["csrf_token"] = json!(caller.session.as_deref().map(csrf_token));
+    Ok(json_response(StatusCode::OK, &answer))
 }
 
 /// `POST /api/v1/password`: the caller replaces their password (a one-time one included),

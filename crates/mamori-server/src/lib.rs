@@ -38,14 +38,19 @@ use mamori_store::ApprovalKind;
 use mamori_store::auth::Role;
 use mamori_store::{Paths, StoreError};
 
+mod admin;
 mod api;
 mod auth;
+mod console;
+mod dashboard;
 mod ingest;
 mod names;
 mod openapi;
+mod search;
 mod store;
 mod tls;
 mod transparency;
+mod triage;
 
 struct Served {
     events: Ledger,
@@ -234,6 +239,7 @@ fn router(state: Arc<Served>) -> Router {
         }
     }
     router
+        .merge(console::routes())
         .route_layer(axum::middleware::from_fn(log_request))
         .fallback(|request: Request| async move {
             log(
@@ -396,6 +402,38 @@ fn handler(route: &openapi::Route) -> Option<MethodRouter<Arc<Served>>> {
                 api::decide(api::id(path, "request")?, body)
             })
         }
+        ("get", "/api/v1/dashboard") => api_route(MethodFilter::GET, roles, |_, raw, _| {
+            dashboard::dashboard(api::query(raw)?)
+        }),
+        ("post", "/api/v1/alerts/triage") => {
+            api_route(MethodFilter::POST, roles, |_, _, body| triage::triage(body))
+        }
+        ("patch", "/api/v1/cases/{id}") => {
+            api_route(MethodFilter::PATCH, roles, |path, _, body| {
+                triage::update_case(api::id(path, "case")?, body)
+            })
+        }
+        ("get", "/api/v1/events") => api_route(MethodFilter::GET, roles, |_, raw, _| {
+            search::search(api::query(raw)?)
+        }),
+        ("put", "/api/v1/me/preferences") => api_route(MethodFilter::PUT, roles, |_, _, body| {
+            admin::set_preferences(body)
+        }),
+        ("get", "/api/v1/purposes") => {
+            api_route(MethodFilter::GET, roles, |_, _, _| Ok(admin::purposes()))
+        }
+        ("get", "/api/v1/users") => {
+            api_route(MethodFilter::GET, roles, |_, _, _| Ok(admin::users()))
+        }
+        ("post", "/api/v1/users") => api_route(MethodFilter::POST, roles, |_, _, body| {
+            admin::add_user(body)
+        }),
+        ("get", "/api/v1/rules") => {
+            api_route(MethodFilter::GET, roles, |_, _, _| Ok(admin::rules()))
+        }
+        ("put", "/api/v1/rules/{id}") => api_route(MethodFilter::PUT, roles, |path, _, body| {
+            admin::set_rule(path.to_string(), body)
+        }),
         ("get", "/api/v1/settings") => {
             api_route(MethodFilter::GET, roles, |_, _, _| Ok(api::settings()))
         }

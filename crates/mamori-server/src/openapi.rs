@@ -218,10 +218,105 @@ pub const ROUTES: &[Route] = &[
                 "string",
                 "`low`, `medium`, `high` or `critical`.",
             ),
+            (
+                "person",
+                "query",
+                "string",
+                "Only this person's (pseudonym).",
+            ),
+            (
+                "kind",
+                "query",
+                "string",
+                "Only this kind (`rule`, `risk_level`).",
+            ),
+            (
+                "sort",
+                "query",
+                "string",
+                "`time` (newest first, the default) or `severity` (most severe first).",
+            ),
             LIMIT,
         ],
         body: None,
         responses: &[(200, "The alerts.", Media::Json(schema::alerts))],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/alerts/triage",
+        summary: "Dismisses (with a reason), assigns or reopens alerts, one or many: all are checked before any changes.",
+        access: Access::Roles(api::ANALYSTS),
+        parameters: &[],
+        body: Some(Media::Json(schema::triage)),
+        responses: &[
+            (200, "Done.", Media::Json(schema::updated)),
+            (404, "An alert does not exist.", ERROR),
+            (
+                422,
+                "No reason for a dismissal, an escalated alert, or an assignee who cannot work on alerts.",
+                ERROR,
+            ),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/dashboard",
+        summary: "The organisation at a glance: persons by risk level per day, open alerts by severity and department, top indicators, event kinds' last arrival, ingest rate. Counts only.",
+        access: Access::Roles(api::ANALYSTS),
+        parameters: &[(
+            "days",
+            "query",
+            "integer",
+            "Days of trend up to the latest scored day (default 90, at most 366).",
+        )],
+        body: None,
+        responses: &[(200, "The figures.", Media::Json(schema::dashboard))],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/events",
+        summary: "Organisation-wide event search, pseudonymised, a page at a time in leaf order; at most 20,000 events are read per request (`more` and `next_after` say where to go on).",
+        access: Access::Roles(api::ANALYSTS),
+        parameters: &[
+            ("from", "query", "string", "From this time (RFC 3339)."),
+            ("to", "query", "string", "Before this time (RFC 3339)."),
+            (
+                "kind",
+                "query",
+                "string",
+                "Only this kind, e.g. `file.copy`.",
+            ),
+            (
+                "person",
+                "query",
+                "string",
+                "Only this person's (pseudonym).",
+            ),
+            (
+                "destination",
+                "query",
+                "string",
+                "Part of a destination (domain, device, recipient, URL), matched on the pseudonymised event.",
+            ),
+            (
+                "label",
+                "query",
+                "string",
+                "A classification label of the object, e.g. 社外秘.",
+            ),
+            (
+                "after",
+                "query",
+                "leaf",
+                "Only events after this leaf: the previous page's `next_after`.",
+            ),
+            LIMIT,
+        ],
+        body: None,
+        responses: &[
+            (200, "The events found.", Media::Json(schema::search)),
+            (404, "No person with this pseudonym.", ERROR),
+        ],
     },
     Route {
         method: "get",
@@ -309,6 +404,23 @@ pub const ROUTES: &[Route] = &[
         responses: &[
             (200, "The case.", Media::Json(schema::case)),
             (404, "No such case.", ERROR),
+        ],
+    },
+    Route {
+        method: "patch",
+        path: "/api/v1/cases/{id}",
+        summary: "Moves a case along: status (an outcome when closing) and assignee.",
+        access: Access::Roles(api::INVESTIGATORS),
+        parameters: &[CASE_ID],
+        body: Some(Media::Json(schema::case_change)),
+        responses: &[
+            (200, "The case.", Media::Json(schema::case_summary)),
+            (404, "No such case.", ERROR),
+            (
+                422,
+                "Closing without an outcome, an outcome without closing, or an assignee who is not an investigator.",
+                ERROR,
+            ),
         ],
     },
     Route {
@@ -404,6 +516,69 @@ pub const ROUTES: &[Route] = &[
             (200, "Decided.", Media::Json(schema::approval)),
             (404, "No such request.", ERROR),
             (422, "Decided already, or the caller asked for it.", ERROR),
+        ],
+    },
+    Route {
+        method: "put",
+        path: "/api/v1/me/preferences",
+        summary: "The caller's console language and time zone.",
+        access: Access::Roles(ALL),
+        parameters: &[],
+        body: Some(Media::Json(schema::preferences_change)),
+        responses: &[
+            (200, "Saved.", Media::Json(schema::preferences)),
+            (422, "Not `ja` or `en`, or not a time zone name.", ERROR),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/purposes",
+        summary: "The declared purposes (privacy.toml) a reveal or export must name.",
+        access: Access::Roles(ALL),
+        parameters: &[],
+        body: None,
+        responses: &[(200, "The purposes.", Media::Json(schema::purposes))],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/users",
+        summary: "The users and their roles.",
+        access: Access::Roles(api::ADMINS),
+        parameters: &[],
+        body: None,
+        responses: &[(200, "The users.", Media::Json(schema::users))],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/users",
+        summary: "Adds a user; answers their one-time password, once.",
+        access: Access::Roles(api::ADMINS),
+        parameters: &[],
+        body: Some(Media::Json(schema::new_user)),
+        responses: &[
+            (201, "Added.", Media::Json(schema::added_user)),
+            (422, "A bad name or role, or the name is taken.", ERROR),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/rules",
+        summary: "The detection rules of the data directory's rules/ folder, with their settings and stored findings.",
+        access: Access::Roles(&[Role::Admin, Role::Analyst, Role::Investigator]),
+        parameters: &[],
+        body: None,
+        responses: &[(200, "The rules.", Media::Json(schema::rules))],
+    },
+    Route {
+        method: "put",
+        path: "/api/v1/rules/{id}",
+        summary: "Switches a rule on or off and sets its severity (null: its own level); `mamori rules run` follows.",
+        access: Access::Roles(api::ADMINS),
+        parameters: &[("id", "path", "string", "The rule's id.")],
+        body: Some(Media::Json(schema::rule_change)),
+        responses: &[
+            (200, "Saved.", Media::Json(schema::rule_setting)),
+            (404, "No such rule.", ERROR),
         ],
     },
     Route {
@@ -675,9 +850,188 @@ mod schema {
 
     pub fn me() -> Value {
         object(
-            &["name", "role", "must_change_password"],
-            json!({"name": {"type": "string"}, "role": role(), "must_change_password": {"type": "boolean"}}),
+            &[
+                "name",
+                "role",
+                "must_change_password",
+                "csrf_token",
+                "lang",
+                "tz",
+            ],
+            json!({"name": {"type": "string"}, "role": role(), "must_change_password": {"type": "boolean"},
+                   "csrf_token": nullable("string"), "lang": {"enum": ["ja", "en", null]},
+                   "tz": {"type": "string"}}),
         )
+    }
+
+    pub fn preferences() -> Value {
+        object(
+            &["lang", "tz"],
+            json!({"lang": {"enum": ["ja", "en", null]}, "tz": {"type": "string"}}),
+        )
+    }
+
+    pub fn preferences_change() -> Value {
+        let mut schema = object(
+            &[],
+            json!({"lang": {"enum": ["ja", "en"]}, "tz": {"type": "string", "description": "An IANA time zone, e.g. Asia/Tokyo."}}),
+        );
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    pub fn purposes() -> Value {
+        list(
+            "purposes",
+            object(
+                &["id", "en", "ja"],
+                json!({"id": {"type": "string"}, "en": {"type": "string"}, "ja": {"type": "string"}}),
+            ),
+        )
+    }
+
+    pub fn users() -> Value {
+        list(
+            "users",
+            object(
+                &["name", "role", "must_change_password", "locked", "created"],
+                json!({"name": {"type": "string"}, "role": role(), "must_change_password": {"type": "boolean"},
+                       "locked": {"type": "boolean"}, "created": {"type": TIME}}),
+            ),
+        )
+    }
+
+    pub fn new_user() -> Value {
+        let mut schema = object(
+            &["name", "role"],
+            json!({"name": {"type": "string"}, "role": role()}),
+        );
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    pub fn added_user() -> Value {
+        object(
+            &["name", "role", "password"],
+            json!({"name": {"type": "string"}, "role": role(), "password": {"type": "string"}}),
+        )
+    }
+
+    pub fn rules() -> Value {
+        list(
+            "rules",
+            object(
+                &["id", "title", "title_ja", "enabled", "severity", "findings"],
+                json!({"id": {"type": "string"}, "title": {"type": "string"}, "title_ja": {"type": "string"},
+                       "description": nullable("string"), "level": nullable("string"),
+                       "enabled": {"type": "boolean"}, "severity": {"enum": ["low", "medium", "high", "critical", null]},
+                       "findings": {"type": "integer"}}),
+            ),
+        )
+    }
+
+    pub fn rule_change() -> Value {
+        let mut schema = object(
+            &["enabled"],
+            json!({"enabled": {"type": "boolean"}, "severity": {"enum": ["low", "medium", "high", "critical", null]}}),
+        );
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    pub fn rule_setting() -> Value {
+        object(
+            &["id", "enabled", "severity"],
+            json!({"id": {"type": "string"}, "enabled": {"type": "boolean"},
+                   "severity": {"enum": ["low", "medium", "high", "critical", null]}}),
+        )
+    }
+
+    pub fn triage() -> Value {
+        let mut schema = object(
+            &["alerts", "action"],
+            json!({
+                "alerts": {"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 1000},
+                "action": {"enum": ["dismiss", "assign", "reopen"]},
+                "reason": {"type": "string", "description": "Why the alerts need no action (dismiss)."},
+                "assignee": {"type": "string", "description": "An analyst or investigator (assign); absent: nobody."},
+            }),
+        );
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    pub fn updated() -> Value {
+        object(&["updated"], json!({"updated": {"type": "integer"}}))
+    }
+
+    pub fn case_change() -> Value {
+        let mut schema = object(
+            &[],
+            json!({
+                "status": {"enum": ["open", "investigating", "closed"]},
+                "outcome": {"enum": ["confirmed", "benign", "inconclusive"]},
+                "assignee": {"type": "string"},
+            }),
+        );
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    fn levels(from_low: bool) -> Value {
+        let names: &[&str] = if from_low {
+            &["low", "medium", "high", "critical"]
+        } else {
+            &["none", "low", "medium", "high", "critical"]
+        };
+        let properties: serde_json::Map<String, Value> = names
+            .iter()
+            .map(|n| (n.to_string(), json!({"type": "integer"})))
+            .collect();
+        object(names, Value::Object(properties))
+    }
+
+    pub fn dashboard() -> Value {
+        let mut day = levels(true);
+        day["properties"]["day"] = json!({"type": "string"});
+        let mut department = levels(true);
+        department["properties"]["department"] = json!({"type": "string"});
+        object(
+            &[
+                "latest_day",
+                "trend",
+                "levels",
+                "alerts",
+                "indicators",
+                "sources",
+                "ingest",
+            ],
+            json!({
+                "latest_day": nullable("string"),
+                "trend": {"type": "array", "items": day},
+                "levels": levels(false),
+                "alerts": object(&["by_severity", "by_department"], json!({
+                    "by_severity": levels(true),
+                    "by_department": {"type": "array", "items": department},
+                })),
+                "indicators": {"type": "array", "items": object(&["feature", "en", "ja", "count"], json!({
+                    "feature": {"type": "string"}, "en": {"type": "string"}, "ja": {"type": "string"},
+                    "count": {"type": "integer"}}))},
+                "sources": {"type": "array", "items": object(&["kind", "events", "last"], json!({
+                    "kind": {"type": "string"}, "events": {"type": "integer"}, "last": nullable(TIME)}))},
+                "ingest": object(&["since_start", "last_minute"], json!({
+                    "since_start": {"type": "integer"}, "last_minute": {"type": "integer"}})),
+            }),
+        )
+    }
+
+    pub fn search() -> Value {
+        let mut schema = list("events", event_view());
+        schema["required"] = json!(["events", "scanned", "more", "next_after"]);
+        schema["properties"]["scanned"] = json!({"type": "integer"});
+        schema["properties"]["more"] = json!({"type": "boolean"});
+        schema["properties"]["next_after"] = nullable("integer");
+        schema
     }
 
     pub fn password() -> Value {
@@ -711,6 +1065,7 @@ mod schema {
                 "dismiss_reason": nullable("string"),
                 "case_id": nullable("integer"),
                 "events": {"type": "array", "items": {"type": "integer"}},
+                "assignee": nullable("string"),
             }),
         )
     }
@@ -748,15 +1103,16 @@ mod schema {
             "days",
             object(
                 &["day", "score", "level"],
-                json!({"day": {"type": "integer"}, "score": {"type": "number"}, "level": level(), "details": {}}),
+                json!({"day": {"type": "string", "description": "YYYY-MM-DD"}, "score": {"type": "number"}, "level": level(), "details": {}}),
             ),
         );
-        schema["required"] = json!(["person", "days"]);
+        schema["required"] = json!(["person", "department", "days"]);
         schema["properties"]["person"] = json!({"type": "string"});
+        schema["properties"]["department"] = nullable("string");
         schema
     }
 
-    fn case_summary() -> Value {
+    pub fn case_summary() -> Value {
         object(
             &[
                 "id",

@@ -39,6 +39,10 @@ pub struct Ctx<'a, 'b> {
     /// The pseudonyms under which persons appear.
     pub names: &'a mut crate::names::Names,
     pub privacy: Option<&'a mamori_privacy::Privacy>,
+    /// The data directory (for its `rules/` folder).
+    pub root: &'a std::path::Path,
+    /// What agents sent since the server started (the dashboard's ingest rate).
+    pub ingest: &'a mut crate::dashboard::IngestStats,
 }
 
 impl Ctx<'_, '_> {
@@ -64,6 +68,8 @@ pub fn own_store(
     data.store().sync_every_commit()?;
     let mut retention_due = Instant::now();
     let mut idle_since = Instant::now();
+    let mut ingest = crate::dashboard::IngestStats::default();
+    let root = data.paths().root.clone();
     data.append_pipelined(mamori_ingest::CHECKPOINT_INTERVAL, |appender| {
         loop {
             if let Some(privacy) = &privacy
@@ -99,11 +105,14 @@ pub fn own_store(
                     appender: &mut *appender,
                     names: &mut names,
                     privacy: privacy.as_ref(),
+                    ingest: &mut ingest,
+                    root: &root,
                 }),
                 Job::Append { events, reply } => {
                     let stored = crate::ingest::append(appender, &events);
-                    if let Err(error) = &stored {
-                        tracing::error!(%error, "storing events");
+                    match &stored {
+                        Ok(leaves) => ingest.add(leaves.len() as u64),
+                        Err(error) => tracing::error!(%error, "storing events"),
                     }
                     let _ = reply.send(stored.map_err(|e| e.to_string()));
                 }

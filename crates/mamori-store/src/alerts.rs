@@ -36,6 +36,7 @@ const ADDED_COLUMNS: &[(&str, &str)] = &[
     ("dismiss_reason", "TEXT"),
     ("case_id", "INTEGER"),
     ("events", "TEXT NOT NULL DEFAULT '[]'"),
+    ("assignee", "TEXT"),
 ];
 
 /// The UTC day of `time_us` in SQL, rounding down for times before 1970 as `day_of` does.
@@ -138,6 +139,8 @@ pub struct Alert {
     pub case_id: Option<i64>,
     /// Ledger leaf indexes of the events behind the alert, ascending.
     pub events: Vec<u64>,
+    /// Who is looking at it (a user name), if anyone.
+    pub assignee: Option<String>,
 }
 
 /// Which alerts [`EventStore::alerts`] returns; every field left `None` lets all through.
@@ -151,6 +154,9 @@ pub struct AlertFilter {
     pub since_us: Option<i64>,
     /// `time_us` before this.
     pub until_us: Option<i64>,
+    pub kind: Option<String>,
+    /// Most severe first (then newest), instead of newest first.
+    pub by_severity: bool,
     pub limit: Option<usize>,
 }
 
@@ -159,7 +165,7 @@ pub struct AlertFilter {
 const ALERT_COLUMNS: &str = "id, person_id, time_us,
     COALESCE(day, ((time_us - ((time_us % 86400000000) + 86400000000) % 86400000000) / 86400000000)),
     severity, kind, title, COALESCE(title_ja, title), details, status, dismiss_reason, case_id,
-    events";
+    events, assignee";
 
 fn read_alert(row: &rusqlite::Row<'_>) -> Result<Alert> {
     let id: i64 = row.get(0)?;
@@ -185,6 +191,7 @@ fn read_alert(row: &rusqlite::Row<'_>) -> Result<Alert> {
         case_id: row.get(11)?,
         events: serde_json::from_str(&row.get::<_, String>(12)?)
             .map_err(|e| corrupt(&format!("events are not a list of leaves: {e}")))?,
+        assignee: row.get(13)?,
     })
 }
 
@@ -293,12 +300,23 @@ impl EventStore {
         if let Some(until_us) = filter.until_us {
             conditions.push(format!("time_us < {}", parameter(until_us.into())));
         }
+        if let Some(kind) = &filter.kind {
+            conditions.push(format!("kind = {}", parameter(kind.clone().into())));
+        }
         let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts");
         if !conditions.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
         }
-        sql.push_str(" ORDER BY time_us DESC, id DESC");
+        if filter.by_severity {
+            sql.push_str(
+                " ORDER BY CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3
+                   WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC,",
+            );
+        } else {
+            sql.push_str(" ORDER BY");
+        }
+        sql.push_str(" time_us DESC, id DESC");
         if let Some(limit) = filter.limit {
             sql.push_str(&format!(
                 " LIMIT {}",
@@ -340,6 +358,37 @@ impl EventStore {
         tx.execute(
             "UPDATE alerts SET status = 'dismissed', dismiss_reason = ?2 WHERE id = ?1",
             params![id, reason],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Gives an alert to `assignee` (a user), or to nobody.
+    pub fn assign_alert(&mut self, id: i64, assignee: Option<&str>) -> Result<()> {
+        let updated = self.conn.execute(
+            "UPDATE alerts SET assignee = ?2 WHERE id = ?1",
+            params![id, assignee],
+        )?;
+        if updated == 0 {
+            return Err(StoreError::NotFound(format!("alert {id}: no such alert")));
+        }
+        Ok(())
+    }
+
+    /// Opens a dismissed alert again (its reason is kept in the access log, not here).
+    pub fn reopen_alert(&mut self, id: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let alert = alert_by_id(&tx, id)?
+            .ok_or_else(|| StoreError::NotFound(format!("alert {id}: no such alert")))?;
+        if alert.status == AlertStatus::Escalated {
+            return Err(StoreError::Invalid(format!(
+                "alert {id} is escalated to case {}; it stays with the case",
+                alert.case_id.unwrap_or_default()
+            )));
+        }
+        tx.execute(
+            "UPDATE alerts SET status = 'open', dismiss_reason = NULL WHERE id = ?1",
+            [id],
         )?;
         tx.commit()?;
         Ok(())

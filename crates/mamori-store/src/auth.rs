@@ -53,6 +53,12 @@ CREATE TABLE IF NOT EXISTS tokens (
     expires_us  INTEGER,
     revoked_us  INTEGER
 ) WITHOUT ROWID;
+-- What a user chose in the console: language and time zone (NULL: not chosen).
+CREATE TABLE IF NOT EXISTS user_preferences (
+    name TEXT PRIMARY KEY,
+    lang TEXT,
+    tz   TEXT
+) WITHOUT ROWID;
 ";
 
 /// Failed logins in a row that lock an account.
@@ -172,6 +178,15 @@ pub struct User {
     pub must_change_password: bool,
     pub locked_until_us: Option<i64>,
     pub created_us: i64,
+}
+
+/// A user's console preferences.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Preferences {
+    /// `ja` or `en`.
+    pub lang: Option<String>,
+    /// An IANA time zone name such as `Asia/Tokyo`.
+    pub tz: Option<String>,
 }
 
 /// The outcome of a login attempt. The reasons are for logs and the audit trail; a login form
@@ -407,6 +422,40 @@ impl EventStore {
             "DELETE FROM sessions WHERE user = ?1 AND id_hash IS NOT ?2",
             params![user, keep],
         )?)
+    }
+
+    /// The language and time zone `name` chose, where they chose one.
+    pub fn preferences(&self, name: &str) -> Result<Preferences> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT lang, tz FROM user_preferences WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok(Preferences {
+                        lang: r.get(0)?,
+                        tz: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Changes the preferences given (`Some`), keeping the others; the caller checks values.
+    pub fn set_preferences(&mut self, name: &str, changes: &Preferences) -> Result<Preferences> {
+        let mut preferences = self.preferences(name)?;
+        if let Some(lang) = &changes.lang {
+            preferences.lang = Some(lang.clone());
+        }
+        if let Some(tz) = &changes.tz {
+            preferences.tz = Some(tz.clone());
+        }
+        self.conn.execute(
+            "INSERT OR REPLACE INTO user_preferences(name, lang, tz) VALUES (?1, ?2, ?3)",
+            params![name, preferences.lang, preferences.tz],
+        )?;
+        Ok(preferences)
     }
 
     /// Sets a user's own password (which also ends a one-time password's validity). The

@@ -180,6 +180,7 @@ impl EventStore {
         tx.execute_batch(crate::access::SCHEMA)?;
         tx.execute_batch(crate::auth::SCHEMA)?;
         tx.execute_batch(crate::approvals::SCHEMA)?;
+        tx.execute_batch(crate::rule_settings::SCHEMA)?;
         tx.commit()?;
         let version: Option<String> = conn
             .query_row(
@@ -491,6 +492,38 @@ impl EventStore {
     /// postings alone (no event is read): for paging through a long history.
     pub fn leaves_of_account(&self, account: &str, from_us: i64, to_us: i64) -> Result<Vec<u64>> {
         self.leaves_by(Dimension::Account, account, from_us, to_us)
+    }
+
+    /// The leaves of one kind's events within `[from_us, to_us)`, ascending, from the postings
+    /// alone.
+    pub fn leaves_of_kind(&self, kind: &str, from_us: i64, to_us: i64) -> Result<Vec<u64>> {
+        self.leaves_by(Dimension::Kind, kind, from_us, to_us)
+    }
+
+    /// Up to `limit` leaves after `after` of events within `[from_us, to_us)`, ascending: an
+    /// organisation-wide search a page at a time.
+    pub fn leaves_between(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<u64>> {
+        let after = after.map_or(-1, |a| i64::try_from(a).unwrap_or(i64::MAX));
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT leaf_index FROM events
+             WHERE leaf_index > ?3 AND time_us >= ?1 AND time_us < ?2
+             ORDER BY leaf_index LIMIT ?4",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![from_us, to_us, after, limit], |r| {
+            r.get::<_, i64>(0)
+        })?;
+        let mut leaves = Vec::new();
+        for leaf in rows {
+            leaves.push(u64::try_from(leaf?).unwrap_or_default());
+        }
+        Ok(leaves)
     }
 
     fn events_by(

@@ -56,6 +56,10 @@ const ADDED_SCORE_COLUMNS: &[(&str, &str)] = &[("level", "TEXT"), ("details", "T
 /// transaction of `EventStore::open`.
 pub(crate) fn upgrade(conn: &rusqlite::Connection) -> Result<()> {
     crate::upgrade::add_missing_columns(conn, "person_day_scores", ADDED_SCORE_COLUMNS)?;
+    // The dashboard counts persons by level per day over recent days.
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS person_day_scores_day ON person_day_scores(day, level)",
+    )?;
     Ok(())
 }
 

@@ -47,9 +47,11 @@ mod cases;
 mod datadir;
 mod events;
 mod findings;
+mod overview;
 mod people;
 mod postings;
 mod retention;
+mod rule_settings;
 mod upgrade;
 
 pub use access::AccessRecord;
@@ -62,8 +64,10 @@ pub use cases::{Case, CaseDetail, CaseNote, CaseOutcome, CaseStatus};
 pub use datadir::{Appender, DataDir, Paths, VerifyError, VerifyReport};
 pub use events::{BatchOutcome, EventStore, NewEvent, StoredEvent};
 pub use findings::{RiskDay, RuleFinding, day_of};
+pub use overview::KindSummary;
 pub use people::PeopleOutcome;
 pub use retention::Purged;
+pub use rule_settings::RuleSetting;
 
 /// Errors of the store and the data directory.
 #[derive(Debug, thiserror::Error)]

@@ -241,6 +241,7 @@ fn list_alerts(data_dir: &Path, args: &AlertListArgs, json: bool) -> anyhow::Res
         since_us: args.since.is_some().then_some(since_us),
         until_us: args.until.is_some().then_some(until_us),
         limit: args.limit,
+        ..AlertFilter::default()
     };
     let mut session = Session::open(data_dir)?;
     let alerts = session.store().alerts(&filter)?;
@@ -718,6 +719,7 @@ mod tests {
             dismiss_reason: None,
             case_id: None,
             events: vec![],
+            assignee: None,
         }
     }
 

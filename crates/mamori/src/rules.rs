@@ -160,10 +160,8 @@ pub fn load(
         if !path.exists() {
             return Err(BadInput(format!("{}: no such file or directory", path.display())).into());
         }
-        let mut files = Vec::new();
-        collect_rule_files(path, &mut files)
+        let files = mamori_detect::sigma::rule_files(path)
             .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-        files.sort();
         for file in files {
             builder
                 .add_path(&file)
@@ -439,8 +437,10 @@ fn read_cases(file: &Path) -> Result<Vec<TestCase>, String> {
 fn test(paths: &[PathBuf], placeholders: &Placeholders, json: bool) -> anyhow::Result<ExitCode> {
     let mut files = Vec::new();
     for path in paths {
-        collect_rule_files(path, &mut files)
-            .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+        files.extend(
+            mamori_detect::sigma::rule_files(path)
+                .map_err(|e| BadInput(format!("{}: {e}", path.display())))?,
+        );
     }
     files.sort();
     let (mut passed, mut failed) = (0u64, 0u64);
@@ -530,20 +530,6 @@ fn test_file_of(rule: &Path) -> PathBuf {
 }
 
 /// Rule files under `path`, leaving out `tests/` folders.
-fn collect_rule_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if path.is_dir() {
-        if path.file_name().is_some_and(|n| n == "tests") {
-            return Ok(());
-        }
-        for entry in std::fs::read_dir(path)? {
-            collect_rule_files(&entry?.path(), out)?;
-        }
-    } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
-        out.push(path.to_path_buf());
-    }
-    Ok(())
-}
-
 /// An RFC 3339 time, or a date (its start in UTC), in microseconds.
 /// `[since, until)` in microseconds; an open end is unbounded.
 pub(crate) fn time_range(since: Option<&str>, until: Option<&str>) -> anyhow::Result<(i64, i64)> {
@@ -674,6 +660,26 @@ fn history(
     let mut detector = Detector::new(&engine);
     let rules = engine.rule_count();
     let mut hits = hit_lists(&engine);
+    // The console's settings: a rule switched off finds nothing, a severity set replaces
+    // the rule's own level in its findings.
+    let settings = data.store().rule_settings()?;
+    let setting = |index: usize| {
+        engine
+            .rule(index)
+            .and_then(|r| r.id.as_deref())
+            .and_then(|id| settings.get(id))
+    };
+    let off: Vec<bool> = (0..rules)
+        .map(|i| setting(i).is_some_and(|s| !s.enabled))
+        .collect();
+    let levels: Vec<Option<String>> = (0..rules)
+        .map(|i| {
+            setting(i)
+                .and_then(|s| s.severity)
+                .map(|l| l.as_str().to_string())
+                .or_else(|| engine.rule(i).and_then(|r| r.level.clone()))
+        })
+        .collect();
     let mut findings = Vec::new();
     let scan = crate::history::scan_events(&data, from_us, to_us, |scanned| {
         let (leaf, time_us, event) = (scanned.leaf, scanned.time_us, scanned.event);
@@ -681,7 +687,7 @@ fn history(
         detector.detect(leaf, &event, &context);
         let person = context.get("person").and_then(Value::as_str);
         for &index in &detector.matched {
-            if engine.rule_is_silent(index) {
+            if engine.rule_is_silent(index) || off[index] {
                 continue;
             }
             hits[index].count(person.unwrap_or(event.account()), time_us, time_us);
@@ -690,7 +696,7 @@ fn history(
                     rule_id: hits[index].rule_id.clone(),
                     rule_title: rule.title.clone(),
                     rule_kind: "detection".into(),
-                    level: rule.level.clone(),
+                    level: levels[index].clone(),
                     author: rule.author.clone(),
                     account: event.account().to_string(),
                     person_id: person.map(str::to_string),

@@ -27,3 +27,25 @@ pub fn yaml_documents(file: &str, text: &str) -> Result<Vec<serde_json::Value>, 
             reason: format!("not valid YAML: {}", e.reason),
         })
 }
+
+/// The rule files under `path` (itself if it is a file), sorted: `.yml` and `.yaml`, leaving
+/// out `tests/` folders, which hold rule tests.
+pub fn rule_files(path: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    fn collect(path: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n == "tests") {
+                return Ok(());
+            }
+            for entry in std::fs::read_dir(path)? {
+                collect(&entry?.path(), out)?;
+            }
+        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            out.push(path.to_path_buf());
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    collect(path, &mut files)?;
+    files.sort();
+    Ok(files)
+}
