@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::api::Work;
 use crate::auth::json_body;
-use crate::store::{Ctx, Refusal};
+use crate::store::Refusal;
 
 fn unprocessable(text: String) -> Refusal {
     Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, text)
@@ -126,12 +126,14 @@ pub(crate) fn add_user(body: &[u8]) -> Result<Work, Refusal> {
     }))
 }
 
-/// The rules in the data directory's `rules/` folder.
-fn load_rules(ctx: &Ctx<'_, '_>) -> Result<mamori_detect::sigma::Engine, Refusal> {
-    let dir = ctx.root.join("rules");
+/// The rules in a data directory's `rules/` folder (`rules_dir`); files that cannot be read
+/// are left out with a warning (`mamori rules lint` names them).
+pub(crate) fn load_rules(
+    rules_dir: &std::path::Path,
+) -> Result<mamori_detect::sigma::Engine, Refusal> {
     let mut builder = mamori_detect::sigma::EngineBuilder::new();
-    if dir.exists() {
-        let files = mamori_detect::sigma::rule_files(&dir).map_err(|e| {
+    if rules_dir.exists() {
+        let files = mamori_detect::sigma::rule_files(rules_dir).map_err(|e| {
             tracing::error!(error = %e, "reading the rules folder");
             Refusal::internal()
         })?;
@@ -148,7 +150,7 @@ fn load_rules(ctx: &Ctx<'_, '_>) -> Result<mamori_detect::sigma::Engine, Refusal
 pub(crate) fn rules() -> Work {
     Box::new(|ctx, caller| {
         ctx.record(&caller.name, "rules.list", "")?;
-        let engine = load_rules(ctx)?;
+        let engine = load_rules(&ctx.root.join("rules"))?;
         let store = ctx.appender.store();
         let settings = store.rule_settings()?;
         let findings = store.findings_per_rule()?;
@@ -192,7 +194,7 @@ pub(crate) fn set_rule(rule_id: String, body: &[u8]) -> Result<Work, Refusal> {
         "low, medium, high or critical",
     )?;
     Ok(Box::new(move |ctx, caller| {
-        let engine = load_rules(ctx)?;
+        let engine = load_rules(&ctx.root.join("rules"))?;
         let known = (0..engine.rule_count())
             .filter_map(|i| engine.rule(i))
             .any(|r| r.id.as_deref() == Some(rule_id.as_str()));

@@ -41,6 +41,7 @@ use mamori_store::{Paths, StoreError};
 mod admin;
 mod api;
 mod auth;
+mod backtest;
 mod console;
 mod dashboard;
 mod ingest;
@@ -61,6 +62,9 @@ struct Served {
     /// Session cookies are `Secure` when the server speaks TLS.
     secure: bool,
     logins: auth::LoginLimiter,
+    /// The data directory (rules, the store for back-tests).
+    root: PathBuf,
+    backtests: backtest::Running,
 }
 
 /// The address a request came from (for the sign-in rate limit).
@@ -181,6 +185,8 @@ pub fn run(options: Options<'_>) -> Result<(), ServeError> {
         privacy,
         secure: tls.is_some(),
         logins: auth::LoginLimiter::default(),
+        root: data_dir.to_path_buf(),
+        backtests: backtest::Running::default(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -434,6 +440,25 @@ fn handler(route: &openapi::Route) -> Option<MethodRouter<Arc<Served>>> {
         ("put", "/api/v1/rules/{id}") => api_route(MethodFilter::PUT, roles, |path, _, body| {
             admin::set_rule(path.to_string(), body)
         }),
+        ("post", "/api/v1/rules/{id}/backtest") => post(
+            |State(state): State<Arc<Served>>,
+             method: Method,
+             headers: HeaderMap,
+             UrlPath(rule): UrlPath<String>,
+             RawQuery(raw): RawQuery| async move {
+                backtest::backtest(
+                    state.jobs.clone(),
+                    &state.backtests,
+                    state.root.clone(),
+                    method,
+                    headers,
+                    rule,
+                    raw,
+                )
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
+            },
+        ),
         ("get", "/api/v1/settings") => {
             api_route(MethodFilter::GET, roles, |_, _, _| Ok(api::settings()))
         }

@@ -582,6 +582,22 @@ pub const ROUTES: &[Route] = &[
         ],
     },
     Route {
+        method: "post",
+        path: "/api/v1/rules/{id}/backtest",
+        summary: "Runs one rule over the stored history (switched on or not) and answers what it would have found: hits, persons, first and last. Counts only; one back-test at a time.",
+        access: Access::Roles(api::ADMINS),
+        parameters: &[
+            ("id", "path", "string", "The rule's id."),
+            ("from", "query", "string", "From this time (RFC 3339)."),
+            ("to", "query", "string", "Before this time (RFC 3339)."),
+        ],
+        body: None,
+        responses: &[
+            (200, "What the rule found.", Media::Json(schema::backtest)),
+            (404, "No such rule.", ERROR),
+        ],
+    },
+    Route {
         method: "get",
         path: "/api/v1/settings",
         summary: "The configuration in force: purposes, retention periods, approval rules, session lifetimes.",
@@ -937,6 +953,17 @@ mod schema {
         );
         schema["additionalProperties"] = json!(false);
         schema
+    }
+
+    pub fn backtest() -> Value {
+        object(
+            &[
+                "rule_id", "events", "hits", "persons", "first", "last", "seconds",
+            ],
+            json!({"rule_id": {"type": "string"}, "events": {"type": "integer"}, "hits": {"type": "integer"},
+                   "persons": {"type": "integer"}, "first": nullable(TIME), "last": nullable(TIME),
+                   "seconds": {"type": "number"}}),
+        )
     }
 
     pub fn rule_setting() -> Value {

@@ -603,6 +603,55 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn triage_assigns_reopens_and_sorts_by_severity() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = open_store(&dir);
+        store
+            .add_alerts(&[
+                new_alert("P1", 10, Level::Low, "1"),
+                new_alert("P2", 11, Level::Critical, "2"),
+                new_alert("P3", 12, Level::Medium, "3"),
+            ])
+            .unwrap();
+        let by_severity = AlertFilter {
+            by_severity: true,
+            ..AlertFilter::default()
+        };
+        let order: Vec<i64> = store
+            .alerts(&by_severity)
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(order, [2, 3, 1]);
+        let newest: Vec<i64> = store
+            .alerts(&AlertFilter::default())
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(newest, [3, 2, 1]);
+        store.assign_alert(1, Some("aoki")).unwrap();
+        assert_eq!(
+            store.alert(1).unwrap().unwrap().assignee.as_deref(),
+            Some("aoki")
+        );
+        assert!(matches!(
+            store.assign_alert(9, None),
+            Err(StoreError::NotFound(_))
+        ));
+        store.dismiss_alert(1, "known").unwrap();
+        store.reopen_alert(1).unwrap();
+        let reopened = store.alert(1).unwrap().unwrap();
+        assert_eq!(
+            (reopened.status, reopened.dismiss_reason),
+            (AlertStatus::Open, None)
+        );
+        store.open_case("case", &[2], None, 5).unwrap();
+        assert!(matches!(store.reopen_alert(2), Err(StoreError::Invalid(_))));
+    }
+
+    #[test]
     fn old_four_column_alerts_tables_are_upgraded_in_place() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
@@ -641,6 +690,7 @@ pub(crate) mod tests {
                 dismiss_reason: None,
                 case_id: None,
                 events: vec![],
+                assignee: None,
             }
         );
         assert_eq!(alerts[1].day, -1);

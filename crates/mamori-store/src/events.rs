@@ -500,6 +500,23 @@ impl EventStore {
         self.leaves_by(Dimension::Kind, kind, from_us, to_us)
     }
 
+    /// `(host, account)` of every logon within `[from_us, to_us)` that names a host: whose
+    /// computer each host is, as context for rules and analytics learn it.
+    pub fn host_logons(&self, from_us: i64, to_us: i64) -> Result<Vec<(String, String)>> {
+        let mut pairs = Vec::new();
+        for stored in self.events_of_kind("logon", from_us, to_us)? {
+            if let Some(event) = stored
+                .json
+                .as_deref()
+                .and_then(|j| mamori_event::Event::from_json(j).ok())
+                && let Some(host) = event.actor.host
+            {
+                pairs.push((host, event.actor.user));
+            }
+        }
+        Ok(pairs)
+    }
+
     /// Up to `limit` leaves after `after` of events within `[from_us, to_us)`, ascending: an
     /// organisation-wide search a page at a time.
     pub fn leaves_between(

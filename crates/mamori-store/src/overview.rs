@@ -172,8 +172,10 @@ mod tests {
             .unwrap();
         store.store_scores(&[("P4".into(), 12, 3.0)]).unwrap();
         assert_eq!(store.latest_risk_day().unwrap(), Some(11));
+        let mut levels = store.persons_by_level(10, 11).unwrap();
+        levels.sort();
         assert_eq!(
-            store.persons_by_level(10, 11).unwrap(),
+            levels,
             vec![
                 (10, Level::High, 2),
                 (11, Level::None, 1),

@@ -24,7 +24,8 @@ use mamori_event::{EmploymentType, Event, PersonRecord};
 use serde_json::Value;
 
 use crate::BadInput;
-use crate::rules::{Detector, HistoryArgs, enricher_for};
+use crate::rules::{HistoryArgs, enricher_for};
+use mamori_detect::hunt::Detector;
 
 #[derive(clap::Args)]
 pub struct AnalyzeArgs {

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use mamori_detect::context::{ContextOptions, Enricher};
-use mamori_detect::event::{EventRecord, event_source};
+use mamori_detect::hunt::{Detector, hit_lists};
 use mamori_detect::sigma::regression::{self, Case};
-use mamori_detect::sigma::{CorrelationHit, Correlator, Engine, EngineBuilder, LoadError};
+use mamori_detect::sigma::{Engine, EngineBuilder, LoadError};
 use mamori_detect::windows::WindowsRecord;
 use mamori_event::Event;
 use mamori_ingest::{EvtxSource, Source};
@@ -310,67 +310,6 @@ fn conformance(
     })
 }
 
-/// The name a finding credits a rule by: its id, else where it is written.
-fn rule_key(engine: &Engine, index: usize) -> String {
-    engine.rule(index).map_or_else(String::new, |rule| {
-        rule.id
-            .clone()
-            .unwrap_or_else(|| format!("{}:{}", rule.origin.file, rule.origin.line))
-    })
-}
-
-/// Runs the rules over events one at a time, in time order: Mamori's view of each event
-/// (`product: mamori`), and for Windows records also Sigma's Windows view; and the
-/// correlations over the matches.
-pub(crate) struct Detector<'e> {
-    evaluator: mamori_detect::sigma::Evaluator<'e>,
-    correlator: Correlator<'e>,
-    /// Rules the last event matched, and correlations it completed.
-    pub(crate) matched: Vec<usize>,
-    pub(crate) hits: Vec<CorrelationHit>,
-}
-
-impl<'e> Detector<'e> {
-    pub(crate) fn new(engine: &'e Engine) -> Detector<'e> {
-        Detector {
-            evaluator: engine.evaluator(),
-            correlator: engine.correlator(),
-            matched: Vec::new(),
-            hits: Vec::new(),
-        }
-    }
-
-    /// Evaluates `event` (ledger leaf `leaf`, or any id the caller uses) with its `context`;
-    /// the results are in `self.matched` and `self.hits`.
-    pub(crate) fn detect(&mut self, leaf: u64, event: &Event, context: &Map<String, Value>) {
-        self.matched.clear();
-        self.hits.clear();
-        let time_us = event.time.as_microsecond();
-        let source = event_source(event);
-        if self.evaluator.applies(&source) {
-            let record = EventRecord::new(event, context);
-            let matched = self.evaluator.evaluate(&record, &source);
-            self.matched.extend_from_slice(matched);
-            self.hits
-                .extend(self.correlator.observe(time_us, leaf, matched, &record));
-        }
-        let from_evtx = event
-            .source
-            .as_ref()
-            .and_then(|s| s.name.as_deref())
-            .is_some_and(|n| n.eq_ignore_ascii_case("evtx"));
-        if from_evtx {
-            let windows = WindowsRecord::new(&event.raw);
-            let matched = self.evaluator.evaluate(&windows, &windows.source());
-            self.matched.extend_from_slice(matched);
-            self.hits
-                .extend(self.correlator.observe(time_us, leaf, matched, &windows));
-        }
-        self.matched.sort_unstable();
-        self.matched.dedup();
-    }
-}
-
 /// One test case of a rule file.
 struct TestCase {
     name: String,
@@ -573,52 +512,6 @@ pub(crate) fn context_options(
     })
 }
 
-/// Hits of one rule (or correlation) over the history.
-#[derive(Default)]
-struct RuleHits {
-    rule_id: String,
-    title: String,
-    level: Option<String>,
-    hits: u64,
-    /// Persons (HR), or accounts HR does not know.
-    persons: std::collections::BTreeSet<String>,
-    first_us: Option<i64>,
-    last_us: Option<i64>,
-}
-
-impl RuleHits {
-    fn count(&mut self, who: &str, first_us: i64, last_us: i64) {
-        self.hits += 1;
-        self.persons.insert(who.to_string());
-        self.first_us = Some(self.first_us.map_or(first_us, |f| f.min(first_us)));
-        self.last_us = Some(self.last_us.map_or(last_us, |l| l.max(last_us)));
-    }
-}
-
-/// The detection rules' hit lists, then the correlations' (index `rule_count + c`).
-fn hit_lists(engine: &Engine) -> Vec<RuleHits> {
-    let rules = (0..engine.rule_count()).map(|i| RuleHits {
-        rule_id: rule_key(engine, i),
-        title: engine.rule(i).map(|r| r.title.clone()).unwrap_or_default(),
-        level: engine.rule(i).and_then(|r| r.level.clone()),
-        ..RuleHits::default()
-    });
-    let correlations = (0..engine.correlation_count()).filter_map(|c| {
-        let info = engine.correlation(c)?;
-        Some(RuleHits {
-            rule_id: info
-                .id
-                .clone()
-                .or_else(|| info.name.clone())
-                .unwrap_or_else(|| format!("{}:{}", info.origin.file, info.origin.line)),
-            title: info.title.clone(),
-            level: info.level.clone(),
-            ..RuleHits::default()
-        })
-    });
-    rules.chain(correlations).collect()
-}
-
 /// Reads the people and learns whose PC each host is from the logons in range.
 pub(crate) fn enricher_for(
     data: &mamori_store::DataDir,
@@ -627,17 +520,7 @@ pub(crate) fn enricher_for(
     to_us: i64,
 ) -> anyhow::Result<Enricher> {
     let mut enricher = Enricher::new(data.store().people()?, options);
-    let mut pairs = Vec::new();
-    for stored in data.store().events_of_kind("logon", from_us, to_us)? {
-        if let Some(event) = stored
-            .json
-            .as_deref()
-            .and_then(|j| Event::from_json(j).ok())
-            && let Some(host) = event.actor.host.clone()
-        {
-            pairs.push((host, event.actor.user.clone()));
-        }
-    }
+    let pairs = data.store().host_logons(from_us, to_us)?;
     enricher.learn_host_owners(pairs.iter().map(|(h, a)| (h.as_str(), a.as_str())));
     Ok(enricher)
 }

@@ -680,6 +680,41 @@ fn rules_run_stores_each_finding_once_and_backtest_stores_none() {
 }
 
 #[test]
+fn rules_run_follows_the_consoles_rule_settings() {
+    let env = with_events(120);
+    let rule = env.file(
+        "usb.yml",
+        "title: Design Data to USB\nid: 0d7f3a52-3f58-4c8e-9a51-6a4d1b2c9e10\nauthor: Mamori tests\nlevel: high\nlogsource:\n    product: mamori\n    category: file.copy\ndetection:\n    sel:\n        destination.kind: removable\n        object.path|endswith: '.dwg'\n        actor.user: ACM0001\n    condition: sel\n",
+    );
+    let set = |enabled: bool, severity: Option<mamori_store::Level>| {
+        let mut data = mamori_store::DataDir::open(&env.data()).unwrap();
+        data.store_mut()
+            .set_rule_setting(
+                "0d7f3a52-3f58-4c8e-9a51-6a4d1b2c9e10",
+                &mamori_store::RuleSetting { enabled, severity },
+                "admin",
+                1,
+            )
+            .unwrap();
+    };
+    let run = || {
+        let out = env.run(&["--json", "rules", "run", rule.to_str().unwrap()]);
+        let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+        report["findings_added"].clone()
+    };
+    set(false, None);
+    assert_eq!(run(), 0, "a rule switched off finds nothing");
+    set(true, Some(mamori_store::Level::Low));
+    assert_eq!(run(), 50);
+    let data = mamori_store::DataDir::open(&env.data()).unwrap();
+    let findings = data.store().rule_findings().unwrap();
+    assert!(
+        findings.iter().all(|f| f.level.as_deref() == Some("low")),
+        "{findings:?}"
+    );
+}
+
+#[test]
 fn the_insider_rule_pack_passes_its_own_cases() {
     let pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/insider");
     let out = Command::new(MAMORI)

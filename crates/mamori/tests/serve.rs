@@ -1209,6 +1209,13 @@ fn with_rules(env: &Env) {
 fn the_console_api_triages_searches_sums_up_and_records_each_use() {
     let env = with_person_and_alert();
     with_rules(&env);
+    // One more copy, of an archive: what the archive rule is about.
+    let archive = env.file(
+        "archive.ndjson",
+        "{\"time\":\"2026-01-05T09:05:00Z\",\"kind\":\"file.copy\",\"actor\":{\"user\":\"tanaka.t\",\"host\":\"PC-TANAKA\"},\"object\":{\"name\":\"backup.zip\",\"extension\":\"zip\"},\"destination\":{\"kind\":\"removable\"},\"outcome\":\"success\"}\n",
+    );
+    let (out, _) = import_json(&env, &archive);
+    assert!(out.status.success(), "{}", stderr(&out));
     let analyst = token_for(&env, "aoki", "analyst");
     let investigator = token_for(&env, "sato", "investigator");
     let admin = token_for(&env, "root", "admin");
@@ -1222,7 +1229,7 @@ fn the_console_api_triages_searches_sums_up_and_records_each_use() {
     assert_eq!(board["alerts"]["by_severity"]["high"], 1, "{board}");
     assert_eq!(board["alerts"]["by_department"][0]["department"], "設計部");
     assert_eq!(board["sources"][0]["kind"], "file.copy");
-    assert_eq!(board["sources"][0]["events"], 3);
+    assert_eq!(board["sources"][0]["events"], 4);
     assert!(!names_tanaka(&board.to_string()), "{board}");
     assert_eq!(
         api(&url, &analyst, "GET", "/api/v1/dashboard?days=0", &null).0,
@@ -1346,7 +1353,7 @@ fn the_console_api_triages_searches_sums_up_and_records_each_use() {
             rest["events"].as_array().unwrap().len(),
             rest["more"].as_bool()
         ),
-        (1, Some(false)),
+        (2, Some(false)),
         "{rest}"
     );
     let (_, by_name) = api(
@@ -1364,7 +1371,7 @@ fn the_console_api_triages_searches_sums_up_and_records_each_use() {
         "/api/v1/events?from=2026-01-05T09:01:00Z",
         &null,
     );
-    assert_eq!(all["events"].as_array().unwrap().len(), 2, "{all}");
+    assert_eq!(all["events"].as_array().unwrap().len(), 3, "{all}");
 
     // Preferences are the caller's own and checked.
     let (status, saved) = api(
@@ -1432,9 +1439,9 @@ fn the_console_api_triages_searches_sums_up_and_records_each_use() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["id"] == "mamori_activity_after_termination")
+        .find(|r| r["id"] == "84622edc-48ae-4719-b9f7-9d69026dfb66")
         .cloned()
-        .unwrap_or_else(|| rules["rules"][0].clone());
+        .unwrap();
     assert_eq!(rule["enabled"], true, "{rule}");
     let rule_path = format!("/api/v1/rules/{}", rule["id"].as_str().unwrap());
     assert_eq!(
@@ -1477,6 +1484,42 @@ fn the_console_api_triages_searches_sums_up_and_records_each_use() {
     assert_eq!(
         (changed["enabled"].as_bool(), changed["severity"].as_str()),
         (Some(false), Some("low"))
+    );
+
+    // A back-test says what a rule would find without switching it on.
+    let (status, tested) = api(
+        &url,
+        &admin,
+        "POST",
+        &format!("{rule_path}/backtest"),
+        &null,
+    );
+    assert_eq!(status, 200, "{tested}");
+    assert_eq!(
+        (&tested["events"], &tested["hits"], &tested["persons"]),
+        (
+            &serde_json::json!(4),
+            &serde_json::json!(1),
+            &serde_json::json!(1)
+        ),
+        "{tested}"
+    );
+    assert_eq!(tested["first"], "2026-01-05T09:05:00Z");
+    assert!(!names_tanaka(&tested.to_string()), "{tested}");
+    assert_eq!(
+        api(&url, &admin, "POST", "/api/v1/rules/nope/backtest", &null).0,
+        404
+    );
+    assert_eq!(
+        api(
+            &url,
+            &analyst,
+            "POST",
+            &format!("{rule_path}/backtest"),
+            &null
+        )
+        .0,
+        403
     );
 
     // The console is served with a policy that runs only the server's own scripts.
