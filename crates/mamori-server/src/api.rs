@@ -362,7 +362,12 @@ pub(crate) fn person_risk(pseudonym: String) -> Work {
         };
         ctx.record(&caller.name, "person.risk", &pseudonym)?;
         let days = ctx.appender.store().risk_days(&person_id)?;
-        let department = ctx.appender.store().department_of(&person_id)?;
+        // Named only when the department is large enough not to single the person out.
+        let store = ctx.appender.store();
+        let sizes = store.department_sizes()?;
+        let department = store.department_of(&person_id)?.filter(|name| {
+            sizes.get(&Some(name.clone())).copied().unwrap_or(0) >= crate::dashboard::MIN_DEPARTMENT
+        });
         let names = ctx.names.get(ctx.appender.store())?;
         let days: Vec<Value> = days
             .into_iter()

@@ -21,6 +21,11 @@ const MAX_DAYS: i64 = 366;
 const INDICATOR_DAYS: i64 = 30;
 /// How many indicators the dashboard lists.
 const TOP_INDICATORS: usize = 10;
+/// Departments with fewer persons than this are not named next to risk (dashboard, person
+/// page): "the one person in Legal with a critical alert" is not a pseudonym.
+pub(crate) const MIN_DEPARTMENT: u64 = 5;
+/// What small departments are shown as.
+const SMALL_DEPARTMENTS: &str = "(small departments)";
 
 /// Events agents sent to this server since it started, and in the last minute.
 #[derive(Default)]
@@ -152,10 +157,20 @@ pub(crate) fn dashboard(query: DashboardQuery) -> Result<Work, Refusal> {
             .collect();
         let mut by_severity: BTreeMap<Level, u64> = BTreeMap::new();
         let mut departments: BTreeMap<String, BTreeMap<Level, u64>> = BTreeMap::new();
+        let sizes = store.department_sizes()?;
         for (department, severity, alerts) in store.open_alerts_by_department()? {
             *by_severity.entry(severity).or_default() += alerts;
+            let shown = match department {
+                Some(name)
+                    if sizes.get(&Some(name.clone())).copied().unwrap_or(0) >= MIN_DEPARTMENT =>
+                {
+                    name
+                }
+                Some(_) => SMALL_DEPARTMENTS.to_string(),
+                None => String::new(),
+            };
             *departments
-                .entry(department.unwrap_or_default())
+                .entry(shown)
                 .or_default()
                 .entry(severity)
                 .or_default() += alerts;

@@ -126,6 +126,22 @@ impl EventStore {
         Ok(out)
     }
 
+    /// How many persons each department has (latest HR versions; `None`: no department).
+    pub fn department_sizes(&self) -> Result<std::collections::HashMap<Option<String>, u64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT department, COUNT(*) FROM person_versions v
+             WHERE valid_from = (SELECT MAX(valid_from) FROM person_versions
+                                 WHERE person_id = v.person_id)
+             GROUP BY department",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = std::collections::HashMap::new();
+        while let Some(row) = rows.next()? {
+            out.insert(row.get(0)?, count(row.get(1)?));
+        }
+        Ok(out)
+    }
+
     /// The department of `person_id` in their latest HR version.
     pub fn department_of(&self, person_id: &str) -> Result<Option<String>> {
         use rusqlite::OptionalExtension;
@@ -207,6 +223,30 @@ mod tests {
             ])
             .unwrap();
         store.dismiss_alert(3, "known").unwrap();
+        assert!(store.department_sizes().unwrap().is_empty());
+        // Sizes count each person once, in the department of their latest version.
+        let person = |id: &str, from: jiff::civil::Date, department: &str| {
+            let mut p = mamori_event::PersonRecord::new(id, from, "名前");
+            p.department = Some(department.into());
+            p
+        };
+        let start = jiff::civil::date(2020, 1, 1);
+        let moved = jiff::civil::date(2021, 1, 1);
+        store
+            .store_people(&[
+                person("E1", start, "設計部"),
+                person("E1", moved, "営業部"),
+                person("E2", start, "設計部"),
+                person("E3", start, "営業部"),
+            ])
+            .unwrap();
+        let sizes = store.department_sizes().unwrap();
+        assert_eq!(sizes[&Some("営業部".to_string())], 2);
+        assert_eq!(sizes[&Some("設計部".to_string())], 1);
+        assert_eq!(
+            store.department_of("E1").unwrap().as_deref(),
+            Some("営業部")
+        );
         assert_eq!(
             store.open_alerts_by_department().unwrap(),
             vec![(None, Level::High, 2)]
