@@ -5,6 +5,7 @@
 mod analyze;
 mod bench;
 mod cases;
+mod demo;
 mod eval;
 mod evidence;
 mod history;
@@ -103,6 +104,11 @@ enum Command {
     /// person's own baseline, stored as person-day scores, with an alert for each high score
     /// (see docs/analytics.md).
     Analyze(analyze::AnalyzeArgs),
+    /// Try Mamori in one command: simulate an organisation with planted insiders, import,
+    /// run the insider rules and analyse it into its own data directory (default
+    /// `mamori-demo`, reused when prepared alike), print one login per role with a new
+    /// password, and serve the console (docs/demo.md).
+    Demo(demo::DemoArgs),
     /// Write a synthetic organisation's activity with planted insiders and the answer key
     /// (CERT r4.2 layout or Mamori events; see docs/simulator.md).
     Simulate(simulate::SimulateArgs),
@@ -308,6 +314,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(command) => rules::run(&data_dir, command, cli.json),
         Command::Analyze(args) => analyze::run(&data_dir, &args, cli.json),
         Command::Simulate(args) => simulate::run(args, cli.json),
+        Command::Demo(args) => demo::run(&demo::data_dir(data_dir), &args, cli.json),
         Command::Alerts(command) => cases::alerts(&data_dir, command, cli.json),
         Command::Cases(command) => cases::cases(&data_dir, command, cli.json),
         Command::Scores(command) => cases::scores(&data_dir, command, cli.json),
