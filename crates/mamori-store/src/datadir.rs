@@ -67,11 +67,35 @@ impl Paths {
 
 /// The store, the `events` ledger and the `access` ledger of one data directory.
 pub struct DataDir {
+    /// The exclusive lock on `lock` in the directory, held while this is open: one writer of
+    /// the ledger at a time, across processes (a server and an import would interleave
+    /// their leaves).
+    _lock: fs::File,
     paths: Paths,
     store: EventStore,
     log: TileLog,
     signer: Signer,
     access: AccessLedger,
+}
+
+/// Takes the data directory's lock, or says who holds it.
+fn lock(root: &Path) -> Result<fs::File> {
+    let path = root.join("lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| io_error(&path, source))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(StoreError::InUse(format!(
+            "{} is in use by another Mamori process (a running `mamori serve`, an import): \
+             stop it, or use the API while it serves",
+            root.display()
+        ))),
+        Err(fs::TryLockError::Error(source)) => Err(io_error(&path, source)),
+    }
 }
 
 /// What `verify` checked.
@@ -148,6 +172,8 @@ impl DataDir {
         // Generating the key checks the origin before anything is written; the key file is
         // written last because its existence is what marks the directory as initialised.
         let signer = Signer::generate(origin)?;
+        fs::create_dir_all(root).map_err(|source| io_error(root, source))?;
+        let lock = lock(root)?;
         for dir in [
             paths.root.join("keys"),
             paths.events_log(),
@@ -162,7 +188,7 @@ impl DataDir {
         fs::write(paths.events_vkey(), vkey).map_err(|e| io_error(&paths.events_vkey(), e))?;
         write_secret(&paths.events_key(), signer.to_skey().as_bytes())?;
         // Opening creates the access ledger (key, directory, signed empty checkpoint).
-        let mut data_dir = DataDir::open(root)?;
+        let mut data_dir = DataDir::open_locked(root, lock)?;
         // A signed empty tree from the start: auditors can tell an empty log from a broken one.
         data_dir.checkpoint()?;
         Ok(data_dir)
@@ -172,8 +198,7 @@ impl DataDir {
     /// docs). A data directory of an older build without an access ledger gets one, holding
     /// the access records stored so far.
     pub fn open(root: &Path) -> Result<DataDir> {
-        let paths = Paths::new(root);
-        let key_path = paths.events_key();
+        let key_path = Paths::new(root).events_key();
         if !key_path.exists() {
             return Err(StoreError::NotInitialised(format!(
                 "{} is not a Mamori data directory (no {}); run `mamori init` first",
@@ -181,6 +206,12 @@ impl DataDir {
                 key_path.display()
             )));
         }
+        DataDir::open_locked(root, lock(root)?)
+    }
+
+    fn open_locked(root: &Path, lock: fs::File) -> Result<DataDir> {
+        let paths = Paths::new(root);
+        let key_path = paths.events_key();
         let skey = fs::read_to_string(&key_path).map_err(|e| io_error(&key_path, e))?;
         let signer = Signer::from_skey(skey.trim())?;
         let store = EventStore::open(&paths.store())?;
@@ -202,6 +233,7 @@ impl DataDir {
         log.defer_durability();
         let access = AccessLedger::open(&paths, &store, &origin)?;
         let mut data_dir = DataDir {
+            _lock: lock,
             paths,
             store,
             log,

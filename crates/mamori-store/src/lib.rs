@@ -97,6 +97,9 @@ pub enum StoreError {
     /// case without an outcome, …); the message says what to do instead.
     #[error("{0}")]
     Invalid(String),
+    /// Another process has the data directory open (a running `mamori serve`, an import).
+    #[error("{0}")]
+    InUse(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

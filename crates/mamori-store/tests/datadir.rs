@@ -157,3 +157,15 @@ fn lost_bodies_are_named_by_verify_and_refused_by_the_next_append() {
         "{refused}"
     );
 }
+
+#[test]
+fn a_second_opening_is_refused_while_the_first_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    let first = DataDir::init(&root, "lock.mamori.invalid/events").unwrap();
+    let second = DataDir::open(&root).err().unwrap();
+    assert!(matches!(second, StoreError::InUse(_)), "{second}");
+    assert!(second.to_string().contains("in use"), "{second}");
+    drop(first);
+    DataDir::open(&root).unwrap();
+}

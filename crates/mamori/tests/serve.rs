@@ -1222,6 +1222,14 @@ fn the_console_api_triages_searches_sums_up_and_records_each_use() {
     let auditor = token_for(&env, "ito", "auditor");
     let (server, url) = base_url(&env);
     let null = serde_json::Value::Null;
+    // The server is the data directory's one writer: an import waits for it to stop.
+    let (out, _) = import_json(&env, &archive);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("in use by another Mamori process"),
+        "{}",
+        stderr(&out)
+    );
 
     // The dashboard counts without naming anyone.
     let (status, board) = api(&url, &analyst, "GET", "/api/v1/dashboard", &null);
