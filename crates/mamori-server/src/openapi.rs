@@ -275,7 +275,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/api/v1/events",
-        summary: "Organisation-wide event search, pseudonymised, a page at a time in leaf order; at most 20,000 events are read per request (`more` and `next_after` say where to go on).",
+        summary: "Organisation-wide event search, pseudonymised, a page at a time in leaf order; at most 20,000 events or 100 ms of reading per request (`more` and `next_after` say where to go on).",
         access: Access::Roles(api::ANALYSTS),
         parameters: &[
             ("from", "query", "string", "From this time (RFC 3339)."),

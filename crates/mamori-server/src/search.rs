@@ -2,8 +2,9 @@
 //! label), a page at a time in leaf order.
 //!
 //! Candidates come from an index where the query allows (a person's accounts, a kind: the
-//! postings; otherwise the time range), and at most [`SCAN_BUDGET`] of them are read per
-//! request: a page that found fewer than asked says `more` and where to go on. Destination
+//! postings; otherwise the time range), and at most [`SCAN_BUDGET`] of them, for at most
+//! [`SCAN_TIME`], are read per request: a page that found fewer than asked says `more` and
+//! where to go on. Destination
 //! and label are matched on the event **as the caller sees it** (pseudonymised), so a search
 //! for a person's real address finds nothing: it cannot be used to test who is behind a
 //! pseudonym.
@@ -16,7 +17,10 @@ use crate::store::Refusal;
 
 /// Candidate events read per request at most.
 const SCAN_BUDGET: usize = 20_000;
-/// Candidates read from the store at a time.
+/// How long one request reads candidates at most: a rare label over a long range answers a
+/// page with what it found so far and `more`, instead of holding the store for seconds.
+const SCAN_TIME: std::time::Duration = std::time::Duration::from_millis(100);
+/// Candidates read from the store at a time when they are filtered after reading.
 const CHUNK: usize = 1000;
 
 #[derive(serde::Deserialize)]
@@ -120,13 +124,18 @@ pub(crate) fn search(query: SearchQuery) -> Result<Work, Refusal> {
         let mut position = after;
         let mut scanned = 0;
         let mut exhausted = false;
-        while found.len() < limit && scanned < SCAN_BUDGET {
+        let started = std::time::Instant::now();
+        // Without filters on the body every candidate is a result: read only what the page
+        // still needs.
+        let filtered = destination.is_some() || label.is_some();
+        while found.len() < limit && scanned < SCAN_BUDGET && started.elapsed() < SCAN_TIME {
+            let want = if filtered { CHUNK } else { limit - found.len() };
             let chunk: Vec<u64> = match &indexed {
                 Some(leaves) => {
                     let start = position.map_or(0, |p| leaves.partition_point(|&l| l <= p));
-                    leaves.iter().skip(start).take(CHUNK).copied().collect()
+                    leaves.iter().skip(start).take(want).copied().collect()
                 }
-                None => store.leaves_between(from, to, position, CHUNK)?,
+                None => store.leaves_between(from, to, position, want)?,
             };
             if chunk.is_empty() {
                 exhausted = true;
