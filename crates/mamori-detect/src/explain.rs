@@ -281,7 +281,7 @@ fn strongest(day: &RiskDay, limit: usize) -> Vec<&Indicator> {
 pub fn alert_title(reason: &AlertReason, day: &RiskDay, peer_group: &str, lang: Lang) -> String {
     let head = match (reason, lang) {
         (AlertReason::LevelRose { to, .. }, Lang::En) => {
-            format!("Risk rose to {}", level(*to, lang))
+            format!("Risk went up to {}", level(*to, lang))
         }
         (AlertReason::LevelRose { to, .. }, Lang::Ja) => {
             format!("リスクが「{}」に上昇", level(*to, lang))
@@ -336,6 +336,7 @@ pub fn details(day: &RiskDay, peer_group: &str) -> Value {
                 }),
                 Indicator::Rule { finding, points, weight } => json!({
                     "type": "rule", "rule_id": finding.rule_id, "title": finding.title,
+                    "title_ja": finding.title_ja.as_deref().unwrap_or(&finding.title),
                     "level": finding.level.as_str(), "count": finding.count,
                     "points": number(*points), "weight": number(*weight),
                 }),
@@ -365,6 +366,30 @@ pub fn details(day: &RiskDay, peer_group: &str) -> Value {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// Alert titles and explanations go through the pseudonymiser, which replaces every word
+    /// that is the name of someone in the organisation (docs/privacy.md): their own words
+    /// must not be names, or "Risk rose to high" reads "Risk N-… to high".
+    #[test]
+    fn the_words_of_explanations_are_not_first_names() {
+        let names: std::collections::HashSet<String> = mamori_sim::vocab::FIRST_NAMES
+            .iter()
+            .map(|n| n.to_lowercase())
+            .collect();
+        let mut texts: Vec<String> = crate::features::FEATURES
+            .iter()
+            .map(|f| phrase(*f, Lang::En).to_string())
+            .collect();
+        texts.push(format!("Risk went up to {}", level(Level::High, Lang::En)));
+        for text in texts {
+            for word in text.split(|c: char| !c.is_alphanumeric()) {
+                assert!(
+                    !names.contains(&word.to_lowercase()),
+                    "{word:?} in {text:?}"
+                );
+            }
+        }
+    }
 
     fn copies() -> Contribution {
         Contribution {

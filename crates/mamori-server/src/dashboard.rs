@@ -1,6 +1,7 @@
 //! `GET /api/v1/dashboard`: the organisation at a glance. Counts only — persons by level per
-//! day, open alerts by severity and department, the indicators behind recent risk, when each
-//! kind of event last arrived, what agents sent — so it names nobody and needs no pseudonyms.
+//! day and now (each person's latest level of the last week), open alerts by severity and
+//! department, the indicators behind recent risk, when each kind of event last arrived, what
+//! agents sent — so it names nobody and needs no pseudonyms.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -19,6 +20,8 @@ const DEFAULT_DAYS: i64 = 90;
 const MAX_DAYS: i64 = 366;
 /// The indicators counted are those of the last this many days.
 const INDICATOR_DAYS: i64 = 30;
+/// A person's current level is the one of their latest scored day within this many days.
+const CURRENT_DAYS: i64 = 7;
 /// How many indicators the dashboard lists.
 const TOP_INDICATORS: usize = 10;
 /// Departments with fewer persons than this are not named next to risk (dashboard, person
@@ -91,10 +94,12 @@ fn indicator_key(indicator: &Value) -> Option<(String, String, String)> {
         }
         "rule" => {
             let title = text("title").or(text("rule_id"))?;
+            // Explanations stored before `title_ja` was written have the English one only.
+            let title_ja = text("title_ja").unwrap_or(title);
             Some((
                 format!("rule:{}", text("rule_id")?),
                 title.into(),
-                title.into(),
+                title_ja.into(),
             ))
         }
         "forest" => Some((
@@ -131,7 +136,11 @@ pub(crate) fn dashboard(query: DashboardQuery) -> Result<Work, Refusal> {
             for (day, level, persons) in store.persons_by_level(latest - days + 1, latest)? {
                 by_day.entry(day).or_default().insert(level, persons);
             }
-            today = by_day.get(&latest).cloned().unwrap_or_default();
+            // Each person at their latest level of the last week: a weekend or a day still
+            // being imported has few persons of its own.
+            for (level, persons) in store.current_levels(latest - CURRENT_DAYS + 1, latest)? {
+                today.insert(level, persons);
+            }
             for (day, levels) in &by_day {
                 let mut point = counts(levels, Level::Low);
                 point["day"] = day_text(*day);

@@ -1053,7 +1053,9 @@ mod schema {
     }
 
     pub fn search() -> Value {
-        let mut schema = list("events", event_view());
+        let mut found = event_view();
+        found["properties"]["person"] = nullable("string");
+        let mut schema = list("events", found);
         schema["required"] = json!(["events", "scanned", "more", "next_after"]);
         schema["properties"]["scanned"] = json!({"type": "integer"});
         schema["properties"]["more"] = json!({"type": "boolean"});

@@ -121,6 +121,8 @@ pub(crate) fn search(query: SearchQuery) -> Result<Work, Refusal> {
             (None, None) => None,
         };
         let mut found = Vec::new();
+        let mut persons: std::collections::HashMap<String, Option<String>> =
+            std::collections::HashMap::new();
         let mut position = after;
         let mut scanned = 0;
         let mut exhausted = false;
@@ -148,9 +150,21 @@ pub(crate) fn search(query: SearchQuery) -> Result<Work, Refusal> {
                 let Ok(mut value) = serde_json::from_slice::<Value>(&body) else {
                     continue;
                 };
+                // The person behind the account, under their pseudonym, for the person page.
+                let account = value["actor"]["user"].as_str().unwrap_or("").to_string();
                 names.event(&mut value);
                 if matches(&value, destination.as_deref(), label.as_deref()) {
-                    found.push(json!({"leaf": event.leaf_index, "purged": false, "event": value}));
+                    let person = match persons.get(&account) {
+                        Some(person) => person.clone(),
+                        None => {
+                            let person = store
+                                .person_of_account(&account)?
+                                .map(|id| names.person(&id));
+                            persons.insert(account, person.clone());
+                            person
+                        }
+                    };
+                    found.push(json!({"leaf": event.leaf_index, "purged": false, "person": person, "event": value}));
                     if found.len() == limit {
                         break;
                     }

@@ -51,6 +51,25 @@ impl EventStore {
         Ok(out)
     }
 
+    /// Persons by the level of their latest scored day within `[from_day, to_day]`.
+    pub fn current_levels(&self, from_day: i64, to_day: i64) -> Result<Vec<(Level, u64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT level, COUNT(*) FROM person_day_scores s
+             WHERE day >= ?1 AND day <= ?2 AND level IS NOT NULL
+               AND day = (SELECT MAX(day) FROM person_day_scores
+                          WHERE person_id = s.person_id AND day >= ?1 AND day <= ?2
+                            AND level IS NOT NULL)
+             GROUP BY level",
+        )?;
+        let mut rows = stmt.query(params![from_day, to_day])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let level: String = row.get(0)?;
+            out.push((level_of(&level)?, count(row.get(1)?)));
+        }
+        Ok(out)
+    }
+
     /// Open alerts by the department their person is in now (latest HR version; `None`
     /// without one) and severity: `(department, severity, alerts)`.
     pub fn open_alerts_by_department(&self) -> Result<Vec<(Option<String>, Level, u64)>> {
@@ -197,6 +216,13 @@ mod tests {
                 (11, Level::None, 1),
                 (11, Level::Low, 1)
             ]
+        );
+        // P1's latest is low (day 11), P2's high (day 10), P3's none.
+        let mut current = store.current_levels(10, 11).unwrap();
+        current.sort();
+        assert_eq!(
+            current,
+            vec![(Level::None, 1), (Level::Low, 1), (Level::High, 1)]
         );
         let mut seen = 0;
         store

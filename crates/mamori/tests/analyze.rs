@@ -89,7 +89,7 @@ fn analyze_scores_simulated_history_better_than_chance_and_alerts_once() {
             alert["title_ja"].as_str().unwrap(),
         );
         assert!(
-            en.starts_with("Risk rose to") || en.contains("-severity rule"),
+            en.starts_with("Risk went up to") || en.contains("-severity rule"),
             "{en}"
         );
         assert!(ja.contains("リスクが") || ja.contains("のルール"), "{ja}");

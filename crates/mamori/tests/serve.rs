@@ -1358,6 +1358,7 @@ fn the_console_api_triages_searches_sums_up_and_records_each_use() {
     );
     assert_eq!(status, 200, "{found}");
     assert_eq!(found["events"].as_array().unwrap().len(), 2, "{found}");
+    assert_eq!(found["events"][0]["person"], person.as_str(), "{found}");
     assert!(!names_tanaka(&found.to_string()), "{found}");
     let (_, rest) = api(
         &url,
