@@ -478,9 +478,20 @@ pub(crate) fn case(case_id: i64) -> Work {
             .iter()
             .map(approval_view)
             .collect();
+        // Under a granted reveal, the name HR gives the person now, next to their id.
+        let person_name = match (&detail.case.person_id, open) {
+            (Some(person_id), true) => ctx
+                .appender
+                .store()
+                .person_history(person_id)?
+                .pop()
+                .map(|record| record.name),
+            _ => None,
+        };
         let names = ctx.names.get(ctx.appender.store())?;
         let names = (!open).then_some(names);
         let mut view = case_view(names, &detail.case);
+        view["person_name"] = json!(person_name);
         view["alerts"] = detail.alerts.iter().map(|a| alert_view(names, a)).collect();
         view["events"] = json!(detail.events);
         view["notes"] = detail

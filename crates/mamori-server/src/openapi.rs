@@ -1178,6 +1178,7 @@ mod schema {
         let mut required: Vec<Value> = required;
         required.extend(["alerts", "events", "notes", "approvals"].map(Value::from));
         schema["required"] = Value::Array(required);
+        schema["properties"]["person_name"] = nullable("string");
         schema["properties"]["alerts"] = json!({"type": "array", "items": alert()});
         schema["properties"]["events"] = json!({"type": "array", "items": {"type": "integer"}});
         schema["properties"]["notes"] = json!({"type": "array", "items": object(
