@@ -960,6 +960,7 @@ fn persons_appear_under_pseudonyms_until_an_approved_reveal_for_the_case() {
         (shown["person"].as_str(), shown["revealed"].as_bool()),
         (Some(person.as_str()), Some(false))
     );
+    assert!(shown["person_name"].is_null(), "{shown}");
     assert!(!names_tanaka(&shown.to_string()), "{shown}");
 
     // A reveal needs a declared purpose and a real justification.
@@ -1052,6 +1053,7 @@ fn persons_appear_under_pseudonyms_until_an_approved_reveal_for_the_case() {
         (shown["person"].as_str(), shown["revealed"].as_bool()),
         (Some("E1001"), Some(true))
     );
+    assert_eq!(shown["person_name"], "田中 太郎");
     let (_, case_events) = api(
         &url,
         &investigator,
