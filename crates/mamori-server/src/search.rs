@@ -22,6 +22,9 @@ const SCAN_BUDGET: usize = 20_000;
 const SCAN_TIME: std::time::Duration = std::time::Duration::from_millis(100);
 /// Candidates read from the store at a time when they are filtered after reading.
 const CHUNK: usize = 1000;
+/// Rows the time-range scan looks at per step (by leaf, so a narrow range far into the log
+/// costs steps of this size rather than one unbounded query).
+const SPAN: u64 = 50_000;
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,14 +135,22 @@ pub(crate) fn search(query: SearchQuery) -> Result<Work, Refusal> {
         let filtered = destination.is_some() || label.is_some();
         while found.len() < limit && scanned < SCAN_BUDGET && started.elapsed() < SCAN_TIME {
             let want = if filtered { CHUNK } else { limit - found.len() };
+            // Where the time-range scan got to, past the leaves it found.
+            let mut examined = None;
             let chunk: Vec<u64> = match &indexed {
                 Some(leaves) => {
                     let start = position.map_or(0, |p| leaves.partition_point(|&l| l <= p));
                     leaves.iter().skip(start).take(want).copied().collect()
                 }
-                None => store.leaves_between(from, to, position, want)?,
+                None => match store.leaves_between(from, to, position, want, SPAN)? {
+                    (_, None) => Vec::new(),
+                    (leaves, Some(last)) => {
+                        examined = Some(last);
+                        leaves
+                    }
+                },
             };
-            if chunk.is_empty() {
+            if chunk.is_empty() && examined.is_none() {
                 exhausted = true;
                 break;
             }
@@ -169,6 +180,10 @@ pub(crate) fn search(query: SearchQuery) -> Result<Work, Refusal> {
                         break;
                     }
                 }
+            }
+            // A page that is not full has looked at every row up to `examined`.
+            if found.len() < limit {
+                position = position.max(examined);
             }
         }
         let more = !exhausted;

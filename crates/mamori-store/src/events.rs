@@ -517,30 +517,46 @@ impl EventStore {
         Ok(pairs)
     }
 
-    /// Up to `limit` leaves after `after` of events within `[from_us, to_us)`, ascending: an
-    /// organisation-wide search a page at a time.
+    /// Leaves of events within `[from_us, to_us)` among the `span` leaves after `after`,
+    /// ascending, at most `limit` of them; and the last leaf looked at (`None`: there are no
+    /// leaves after `after`). An organisation-wide search pages through the log this way: each
+    /// call reads at most `span` rows in leaf order, however few fall in the time range.
     pub fn leaves_between(
         &self,
         from_us: i64,
         to_us: i64,
         after: Option<u64>,
         limit: usize,
-    ) -> Result<Vec<u64>> {
-        let after = after.map_or(-1, |a| i64::try_from(a).unwrap_or(i64::MAX));
+        span: u64,
+    ) -> Result<(Vec<u64>, Option<u64>)> {
+        let start = after.map_or(0, |a| a.saturating_add(1));
+        if start >= self.next_leaf {
+            return Ok((Vec::new(), None));
+        }
+        let end = start.saturating_add(span.max(1)).min(self.next_leaf);
+        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        // `+time_us`: the rows come by leaf, not from the time index (which would read the
+        // whole range to sort it).
         let mut stmt = self.conn.prepare_cached(
             "SELECT leaf_index FROM events
-             WHERE leaf_index > ?3 AND time_us >= ?1 AND time_us < ?2
-             ORDER BY leaf_index LIMIT ?4",
+             WHERE leaf_index >= ?3 AND leaf_index < ?4 AND +time_us >= ?1 AND +time_us < ?2
+             ORDER BY leaf_index LIMIT ?5",
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(params![from_us, to_us, after, limit], |r| {
-            r.get::<_, i64>(0)
-        })?;
+        let rows = stmt.query_map(
+            params![from_us, to_us, as_i64(start), as_i64(end), limit],
+            |r| r.get::<_, i64>(0),
+        )?;
         let mut leaves = Vec::new();
         for leaf in rows {
             leaves.push(u64::try_from(leaf?).unwrap_or_default());
         }
-        Ok(leaves)
+        let examined = if i64::try_from(leaves.len()).unwrap_or(i64::MAX) == limit {
+            leaves.last().copied().unwrap_or(end - 1)
+        } else {
+            end - 1
+        };
+        Ok((leaves, Some(examined)))
     }
 
     fn events_by(

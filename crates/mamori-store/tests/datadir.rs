@@ -169,3 +169,42 @@ fn a_second_opening_is_refused_while_the_first_is_open() {
     drop(first);
     DataDir::open(&root).unwrap();
 }
+
+#[test]
+fn leaves_between_pages_a_time_range_in_bounded_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = DataDir::init(dir.path(), ORIGIN).unwrap();
+    // Leaf n has time n: the range [100, 110) is leaves 100..110.
+    data.append_pipelined(Duration::from_secs(3600), |appender| {
+        appender.append(&batch(0, 300)).map(|_| ())
+    })
+    .unwrap();
+    let store = data.store();
+    // A step of 50 rows from the start finds nothing in range and says how far it looked.
+    assert_eq!(
+        store.leaves_between(100, 110, None, 5, 50).unwrap(),
+        (vec![], Some(49))
+    );
+    // Reaching the range: a full page stops at its last leaf.
+    assert_eq!(
+        store.leaves_between(100, 110, Some(99), 5, 50).unwrap(),
+        (vec![100, 101, 102, 103, 104], Some(104))
+    );
+    assert_eq!(
+        store.leaves_between(100, 110, Some(104), 5, 50).unwrap().0,
+        vec![105, 106, 107, 108, 109]
+    );
+    // The last step ends at the last leaf; after it there is nothing.
+    assert_eq!(
+        store
+            .leaves_between(i64::MIN, i64::MAX, Some(280), 100, 50)
+            .unwrap(),
+        ((281..300).collect::<Vec<u64>>(), Some(299))
+    );
+    assert_eq!(
+        store
+            .leaves_between(i64::MIN, i64::MAX, Some(299), 100, 50)
+            .unwrap(),
+        (vec![], None)
+    );
+}
