@@ -7,6 +7,11 @@
 //! - `api` and `names`: alerts, persons, cases, reveals and evidence exports, pseudonymised
 //!   unless revealed, every read written to the access ledger before it is answered.
 //! - `ingest`: `POST /api/v1/events` for agents.
+//! - For the console: `dashboard` (counts only), `triage` (alerts in bulk, case updates),
+//!   `search` (organisation-wide, matched on the pseudonymised event), `admin` (users,
+//!   preferences, purposes, rule settings), `backtest` (a rule over the stored history, on a
+//!   thread of its own).
+//! - `console`: the web console's files, embedded at build time, under a strict CSP.
 //! - `transparency`: the employees' page; `tls`: rustls when a certificate is configured.
 //!
 //! Tiles of both ledgers (`/tlog/events/…`, `/tlog/access/…`) are cut out of the packed
