@@ -332,6 +332,11 @@ test('the person page explains the risk and pages through the timeline', server,
   await page.click('[data-testid=person-alert-around]');
   await page.waitForSelector('[data-testid=around-banner]');
   await settled(page);
+  // A wider window around the same moment.
+  await page.click('[data-testid=around-120]');
+  await page.waitForFunction(() => location.hash.includes('minutes=120'));
+  await settled(page);
+  assert.match(await page.textContent('[data-testid=around-banner]'), /120/);
 });
 
 test('organisation-wide search finds events', server, async () => {

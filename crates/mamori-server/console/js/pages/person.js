@@ -28,6 +28,9 @@ export function riskBands() {
   ];
 }
 
+/** The windows offered around an alert, in minutes either side. */
+const AROUND_CHOICES = [10, 30, 120];
+
 /** A feature's value in its unit: minutes of the day as HH:MM, bytes as MB. */
 export function featureValue(feature, value) {
   if (value === null || value === undefined || !Number.isFinite(Number(value))) return '—';
@@ -181,8 +184,16 @@ export default async function personPage(page, ctx) {
     (from || to || kind) ? h('a', { href: `#/persons/${encodeURIComponent(pseudonym)}`, class: 'button ghost' }, t('common.clear')) : null);
   timelineBox.appendChild(form);
   if (around) {
+    // The same moment with a narrower or wider window.
+    const windowLink = (n) => {
+      const params = new URLSearchParams(q);
+      params.set('minutes', String(n));
+      return h('a', { href: `#/persons/${encodeURIComponent(pseudonym)}?${params}`, class: n === minutes ? 'button small primary' : 'button small ghost', testid: `around-${n}` },
+        t('alerts.around', { minutes: n }));
+    };
     timelineBox.appendChild(h('div', { class: 'alert-box info', testid: 'around-banner' },
-      t('person.aroundBanner', { minutes, time: formatTime(around) })));
+      t('person.aroundBanner', { minutes, time: formatTime(around) }),
+      h('div', { class: 'row-links' }, ...AROUND_CHOICES.map(windowLink))));
   }
   const load = (after) => {
     if (kind) return get(`/events${qs({ person: pseudonym, kind, from, to, after, limit: 100 })}`);
