@@ -280,6 +280,11 @@ test('dashboard renders charts and counts', server, async () => {
   assert.ok(persons > 0, `people scored: ${persons}`);
   assert.ok((await page.$$('[data-testid=indicators-table] tbody tr')).length > 0, 'top indicators');
   assert.ok((await page.$$('[data-testid=source-health]')).length > 0, 'data-source health');
+  // Rule indicators carry the rule's Japanese title (from its file), not the English one.
+  const board = await page.evaluate(async () => (await fetch('/api/v1/dashboard')).json());
+  const rules = board.indicators.filter((i) => i.feature.startsWith('rule:'));
+  assert.ok(rules.length > 0, 'rule indicators on the demo data');
+  for (const rule of rules) assert.notEqual(rule.ja, rule.en, rule.feature);
 });
 
 test('an analyst dismisses an alert with a reason', server, async () => {

@@ -76,7 +76,11 @@ impl<'e> Detector<'e> {
 pub struct RuleHits {
     pub rule_id: String,
     pub title: String,
+    pub title_ja: Option<String>,
+    pub description: Option<String>,
     pub level: Option<String>,
+    /// A correlation (over other rules' matches) rather than a detection rule.
+    pub correlation: bool,
     pub hits: u64,
     /// Persons (HR), or accounts HR does not know.
     pub persons: std::collections::BTreeSet<String>,
@@ -94,13 +98,19 @@ impl RuleHits {
     }
 }
 
-/// The detection rules' hit lists, then the correlations' (index `rule_count + c`).
+/// The detection rules' hit lists, then the correlations' (index `rule_count + c`): also the
+/// list of every rule with the id findings and settings know it by.
 pub fn hit_lists(engine: &Engine) -> Vec<RuleHits> {
-    let rules = (0..engine.rule_count()).map(|i| RuleHits {
-        rule_id: rule_key(engine, i),
-        title: engine.rule(i).map(|r| r.title.clone()).unwrap_or_default(),
-        level: engine.rule(i).and_then(|r| r.level.clone()),
-        ..RuleHits::default()
+    let rules = (0..engine.rule_count()).map(|i| {
+        let rule = engine.rule(i);
+        RuleHits {
+            rule_id: rule_key(engine, i),
+            title: rule.map(|r| r.title.clone()).unwrap_or_default(),
+            title_ja: rule.and_then(|r| r.title_ja.clone()),
+            description: rule.and_then(|r| r.description.clone()),
+            level: rule.and_then(|r| r.level.clone()),
+            ..RuleHits::default()
+        }
     });
     let correlations = (0..engine.correlation_count()).filter_map(|c| {
         let info = engine.correlation(c)?;
@@ -111,7 +121,10 @@ pub fn hit_lists(engine: &Engine) -> Vec<RuleHits> {
                 .or_else(|| info.name.clone())
                 .unwrap_or_else(|| format!("{}:{}", info.origin.file, info.origin.line)),
             title: info.title.clone(),
+            title_ja: info.title_ja.clone(),
+            description: info.description.clone(),
             level: info.level.clone(),
+            correlation: true,
             ..RuleHits::default()
         })
     });

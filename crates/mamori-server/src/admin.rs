@@ -154,24 +154,24 @@ pub(crate) fn rules() -> Work {
         let store = ctx.appender.store();
         let settings = store.rule_settings()?;
         let findings = store.findings_per_rule()?;
-        let mut rules = Vec::new();
-        for index in 0..engine.rule_count() {
-            let Some(rule) = engine.rule(index) else {
-                continue;
-            };
-            let Some(id) = &rule.id else { continue };
-            let setting = settings.get(id);
-            rules.push(json!({
-                "id": id,
-                "title": rule.title,
-                "title_ja": rule.title_ja.as_deref().unwrap_or(&rule.title),
-                "description": rule.description,
-                "level": rule.level,
-                "enabled": setting.is_none_or(|s| s.enabled),
-                "severity": setting.and_then(|s| s.severity).map(Level::as_str),
-                "findings": findings.get(id).copied().unwrap_or(0),
-            }));
-        }
+        // Detection rules and correlations, by the id their findings and settings use.
+        let rules: Vec<Value> = mamori_detect::hunt::hit_lists(&engine)
+            .into_iter()
+            .map(|rule| {
+                let setting = settings.get(&rule.rule_id);
+                json!({
+                    "id": rule.rule_id,
+                    "title_ja": rule.title_ja.as_deref().unwrap_or(&rule.title),
+                    "title": rule.title,
+                    "description": rule.description,
+                    "level": rule.level,
+                    "correlation": rule.correlation,
+                    "enabled": setting.is_none_or(|s| s.enabled),
+                    "severity": setting.and_then(|s| s.severity).map(Level::as_str),
+                    "findings": findings.get(&rule.rule_id).copied().unwrap_or(0),
+                })
+            })
+            .collect();
         Ok((StatusCode::OK, json!({ "rules": rules })))
     })
 }
@@ -195,9 +195,9 @@ pub(crate) fn set_rule(rule_id: String, body: &[u8]) -> Result<Work, Refusal> {
     )?;
     Ok(Box::new(move |ctx, caller| {
         let engine = load_rules(&ctx.root.join("rules"))?;
-        let known = (0..engine.rule_count())
-            .filter_map(|i| engine.rule(i))
-            .any(|r| r.id.as_deref() == Some(rule_id.as_str()));
+        let known = mamori_detect::hunt::hit_lists(&engine)
+            .iter()
+            .any(|r| r.rule_id == rule_id);
         if !known {
             return Err(Refusal::new(StatusCode::NOT_FOUND, "no such rule"));
         }

@@ -51,18 +51,18 @@ fn run(
     to_us: i64,
 ) -> Result<Option<Value>, Refusal> {
     let engine = crate::admin::load_rules(rules_dir)?;
-    let Some(index) = (0..engine.rule_count())
-        .find(|&i| engine.rule(i).and_then(|r| r.id.as_deref()) == Some(rule_id))
-    else {
+    let mut hits = hit_lists(&engine);
+    // A detection rule (index below `rule_count`) or a correlation (`rule_count + c`).
+    let Some(index) = hits.iter().position(|h| h.rule_id == rule_id) else {
         return Ok(None);
     };
+    let rules = engine.rule_count();
     let started = std::time::Instant::now();
     let store = EventStore::open(store_path)?;
     let mut enricher = Enricher::new(store.people()?, ContextOptions::default());
     let pairs = store.host_logons(from_us, to_us)?;
     enricher.learn_host_owners(pairs.iter().map(|(h, a)| (h.as_str(), a.as_str())));
     let mut detector = Detector::new(&engine);
-    let mut hits = hit_lists(&engine);
     let mut events = 0u64;
     store.scan_by_time(from_us, to_us, |leaf, _, body| {
         let Some(event) = body.and_then(|b| Event::from_json(b).ok()) else {
@@ -71,13 +71,29 @@ fn run(
         events += 1;
         let context = enricher.context(&event);
         detector.detect(leaf, &event, &context);
-        if detector.matched.contains(&index) && !engine.rule_is_silent(index) {
-            let who = context
-                .get("person")
-                .and_then(Value::as_str)
-                .unwrap_or(event.account());
-            let at = event.time.as_microsecond();
-            hits[index].count(who, at, at);
+        let who = context
+            .get("person")
+            .and_then(Value::as_str)
+            .unwrap_or(event.account());
+        if index < rules {
+            if detector.matched.contains(&index) && !engine.rule_is_silent(index) {
+                let at = event.time.as_microsecond();
+                hits[index].count(who, at, at);
+            }
+        } else {
+            for hit in detector
+                .hits
+                .iter()
+                .filter(|h| rules + h.correlation == index)
+            {
+                // The group's account when the correlation groups by it, as `rules run`.
+                let account = hit
+                    .group
+                    .iter()
+                    .find(|(name, _)| name == "actor.user")
+                    .map_or(who, |(_, value)| value.as_str());
+                hits[index].count(account, hit.first_us, hit.last_us);
+            }
         }
         Ok(())
     })?;

@@ -27,8 +27,6 @@ const TOP_INDICATORS: usize = 10;
 /// Departments with fewer persons than this are not named next to risk (dashboard, person
 /// page): "the one person in Legal with a critical alert" is not a pseudonym.
 pub(crate) const MIN_DEPARTMENT: u64 = 5;
-/// What small departments are shown as.
-const SMALL_DEPARTMENTS: &str = "(small departments)";
 
 /// Events agents sent to this server since it started, and in the last minute.
 #[derive(Default)]
@@ -157,6 +155,19 @@ pub(crate) fn dashboard(query: DashboardQuery) -> Result<Work, Refusal> {
                 }
             })?;
         }
+        // Findings stored by `rules run` carry the English title only: the Japanese one comes
+        // from the rule files.
+        if indicators.keys().any(|k| k.starts_with("rule:")) {
+            let engine = crate::admin::load_rules(&ctx.root.join("rules"))?;
+            for rule in mamori_detect::hunt::hit_lists(&engine) {
+                if let (Some(title_ja), Some(entry)) = (
+                    rule.title_ja,
+                    indicators.get_mut(&format!("rule:{}", rule.rule_id)),
+                ) {
+                    entry.1 = title_ja;
+                }
+            }
+        }
         let mut top: Vec<(String, (String, String, u64))> = indicators.into_iter().collect();
         top.sort_by(|a, b| b.1.2.cmp(&a.1.2).then_with(|| a.0.cmp(&b.0)));
         let top: Vec<Value> = top
@@ -165,7 +176,10 @@ pub(crate) fn dashboard(query: DashboardQuery) -> Result<Work, Refusal> {
             .map(|(key, (en, ja, count))| json!({"feature": key, "en": en, "ja": ja, "count": count}))
             .collect();
         let mut by_severity: BTreeMap<Level, u64> = BTreeMap::new();
-        let mut departments: BTreeMap<String, BTreeMap<Level, u64>> = BTreeMap::new();
+        // Rows by (department, small): named departments, then all the small ones together
+        // (`None`, small), then alerts of persons without a department (`None`, not small).
+        let mut departments: BTreeMap<(Option<String>, bool), BTreeMap<Level, u64>> =
+            BTreeMap::new();
         let sizes = store.department_sizes()?;
         for (department, severity, alerts) in store.open_alerts_by_department()? {
             *by_severity.entry(severity).or_default() += alerts;
@@ -173,10 +187,10 @@ pub(crate) fn dashboard(query: DashboardQuery) -> Result<Work, Refusal> {
                 Some(name)
                     if sizes.get(&Some(name.clone())).copied().unwrap_or(0) >= MIN_DEPARTMENT =>
                 {
-                    name
+                    (Some(name), false)
                 }
-                Some(_) => SMALL_DEPARTMENTS.to_string(),
-                None => String::new(),
+                Some(_) => (None, true),
+                None => (None, false),
             };
             *departments
                 .entry(shown)
@@ -186,9 +200,10 @@ pub(crate) fn dashboard(query: DashboardQuery) -> Result<Work, Refusal> {
         }
         let by_department: Vec<Value> = departments
             .iter()
-            .map(|(department, levels)| {
+            .map(|((department, small), levels)| {
                 let mut row = counts(levels, Level::Low);
                 row["department"] = json!(department);
+                row["small"] = json!(small);
                 row
             })
             .collect();

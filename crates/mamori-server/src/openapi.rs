@@ -937,10 +937,18 @@ mod schema {
         list(
             "rules",
             object(
-                &["id", "title", "title_ja", "enabled", "severity", "findings"],
+                &[
+                    "id",
+                    "title",
+                    "title_ja",
+                    "correlation",
+                    "enabled",
+                    "severity",
+                    "findings",
+                ],
                 json!({"id": {"type": "string"}, "title": {"type": "string"}, "title_ja": {"type": "string"},
                        "description": nullable("string"), "level": nullable("string"),
-                       "enabled": {"type": "boolean"}, "severity": {"enum": ["low", "medium", "high", "critical", null]},
+                       "correlation": {"type": "boolean"}, "enabled": {"type": "boolean"}, "severity": {"enum": ["low", "medium", "high", "critical", null]},
                        "findings": {"type": "integer"}}),
             ),
         )
@@ -1022,7 +1030,8 @@ mod schema {
         let mut day = levels(true);
         day["properties"]["day"] = json!({"type": "string"});
         let mut department = levels(true);
-        department["properties"]["department"] = json!({"type": "string"});
+        department["properties"]["department"] = nullable("string");
+        department["properties"]["small"] = json!({"type": "boolean", "description": "Departments under five persons, together and unnamed."});
         object(
             &[
                 "latest_day",

@@ -543,24 +543,21 @@ fn history(
     let mut detector = Detector::new(&engine);
     let rules = engine.rule_count();
     let mut hits = hit_lists(&engine);
-    // The console's settings: a rule switched off finds nothing, a severity set replaces
-    // the rule's own level in its findings.
+    // The console's settings: a rule or correlation switched off finds nothing, a severity
+    // set replaces its own level in its findings (indexes as in `hits`).
     let settings = data.store().rule_settings()?;
-    let setting = |index: usize| {
-        engine
-            .rule(index)
-            .and_then(|r| r.id.as_deref())
-            .and_then(|id| settings.get(id))
-    };
-    let off: Vec<bool> = (0..rules)
-        .map(|i| setting(i).is_some_and(|s| !s.enabled))
+    let off: Vec<bool> = hits
+        .iter()
+        .map(|h| settings.get(&h.rule_id).is_some_and(|s| !s.enabled))
         .collect();
-    let levels: Vec<Option<String>> = (0..rules)
-        .map(|i| {
-            setting(i)
+    let levels: Vec<Option<String>> = hits
+        .iter()
+        .map(|h| {
+            settings
+                .get(&h.rule_id)
                 .and_then(|s| s.severity)
                 .map(|l| l.as_str().to_string())
-                .or_else(|| engine.rule(i).and_then(|r| r.level.clone()))
+                .or_else(|| h.level.clone())
         })
         .collect();
     let mut findings = Vec::new();
@@ -596,14 +593,18 @@ fn history(
                 .iter()
                 .find(|(name, _)| name == "actor.user")
                 .map_or(event.account(), |(_, value)| value.as_str());
-            let entry = &mut hits[rules + hit.correlation];
+            let index = rules + hit.correlation;
+            if off[index] {
+                continue;
+            }
+            let entry = &mut hits[index];
             entry.count(account, hit.first_us, hit.last_us);
             if store_findings && let Some(info) = engine.correlation(hit.correlation) {
                 findings.push(mamori_store::RuleFinding {
                     rule_id: entry.rule_id.clone(),
                     rule_title: info.title.clone(),
                     rule_kind: info.kind.clone(),
-                    level: info.level.clone(),
+                    level: levels[index].clone(),
                     author: info.author.clone(),
                     account: account.to_string(),
                     person_id: person

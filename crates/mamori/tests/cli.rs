@@ -795,6 +795,42 @@ fn a_correlation_finding_names_every_event_of_its_window() {
 }
 
 #[test]
+fn a_correlation_switched_off_finds_nothing_and_its_severity_can_be_set() {
+    let env = with_events(120);
+    let rule = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../rules/insider/mamori_file_copy_mass_to_removable.yml");
+    let set = |enabled: bool, severity: Option<mamori_store::Level>| {
+        let mut data = mamori_store::DataDir::open(&env.data()).unwrap();
+        data.store_mut()
+            .set_rule_setting(
+                "1e6185d8-1efb-4b41-bdb8-e4753f506e11",
+                &mamori_store::RuleSetting { enabled, severity },
+                "admin",
+                1,
+            )
+            .unwrap();
+    };
+    let run = || {
+        let out = env.run(&["--json", "rules", "run", rule.to_str().unwrap()]);
+        let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+        report["findings_added"].clone()
+    };
+    set(false, None);
+    assert_eq!(run(), 0);
+    set(true, Some(mamori_store::Level::Medium));
+    assert_eq!(run(), 2);
+    let levels: Vec<String> = env
+        .sqlite()
+        .prepare("SELECT level FROM rule_findings")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(levels, ["medium", "medium"]);
+}
+
+#[test]
 fn retention_erases_expired_bodies_keeps_held_ones_and_verify_still_passes() {
     let env = Env::new();
     let line = |time: &str, kind: &str, path: &str| {

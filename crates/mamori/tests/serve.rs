@@ -1238,9 +1238,11 @@ fn the_console_api_triages_searches_sums_up_and_records_each_use() {
     assert_eq!(status, 200, "{board}");
     assert_eq!(board["alerts"]["by_severity"]["high"], 1, "{board}");
     // 設計部 has one person: too small to be named next to a risk.
+    let row = &board["alerts"]["by_department"][0];
     assert_eq!(
-        board["alerts"]["by_department"][0]["department"],
-        "(small departments)"
+        (&row["department"], &row["small"]),
+        (&serde_json::Value::Null, &serde_json::json!(true)),
+        "{board}"
     );
     assert_eq!(board["sources"][0]["kind"], "file.copy");
     assert_eq!(board["sources"][0]["events"], 4);
@@ -1533,6 +1535,29 @@ fn the_console_api_triages_searches_sums_up_and_records_each_use() {
     assert_eq!(
         api(&url, &admin, "POST", "/api/v1/rules/nope/backtest", &null).0,
         404
+    );
+    // Correlations are rules too: listed, settable, back-tested.
+    let correlation = rules["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["correlation"] == true)
+        .cloned()
+        .unwrap();
+    let (status, tested) = api(
+        &url,
+        &admin,
+        "POST",
+        &format!(
+            "/api/v1/rules/{}/backtest",
+            correlation["id"].as_str().unwrap()
+        ),
+        &null,
+    );
+    assert_eq!(
+        (status, &tested["events"]),
+        (200, &serde_json::json!(4)),
+        "{tested}"
     );
     assert_eq!(
         api(

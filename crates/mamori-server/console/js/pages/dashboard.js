@@ -84,7 +84,7 @@ export default async function dashboard(page) {
   const departments = ((data.alerts && data.alerts.by_department) || []).slice().sort((a, b) => sum(b, SEVERITIES) - sum(a, SEVERITIES)).slice(0, 12);
   const deptSeries = SEVERITIES.map((s) => ({ cls: `level-${s}`, label: t(`level.${s}`), values: departments.map((d) => d[s] || 0) }));
   const deptChart = departments.length
-    ? h('div', null, stackedBars({ labels: departments.map((d) => d.department || t('dashboard.noDepartment')), series: deptSeries, label: t('dashboard.byDepartment'), testid: 'chart-departments', width: 330, labelWidth: 120 }), legend(deptSeries))
+    ? h('div', null, stackedBars({ labels: departments.map((d) => (d.small ? t('dashboard.smallDepartments') : (d.department || t('dashboard.noDepartment')))), series: deptSeries, label: t('dashboard.byDepartment'), testid: 'chart-departments', width: 330, labelWidth: 120 }), legend(deptSeries))
     : emptyState(t('dashboard.noAlerts'));
 
   // Top indicators over the last 30 days.
