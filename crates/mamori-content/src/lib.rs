@@ -1,15 +1,24 @@
 //! # mamori-content
 //!
-//! Content inspection. For now, **data minimisation of content** ([`features`]): web pages,
-//! e-mail bodies and copied files are never stored as text; an importer or agent keeps a keyed
-//! HMAC of the bytes, the number of words and the keyword categories that occur, written into an
-//! event's `raw` map under the same keys by every producer ([`insert_features`]), so detection
-//! sees the same fields whether events came from the CERT importer, the simulator or an agent.
+//! Content inspection, locally and fast (docs/inspect.md):
 //!
-//! PII detectors (My Number, corporate numbers, phones, cards), confidentiality labels and
-//! file-type checks come with their issue.
+//! - [`extract`]: what a file is by its bytes (and whether its name lies), its parts (archives,
+//!   mail attachments) and their text, in any of the Japanese encodings, bounded against bombs.
+//! - [`normalize`] and [`detect`]: Japanese personal data (My Number, corporate numbers, cards,
+//!   phones, postal codes, e-mail, bank and passport cues), confidentiality labels, secrets,
+//!   source code; each finding with a confidence and its reason.
+//! - [`inspect`]: the two together for a file, and the summary an event keeps (counts and
+//!   keyed hashes, never values).
+//! - [`features`]: **data minimisation of content**: web pages, e-mail bodies and copied files
+//!   are never stored as text; an importer or agent keeps a keyed HMAC of the bytes, the
+//!   number of words and the keyword categories that occur, written into an event's `raw` map
+//!   under the same keys by every producer ([`insert_features`]).
 
+pub mod detect;
+pub mod extract;
 pub mod features;
+pub mod inspect;
+pub mod normalize;
 
 pub use features::{CONTENT_CATEGORIES, ContentDigester, ContentFeatures, ContentKey};
 

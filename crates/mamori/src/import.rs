@@ -61,6 +61,37 @@ pub fn evtx(data_dir: &Path, paths: &[PathBuf], json: bool) -> anyhow::Result<Ex
     })
 }
 
+/// `import files PATH… --user ACCOUNT`: each file inspected and imported as one event.
+pub fn files(
+    data_dir: &Path,
+    paths: &[PathBuf],
+    how: &crate::inspect::FileEvents<'_>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut files = Vec::new();
+    for path in paths {
+        crate::inspect::collect(path, &mut files)
+            .map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    }
+    if files.is_empty() {
+        return Err(BadInput("no files found".into()).into());
+    }
+    let mut data = DataDir::open(data_dir).map_err(|e| BadInput(e.to_string()))?;
+    let key = mamori_content::ContentKey(data.content_key()?);
+    let (lines, problems) = crate::inspect::file_events(&files, how, &key)?;
+    for problem in &problems {
+        eprintln!("mamori: {problem}");
+    }
+    let source = NdjsonSource::new(std::io::Cursor::new(lines), "files", None);
+    let summary = import_with_progress(&mut data, Box::new(source))?;
+    print_summary(Path::new("files"), &summary, json)?;
+    Ok(if summary.quarantined > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn find_evtx_files(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir)? {

@@ -10,6 +10,7 @@ mod eval;
 mod evidence;
 mod history;
 mod import;
+mod inspect;
 mod progress;
 mod retention;
 mod rules;
@@ -109,6 +110,11 @@ enum Command {
     /// `mamori-demo`, reused when prepared alike), print one login per role with a new
     /// password, and serve the console (docs/demo.md).
     Demo(demo::DemoArgs),
+    /// What files hold: Japanese personal data (My Number, corporate numbers, cards, phones,
+    /// postal codes, e-mail, bank and passport cues), confidentiality labels, secrets, source
+    /// code and disguised file types, one line per finding (docs/inspect.md). Values only with
+    /// `--show-values`.
+    Inspect(inspect::InspectArgs),
     /// Write a synthetic organisation's activity with planted insiders and the answer key
     /// (CERT r4.2 layout or Mamori events; see docs/simulator.md).
     Simulate(simulate::SimulateArgs),
@@ -177,6 +183,23 @@ enum ImportCommand {
     Evtx {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Files, inspected (docs/inspect.md): one event per file with the labels found in
+    /// `object.labels` and, per finding type, the count and keyed hashes of the values in
+    /// `raw.content_findings` (never the values).
+    Files {
+        /// Files or directories (searched recursively, in name order).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The account the files belong to (`actor.user`).
+        #[arg(long)]
+        user: String,
+        /// The computer they were on (`actor.host`).
+        #[arg(long)]
+        host: Option<String>,
+        /// The events' kind.
+        #[arg(long, default_value = "file.write")]
+        kind: String,
     },
 }
 
@@ -271,6 +294,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Import(ImportCommand::Hr { path }) => import::hr(&data_dir, &path, cli.json),
         Command::Import(ImportCommand::Evtx { paths }) => import::evtx(&data_dir, &paths, cli.json),
+        Command::Import(ImportCommand::Files {
+            paths,
+            user,
+            host,
+            kind,
+        }) => import::files(
+            &data_dir,
+            &paths,
+            &inspect::FileEvents {
+                user: &user,
+                host: host.as_deref(),
+                kind: &kind,
+            },
+            cli.json,
+        ),
+        Command::Inspect(args) => inspect::run(&args, cli.json),
         Command::Verify { key } => verify::run(&data_dir, key.as_deref(), cli.json),
         Command::Keys(KeysCommand::Show) => {
             let data = mamori_store::DataDir::open(&data_dir)?;
