@@ -45,9 +45,15 @@ pub struct Inspector {
 pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.5;
 
 impl Inspector {
+    /// An inspector reporting findings at least `min_confidence` sure (which replaces the
+    /// configuration's own threshold).
     pub fn new(config: &DetectorConfig, limits: Limits, min_confidence: f32) -> Inspector {
+        let config = DetectorConfig {
+            min_confidence,
+            ..config.clone()
+        };
         Inspector {
-            detector: Detector::new(config),
+            detector: Detector::new(&config),
             limits,
             min_confidence,
         }

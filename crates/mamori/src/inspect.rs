@@ -25,6 +25,36 @@ pub struct InspectArgs {
     /// Report findings at least this confident (0 to 1).
     #[arg(long, default_value_t = DEFAULT_MIN_CONFIDENCE)]
     min_confidence: f32,
+    /// The organisation's label vocabulary instead of the built-in one: a TOML file of
+    /// `[[label]]` tables with `text` and `level` (docs/inspect.md).
+    #[arg(long)]
+    labels: Option<PathBuf>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LabelFile {
+    label: Vec<mamori_content::detect::LabelRule>,
+}
+
+/// The detector configuration: the built-in one, or with the labels of `file`.
+pub fn config(file: Option<&Path>) -> anyhow::Result<DetectorConfig> {
+    let mut config = DetectorConfig::default();
+    if let Some(file) = file {
+        let name = file.display();
+        let text = std::fs::read_to_string(file).map_err(|e| BadInput(format!("{name}: {e}")))?;
+        let labels: LabelFile =
+            toml::from_str(&text).map_err(|e| BadInput(format!("{name}: {e}")))?;
+        if labels
+            .label
+            .iter()
+            .any(|l| l.text.trim().is_empty() || l.level.trim().is_empty())
+        {
+            return Err(BadInput(format!("{name}: a label needs a text and a level")).into());
+        }
+        config.labels = labels.label;
+    }
+    Ok(config)
 }
 
 pub fn run(args: &InspectArgs, json: bool) -> anyhow::Result<ExitCode> {
@@ -36,7 +66,7 @@ pub fn run(args: &InspectArgs, json: bool) -> anyhow::Result<ExitCode> {
         .into());
     }
     let inspector = Inspector::new(
-        &DetectorConfig::default(),
+        &config(args.labels.as_deref())?,
         Limits::default(),
         args.min_confidence,
     );

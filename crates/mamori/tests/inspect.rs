@@ -83,6 +83,53 @@ fn inspect_finds_personal_data_labels_and_disguised_files_without_showing_values
         .filter_map(|f| f["value"].as_str().map(str::to_string))
         .collect();
     assert_eq!(values, ["社外秘", "123456789018", "0312345678"]);
+    // A lower threshold shows the weaker findings: a valid check digit without any context.
+    let bare = env.file("bare.txt", "see 123456789018 above\n");
+    let weak = |threshold: &str| {
+        lines(&env.run(&[
+            "--json",
+            "inspect",
+            "--min-confidence",
+            threshold,
+            bare.to_str().unwrap(),
+        ]))
+        .iter()
+        .filter(|f| f["type"] == "my_number")
+        .count()
+    };
+    assert_eq!((weak("0.5"), weak("0.3")), (0, 1));
+    // The organisation's own label vocabulary replaces the built-in one.
+    let vocabulary = env.file(
+        "labels.toml",
+        "[[label]]\ntext = \"経営会議限り\"\nlevel = \"secret\"\n",
+    );
+    let memo = env.file("memo.txt", "経営会議限り\n社外秘\n");
+    let labels = lines(&env.run(&[
+        "--json",
+        "inspect",
+        "--labels",
+        vocabulary.to_str().unwrap(),
+        memo.to_str().unwrap(),
+    ]));
+    let found: Vec<(&str, &str)> = labels
+        .iter()
+        .filter(|f| f["type"] == "label")
+        .map(|f| (f["detail"].as_str().unwrap(), f["file"].as_str().unwrap()))
+        .collect();
+    assert_eq!(found.len(), 1, "{labels:#?}");
+    assert_eq!(found[0].0, "secret");
+    let bad = env.file("bad.toml", "[[label]]\ntext = \"x\"\n");
+    assert_eq!(
+        env.run(&[
+            "inspect",
+            "--labels",
+            bad.to_str().unwrap(),
+            memo.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
     // A path that does not exist is bad input.
     let missing = env.run(&["inspect", "/no/such/file"]);
     assert_eq!(missing.status.code(), Some(2));
