@@ -243,17 +243,40 @@ enum X<'e> {
 /// Walks `xml`, handing each element and text to `f` (self-closing elements as open + close).
 /// Malformed XML stops the walk with a problem; what was seen before it stays. Checks the
 /// time every few thousand events.
-fn walk(cx: &mut Ctx<'_>, path: &str, part: &str, xml: &str, mut f: impl FnMut(X<'_>)) {
+fn walk(cx: &mut Ctx<'_>, path: &str, part: &str, xml: &str, f: impl FnMut(X<'_>)) {
+    let mut events = 0u32;
+    let walked = read_events(
+        xml,
+        || {
+            events = events.wrapping_add(1);
+            events.is_multiple_of(8192) && cx.timed_out(path)
+        },
+        f,
+    );
+    if let Err(error) = walked {
+        cx.problem(
+            &format!("{path}!{part}"),
+            ProblemKind::Malformed,
+            format!("malformed XML {error}"),
+        );
+    }
+}
+
+/// The XML walk itself: stops early when `stop` says so (quietly: the caller reported why),
+/// and at the first malformed event with where and why.
+fn read_events(
+    xml: &str,
+    mut stop: impl FnMut() -> bool,
+    mut f: impl FnMut(X<'_>),
+) -> Result<(), String> {
     let mut reader = Reader::from_str(xml);
     let config = reader.config_mut();
     config.check_end_names = false;
     config.allow_unmatched_ends = true;
     config.expand_empty_elements = false;
-    let mut events = 0u32;
     loop {
-        events = events.wrapping_add(1);
-        if events.is_multiple_of(8192) && cx.timed_out(path) {
-            return;
+        if stop() {
+            return Ok(());
         }
         match reader.read_event() {
             Ok(Event::Start(e)) => f(X::Open(e.local_name().as_ref(), &e)),
@@ -281,17 +304,9 @@ fn walk(cx: &mut Ctx<'_>, path: &str, part: &str, xml: &str, mut f: impl FnMut(X
                     f(X::Text(c.encode_utf8(&mut [0; 4])));
                 }
             }
-            Ok(Event::Eof) => return,
+            Ok(Event::Eof) => return Ok(()),
             Ok(_) => {}
-            Err(e) => {
-                let pos = reader.error_position();
-                cx.problem(
-                    &format!("{path}!{part}"),
-                    ProblemKind::Malformed,
-                    format!("malformed XML at byte {pos}: {e}"),
-                );
-                return;
-            }
+            Err(e) => return Err(format!("at byte {}: {e}", reader.error_position())),
         }
     }
 }
@@ -694,37 +709,8 @@ fn normalise_guid(g: &str) -> String {
 struct NullCtx;
 
 impl NullCtx {
-    fn walk(&mut self, xml: &str, mut f: impl FnMut(X<'_>)) {
-        let mut reader = Reader::from_str(xml);
-        reader.config_mut().check_end_names = false;
-        loop {
-            match reader.read_event() {
-                Ok(Event::Start(e)) => f(X::Open(e.local_name().as_ref(), &e)),
-                Ok(Event::Empty(e)) => {
-                    let name = e.local_name();
-                    f(X::Open(name.as_ref(), &e));
-                    f(X::Close(name.as_ref()));
-                }
-                Ok(Event::End(e)) => f(X::Close(e.local_name().as_ref())),
-                Ok(Event::Text(t)) => f(X::Text(&t.xml10_content())),
-                Ok(Event::GeneralRef(r)) => {
-                    if let Ok(Some(c)) = r.resolve_char_ref() {
-                        f(X::Text(c.encode_utf8(&mut [0; 4])));
-                    } else if let Some(c) = match r.xml10_content().as_ref() {
-                        "amp" => Some('&'),
-                        "lt" => Some('<'),
-                        "gt" => Some('>'),
-                        "quot" => Some('"'),
-                        "apos" => Some('\''),
-                        _ => None,
-                    } {
-                        f(X::Text(c.encode_utf8(&mut [0; 4])));
-                    }
-                }
-                Ok(Event::Eof) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
+    fn walk(&mut self, xml: &str, f: impl FnMut(X<'_>)) {
+        let _ = read_events(xml, || false, f);
     }
 }
 
