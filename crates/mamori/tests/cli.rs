@@ -679,6 +679,26 @@ fn rules_run_stores_each_finding_once_and_backtest_stores_none() {
     assert_eq!(report["hits"][0]["hits"], 10);
 }
 
+/// Sets a rule's setting as the console does.
+fn set_rule(env: &Env, id: &str, enabled: bool, severity: Option<mamori_store::Level>) {
+    let mut data = mamori_store::DataDir::open(&env.data()).unwrap();
+    data.store_mut()
+        .set_rule_setting(
+            id,
+            &mamori_store::RuleSetting { enabled, severity },
+            "admin",
+            1,
+        )
+        .unwrap();
+}
+
+/// `rules run RULE`: the findings it added.
+fn run_rules(env: &Env, rule: &Path) -> serde_json::Value {
+    let out = env.run(&["--json", "rules", "run", rule.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    report["findings_added"].clone()
+}
+
 #[test]
 fn rules_run_follows_the_consoles_rule_settings() {
     let env = with_events(120);
@@ -686,22 +706,15 @@ fn rules_run_follows_the_consoles_rule_settings() {
         "usb.yml",
         "title: Design Data to USB\nid: 0d7f3a52-3f58-4c8e-9a51-6a4d1b2c9e10\nauthor: Mamori tests\nlevel: high\nlogsource:\n    product: mamori\n    category: file.copy\ndetection:\n    sel:\n        destination.kind: removable\n        object.path|endswith: '.dwg'\n        actor.user: ACM0001\n    condition: sel\n",
     );
-    let set = |enabled: bool, severity: Option<mamori_store::Level>| {
-        let mut data = mamori_store::DataDir::open(&env.data()).unwrap();
-        data.store_mut()
-            .set_rule_setting(
-                "0d7f3a52-3f58-4c8e-9a51-6a4d1b2c9e10",
-                &mamori_store::RuleSetting { enabled, severity },
-                "admin",
-                1,
-            )
-            .unwrap();
+    let set = |enabled, severity| {
+        set_rule(
+            &env,
+            "0d7f3a52-3f58-4c8e-9a51-6a4d1b2c9e10",
+            enabled,
+            severity,
+        )
     };
-    let run = || {
-        let out = env.run(&["--json", "rules", "run", rule.to_str().unwrap()]);
-        let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
-        report["findings_added"].clone()
-    };
+    let run = || run_rules(&env, &rule);
     set(false, None);
     assert_eq!(run(), 0, "a rule switched off finds nothing");
     set(true, Some(mamori_store::Level::Low));
@@ -799,22 +812,15 @@ fn a_correlation_switched_off_finds_nothing_and_its_severity_can_be_set() {
     let env = with_events(120);
     let rule = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../rules/insider/mamori_file_copy_mass_to_removable.yml");
-    let set = |enabled: bool, severity: Option<mamori_store::Level>| {
-        let mut data = mamori_store::DataDir::open(&env.data()).unwrap();
-        data.store_mut()
-            .set_rule_setting(
-                "1e6185d8-1efb-4b41-bdb8-e4753f506e11",
-                &mamori_store::RuleSetting { enabled, severity },
-                "admin",
-                1,
-            )
-            .unwrap();
+    let set = |enabled, severity| {
+        set_rule(
+            &env,
+            "1e6185d8-1efb-4b41-bdb8-e4753f506e11",
+            enabled,
+            severity,
+        )
     };
-    let run = || {
-        let out = env.run(&["--json", "rules", "run", rule.to_str().unwrap()]);
-        let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
-        report["findings_added"].clone()
-    };
+    let run = || run_rules(&env, &rule);
     set(false, None);
     assert_eq!(run(), 0);
     set(true, Some(mamori_store::Level::Medium));

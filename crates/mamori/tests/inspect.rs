@@ -171,16 +171,19 @@ fn imported_files_carry_labels_counts_and_keyed_hashes_never_the_values() {
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("roster.txt"), ROSTER).unwrap();
     std::fs::write(dir.join("plain.txt"), "nothing to see here\n").unwrap();
-    let out = env.run(&[
-        "--json",
-        "import",
-        "files",
-        dir.to_str().unwrap(),
-        "--user",
-        "ACM2278",
-        "--host",
-        "PC-1",
-    ]);
+    let import = || {
+        env.run(&[
+            "--json",
+            "import",
+            "files",
+            dir.to_str().unwrap(),
+            "--user",
+            "ACM2278",
+            "--host",
+            "PC-1",
+        ])
+    };
+    let out = import();
     assert!(out.status.success(), "{}", stderr(&out));
     let store = std::fs::read_to_string(env.data().join("store.ndjson")).unwrap();
     let events: Vec<serde_json::Value> = store
@@ -208,16 +211,7 @@ fn imported_files_carry_labels_counts_and_keyed_hashes_never_the_values() {
         assert!(!store.contains(value), "{value} stored");
     }
     // The same file again is the same event: nothing new.
-    let again = env.run(&[
-        "--json",
-        "import",
-        "files",
-        dir.to_str().unwrap(),
-        "--user",
-        "ACM2278",
-        "--host",
-        "PC-1",
-    ]);
+    let again = import();
     assert!(again.status.success());
     assert_eq!(
         std::fs::read_to_string(env.data().join("store.ndjson"))
