@@ -78,14 +78,15 @@ pub fn files(
     }
     let mut data = DataDir::open(data_dir).map_err(|e| BadInput(e.to_string()))?;
     let key = mamori_content::ContentKey(data.content_key()?);
-    let (lines, problems) = crate::inspect::file_events(&files, how, &key)?;
-    for problem in &problems {
+    let batch = crate::inspect::file_events(&files, how, &key)?;
+    for problem in &batch.problems {
         eprintln!("mamori: {problem}");
     }
-    let source = NdjsonSource::new(std::io::Cursor::new(lines), "files", None);
+    let source = NdjsonSource::new(std::io::Cursor::new(batch.lines), "files", None);
     let summary = import_with_progress(&mut data, Box::new(source))?;
     print_summary(Path::new("files"), &summary, json)?;
-    Ok(if summary.quarantined > 0 {
+    // Files left out are bad input: the rest was imported, but the caller should look.
+    Ok(if summary.quarantined > 0 || batch.skipped > 0 {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS

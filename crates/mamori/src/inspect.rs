@@ -235,12 +235,20 @@ pub struct FileEvents<'a> {
     pub kind: &'a str,
 }
 
-/// The NDJSON events of `files`, inspected, and the problems met (file: reason).
+/// What [`file_events`] made: the NDJSON events, the problems met (file: reason), and how
+/// many files were left out (unreadable or too large).
+pub struct FileBatch {
+    pub lines: Vec<u8>,
+    pub problems: Vec<String>,
+    pub skipped: usize,
+}
+
+/// The NDJSON events of `files`, inspected.
 pub fn file_events(
     files: &[PathBuf],
     how: &FileEvents<'_>,
     key: &mamori_content::ContentKey,
-) -> anyhow::Result<(Vec<u8>, Vec<String>)> {
+) -> anyhow::Result<FileBatch> {
     use sha2::Digest;
     let inspector = Inspector::new(
         &DetectorConfig::default(),
@@ -249,16 +257,25 @@ pub fn file_events(
     );
     let mut lines = Vec::new();
     let mut problems = Vec::new();
+    let mut skipped = 0;
     for file in files {
         let name = file.display().to_string();
-        let meta = std::fs::metadata(file).map_err(|e| BadInput(format!("{name}: {e}")))?;
-        let Some(bytes) = read(file, inspector.limits().max_input_bytes)
-            .map_err(|e| BadInput(format!("{name}: {e}")))?
-        else {
-            problems.push(format!(
-                "{name}: too large to inspect (event without findings)"
-            ));
-            continue;
+        // A file that cannot be read is named and left out; the others are imported.
+        let loaded = std::fs::metadata(file).and_then(|meta| {
+            read(file, inspector.limits().max_input_bytes).map(|bytes| (meta, bytes))
+        });
+        let (meta, bytes) = match loaded {
+            Ok((meta, Some(bytes))) => (meta, bytes),
+            Ok((_, None)) => {
+                problems.push(format!("{name}: too large to inspect: not imported"));
+                skipped += 1;
+                continue;
+            }
+            Err(error) => {
+                problems.push(format!("{name}: {error}: not imported"));
+                skipped += 1;
+                continue;
+            }
         };
         let report = inspector.inspect(&name, &bytes);
         problems.extend(
@@ -306,5 +323,9 @@ pub fn file_events(
         serde_json::to_writer(&mut lines, &event)?;
         lines.push(b'\n');
     }
-    Ok((lines, problems))
+    Ok(FileBatch {
+        lines,
+        problems,
+        skipped,
+    })
 }
