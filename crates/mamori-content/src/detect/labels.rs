@@ -91,8 +91,15 @@ pub(super) fn check(
     let cue_before = {
         let b = before
             .trim_end_matches([' ', ':', '：', '\t', '=', '】', '[', '【', '('])
-            .to_lowercase();
-        CLASSIFICATION_CUES.iter().any(|c| b.ends_with(c))
+            .as_bytes();
+        // The cues are ASCII lower case or Japanese: an ASCII case-insensitive suffix test, no
+        // copy of the line.
+        CLASSIFICATION_CUES.iter().any(|c| {
+            b.len()
+                .checked_sub(c.len())
+                .and_then(|from| b.get(from..))
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(c.as_bytes()))
+        })
     };
     let mark = bracketed || alone || cue_before;
     let how = if bracketed {

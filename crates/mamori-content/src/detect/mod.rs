@@ -9,9 +9,10 @@
 //! 1. The text is normalised ([`crate::normalize`]): NFKC, dashes folded to `-`, zero-width
 //!    characters dropped, with a map back to the original. Text that needs no change is not
 //!    copied.
-//! 2. One Aho-Corasick pass finds every literal trigger: label words, secret prefixes (`AKIA`,
+//! 2. The literal pass finds every trigger word: label words, secret prefixes (`AKIA`,
 //!    `ghp_`, `-----BEGIN`…), password keys, and the strong context words that give a whole
-//!    document its context (`個人番号`, `カード番号`…).
+//!    document its context (`個人番号`, `カード番号`…). Aho-Corasick, split by script so
+//!    that a SIMD prefilter skips most of the text (`detect/literals.rs`).
 //! 3. One pass finds runs of digits joined by single spaces, hyphens or parentheses (a number
 //!    *token*); each span of its groups is checked against the shape and check digit of every
 //!    numeric kind (`detect/numbers.rs`). Only what passes those checks looks at its context.
@@ -38,13 +39,13 @@
 mod context;
 mod email;
 mod labels;
+mod literals;
 mod numbers;
 mod secrets;
 mod source_code;
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde::Serialize;
 
 use crate::normalize::{self, Normalized};
@@ -224,7 +225,7 @@ pub struct Detector {
     /// `config.labels`.
     label_keys: Vec<String>,
     /// Every literal trigger of a scan; `roles[pattern]` says what each one means.
-    triggers: Option<AhoCorasick>,
+    triggers: literals::Literals,
     roles: Vec<Vec<Role>>,
     /// Whether the trigger pattern starts and ends with ASCII alphanumerics (then a hit must
     /// sit on word boundaries).
@@ -304,7 +305,7 @@ impl Detector {
                 )
             })
             .collect();
-        let triggers = build_automaton(&patterns, MatchKind::LeftmostLongest);
+        let triggers = literals::Literals::new(&patterns);
         Detector {
             config: config.clone(),
             label_keys,
@@ -392,13 +393,11 @@ impl Detector {
     ) {
         let t = norm.as_str();
         let bytes = t.as_bytes();
-        let Some(triggers) = &self.triggers else {
-            return;
-        };
+        let mut hits = Vec::new();
+        self.triggers.find(t, &mut hits);
         let mut pem_ends = None;
-        for m in triggers.find_iter(t) {
-            let (start, end) = (m.start(), m.end());
-            let p = m.pattern().as_usize();
+        for hit in hits {
+            let (start, end, p) = (hit.start, hit.end, hit.word);
             let (word_start, word_end) = self
                 .trigger_wordish
                 .get(p)
@@ -518,22 +517,6 @@ fn rank(c: &Candidate) -> (u8, u32, usize) {
         _ => 1,
     };
     (class, (c.confidence * 1000.0) as u32, c.end - c.start)
-}
-
-/// An Aho-Corasick automaton over `patterns`, ASCII case-insensitive. A DFA: it is built once
-/// per detector and is the fastest kind to search with (about 700 MB/s on mixed Japanese text
-/// without a usable prefilter, where Japanese patterns share their lead bytes with all text).
-/// `None` only for pattern sets too large to build, which the fixed vocabularies never are.
-fn build_automaton(patterns: &[String], kind: MatchKind) -> Option<AhoCorasick> {
-    let build = |k: Option<AhoCorasickKind>| {
-        AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(kind)
-            .kind(k)
-            .build(patterns)
-            .ok()
-    };
-    build(Some(AhoCorasickKind::DFA)).or_else(|| build(None))
 }
 
 /// A label text as compared by [`Detector::level_of_label`]: NFKC, trimmed, ASCII lower-case.
