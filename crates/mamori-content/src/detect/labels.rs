@@ -52,6 +52,39 @@ const CLASSIFICATION_CUES: &[&str] = &[
     "格付",
 ];
 
+/// Where the line holding byte `at` starts, at most [`LINE_REACH`] characters back. The
+/// newline is looked for first: counting characters back every time would cost more than
+/// the rest of the check.
+fn line_start(t: &str, at: usize) -> usize {
+    let b = t.as_bytes();
+    let floor = at.saturating_sub(4 * LINE_REACH);
+    let ls = b
+        .get(floor..at)
+        .and_then(|x| memchr::memrchr(b'\n', x))
+        .map_or(floor, |i| floor + i + 1);
+    // At most LINE_REACH bytes is at most LINE_REACH characters.
+    if at - ls <= LINE_REACH {
+        ls
+    } else {
+        ls.max(normalize::chars_back(t, at, LINE_REACH))
+    }
+}
+
+/// Where the line holding byte `at` ends, at most [`LINE_REACH`] characters on.
+fn line_end(t: &str, at: usize) -> usize {
+    let b = t.as_bytes();
+    let ceiling = (at + 4 * LINE_REACH).min(b.len());
+    let le = b
+        .get(at..ceiling)
+        .and_then(|x| memchr::memchr(b'\n', x))
+        .map_or(ceiling, |i| at + i);
+    if le - at <= LINE_REACH {
+        le
+    } else {
+        le.min(normalize::chars_forward(t, at, LINE_REACH))
+    }
+}
+
 /// Scores the match of `rule` at normalised bytes `start..end`; `None` if it is not a mark.
 pub(super) fn check(
     norm: &Normalized<'_>,
@@ -72,16 +105,7 @@ pub(super) fn check(
     // The line around the match, at most LINE_REACH characters each way: a mark alone on its
     // line is on a short line, and an unbounded look would make a text of one long line full
     // of matches quadratic.
-    let reach_back = normalize::chars_back(t, start, LINE_REACH);
-    let reach_fwd = normalize::chars_forward(t, end, LINE_REACH);
-    let ls = t
-        .get(reach_back..start)?
-        .rfind('\n')
-        .map_or(reach_back, |i| reach_back + i + 1);
-    let le = t
-        .get(end..reach_fwd)?
-        .find('\n')
-        .map_or(reach_fwd, |i| end + i);
+    let (ls, le) = (line_start(t, start), line_end(t, end));
     let before = t.get(ls..start)?;
     let after = t.get(end..le)?;
     let bracketed =
@@ -206,7 +230,9 @@ fn boundary_after(c: Option<char>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::{LINE_REACH, line_end, line_start};
     use crate::detect::{Detector, DetectorConfig, FindingKind};
+    use crate::normalize;
 
     fn labels(text: &str) -> Vec<(String, String, f32)> {
         let d = Detector::new(&DetectorConfig {
@@ -309,5 +335,34 @@ mod tests {
         assert_eq!(d.level_of_label("秘書"), None);
         assert_eq!(d.level_of_label("Public"), None);
         assert_eq!(d.level_of_label(""), None);
+    }
+
+    proptest::proptest! {
+        /// The line bounds are those of the plain definition: the nearest newline, but no
+        /// further than LINE_REACH characters.
+        #[test]
+        fn line_bounds_within_reach(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("\n"), proptest::strategy::Just("社外秘"),
+                    proptest::strategy::Just("a"), proptest::strategy::Just("abcdefghij"),
+                    proptest::strategy::Just("日本語の文章です"),
+                ],
+                0..200,
+            ),
+            cut in 0usize..1000,
+        ) {
+            let t: String = pieces.concat();
+            let mut at = cut.min(t.len());
+            while !t.is_char_boundary(at) {
+                at -= 1;
+            }
+            let back = normalize::chars_back(&t, at, LINE_REACH);
+            let fwd = normalize::chars_forward(&t, at, LINE_REACH);
+            let ls = t[back..at].rfind('\n').map_or(back, |i| back + i + 1);
+            let le = t[at..fwd].find('\n').map_or(fwd, |i| at + i);
+            proptest::prop_assert_eq!(line_start(&t, at), ls);
+            proptest::prop_assert_eq!(line_end(&t, at), le);
+        }
     }
 }
