@@ -65,13 +65,36 @@ impl Inspector {
 
     /// Inspects one file, named `name` (its extension is compared with its bytes).
     pub fn inspect(&self, name: &str, bytes: &[u8]) -> Report {
-        let extracted = extract::extract(name, bytes, &self.limits);
         let mut findings = Vec::new();
+        let mut report = self.inspect_each(name, bytes, |file, finding| {
+            findings.push(FileFinding {
+                file: file.to_owned(),
+                finding,
+            });
+        });
+        report.findings = findings;
+        report
+    }
+
+    /// [`Inspector::inspect`], handing each finding with its part's name to `each` as it is
+    /// found instead of collecting them (the report's `findings` stay empty): the memory a
+    /// file costs is its text, not its findings ([`Detector::scan_each`]).
+    pub fn inspect_each(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        mut each: impl FnMut(&str, Finding),
+    ) -> Report {
+        let extracted = extract::extract(name, bytes, &self.limits);
         let mut parts = Vec::with_capacity(extracted.parts.len());
         for mut part in extracted.parts {
-            let mut found = Vec::new();
+            let mut found = |finding: Finding| {
+                if finding.confidence >= self.min_confidence {
+                    each(&part.path, finding);
+                }
+            };
             if part.type_mismatch {
-                found.push(Finding {
+                found(Finding {
                     kind: FindingKind::TypeMismatch,
                     start: 0,
                     end: 0,
@@ -86,7 +109,7 @@ impl Inspector {
                 });
             }
             for label in &part.labels {
-                found.push(Finding {
+                found(Finding {
                     kind: FindingKind::Label,
                     start: 0,
                     end: 0,
@@ -98,23 +121,16 @@ impl Inspector {
             }
             if let Some(text) = &part.text {
                 let file_name = part.path.rsplit('!').next().unwrap_or(&part.path);
-                found.extend(self.detector.scan(text));
-                found.extend(self.detector.source_code(Some(file_name), text));
+                self.detector.scan_each(text, &mut found);
+                if let Some(code) = self.detector.source_code(Some(file_name), text) {
+                    found(code);
+                }
             }
-            findings.extend(
-                found
-                    .into_iter()
-                    .filter(|f| f.confidence >= self.min_confidence)
-                    .map(|finding| FileFinding {
-                        file: part.path.clone(),
-                        finding,
-                    }),
-            );
             part.text = None;
             parts.push(part);
         }
         Report {
-            findings,
+            findings: Vec::new(),
             parts,
             problems: extracted.problems,
         }
@@ -140,20 +156,29 @@ pub struct TypeSummary {
 /// Hashes kept per finding type: enough to match a leaked record, not a copy of a database.
 pub const MAX_HASHES: usize = 100;
 
-/// The summary of a report for storage with an event.
-pub fn summarise(report: &Report, key: &ContentKey) -> Summary {
-    let mut summary = Summary::default();
-    let keyed = match <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key.0) {
-        Ok(mac) => mac,
-        // HMAC takes keys of any length: a 32-byte key is always accepted.
-        Err(_) => return summary,
-    };
-    for FileFinding { finding, .. } in &report.findings {
-        if finding.kind == FindingKind::Label {
-            let label = finding.value.clone();
-            if !summary.labels.contains(&label) {
-                summary.labels.push(label);
-            }
+/// Builds the [`Summary`] of an inspection one finding at a time (from
+/// [`Inspector::inspect_each`]).
+pub struct Summariser {
+    summary: Summary,
+    /// HMAC-SHA-256 keyed with the content key, cloned for each value.
+    keyed: Option<hmac::Hmac<sha2::Sha256>>,
+}
+
+impl Summariser {
+    pub fn new(key: &ContentKey) -> Summariser {
+        Summariser {
+            summary: Summary::default(),
+            // HMAC takes keys of any length: a 32-byte key is always accepted.
+            keyed: <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&key.0).ok(),
+        }
+    }
+
+    /// Counts `finding` and keeps the keyed hash of its value (up to [`MAX_HASHES`] per type).
+    pub fn add(&mut self, finding: &Finding) {
+        let Some(keyed) = &self.keyed else { return };
+        let summary = &mut self.summary;
+        if finding.kind == FindingKind::Label && !summary.labels.contains(&finding.value) {
+            summary.labels.push(finding.value.clone());
         }
         let entry = summary
             .findings
@@ -171,8 +196,11 @@ pub fn summarise(report: &Report, key: &ContentKey) -> Summary {
             entry.hashes.insert(at, hash);
         }
     }
-    summary.labels.sort();
-    summary
+
+    pub fn finish(mut self) -> Summary {
+        self.summary.labels.sort();
+        self.summary
+    }
 }
 
 fn hex_lower(bytes: &[u8]) -> String {

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use mamori_content::detect::DetectorConfig;
+use mamori_content::detect::Finding;
 use mamori_content::extract::Limits;
-use mamori_content::inspect::{DEFAULT_MIN_CONFIDENCE, FileFinding, Inspector, Report};
+use mamori_content::inspect::{DEFAULT_MIN_CONFIDENCE, Inspector, Summariser};
 use serde_json::json;
 
 use crate::BadInput;
@@ -104,8 +105,29 @@ pub fn run(args: &InspectArgs, json: bool) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let report = inspector.inspect(&name, &bytes);
-        emit(&mut out, json, args.show_values, &report)?;
+        // Findings are printed as they are found: a file dense with them costs no memory
+        // for the list.
+        let mut failed = None;
+        let report = inspector.inspect_each(&name, &bytes, |file, finding| {
+            if failed.is_none()
+                && let Err(error) = emit(&mut out, json, args.show_values, file, &finding)
+            {
+                failed = Some(error);
+            }
+        });
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        for problem in &report.problems {
+            let kind = serde_json::to_value(problem.kind)?;
+            emit_problem(
+                &mut out,
+                json,
+                &problem.path,
+                kind.as_str().unwrap_or("problem"),
+                &problem.detail,
+            )?;
+        }
     }
     out.flush()?;
     Ok(if unreadable == 0 {
@@ -155,50 +177,39 @@ fn emit(
     out: &mut impl Write,
     json: bool,
     show_values: bool,
-    report: &Report,
+    file: &str,
+    finding: &Finding,
 ) -> anyhow::Result<()> {
-    for FileFinding { file, finding } in &report.findings {
-        if json {
-            let mut line = json!({
-                "file": file,
-                "type": finding.kind.as_str(),
-                "start": finding.start,
-                "end": finding.end,
-                "confidence": (f64::from(finding.confidence) * 1000.0).round() / 1000.0,
-                "reason": finding.reason,
-            });
-            if let Some(detail) = &finding.detail {
-                line["detail"] = json!(detail);
-            }
-            if show_values {
-                line["value"] = json!(finding.value);
-            }
-            writeln!(out, "{line}")?;
-        } else {
-            let value = if show_values {
-                format!("  {}", finding.value)
-            } else {
-                String::new()
-            };
-            writeln!(
-                out,
-                "{file}  {}  {}-{}  {:.2}  {}{value}",
-                finding.kind.as_str(),
-                finding.start,
-                finding.end,
-                finding.confidence,
-                finding.reason
-            )?;
+    if json {
+        let mut line = json!({
+            "file": file,
+            "type": finding.kind.as_str(),
+            "start": finding.start,
+            "end": finding.end,
+            "confidence": (f64::from(finding.confidence) * 1000.0).round() / 1000.0,
+            "reason": finding.reason,
+        });
+        if let Some(detail) = &finding.detail {
+            line["detail"] = json!(detail);
         }
-    }
-    for problem in &report.problems {
-        let kind = serde_json::to_value(problem.kind)?;
-        emit_problem(
+        if show_values {
+            line["value"] = json!(finding.value);
+        }
+        writeln!(out, "{line}")?;
+    } else {
+        let value = if show_values {
+            format!("  {}", finding.value)
+        } else {
+            String::new()
+        };
+        writeln!(
             out,
-            json,
-            &problem.path,
-            kind.as_str().unwrap_or("problem"),
-            &problem.detail,
+            "{file}  {}  {}-{}  {:.2}  {}{value}",
+            finding.kind.as_str(),
+            finding.start,
+            finding.end,
+            finding.confidence,
+            finding.reason
         )?;
     }
     Ok(())
@@ -277,14 +288,15 @@ pub fn file_events(
                 continue;
             }
         };
-        let report = inspector.inspect(&name, &bytes);
+        let mut summary = Summariser::new(key);
+        let report = inspector.inspect_each(&name, &bytes, |_, finding| summary.add(&finding));
+        let summary = summary.finish();
         problems.extend(
             report
                 .problems
                 .iter()
                 .map(|p| format!("{}: {:?}: {}", p.path, p.kind, p.detail)),
         );
-        let summary = mamori_content::inspect::summarise(&report, key);
         let time = meta
             .modified()
             .ok()

@@ -8,6 +8,8 @@
 //! extension. `user:password@host` after `scheme://` is a credential in a URL, reported as a
 //! secret by [`super::secrets`], not as an address.
 
+use std::ops::Range;
+
 use super::{Candidate, FindingKind};
 
 /// Top-level "domains" that are file extensions in practice.
@@ -25,11 +27,13 @@ fn domain_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-')
 }
 
-/// Finds e-mail addresses in the normalised text `t`.
-pub(super) fn scan(t: &str, out: &mut Vec<Candidate>) {
-    let b = t.as_bytes();
+/// Finds the e-mail addresses whose `@` is in `range` of the normalised text `t`.
+pub(super) fn scan(t: &str, range: Range<usize>, out: &mut Vec<Candidate>) {
+    let Some(b) = t.as_bytes().get(range.start..range.end.min(t.len())) else {
+        return;
+    };
     for at in memchr::memchr_iter(b'@', b) {
-        if let Some(c) = check(t, at) {
+        if let Some(c) = check(t, range.start + at) {
             out.push(c);
         }
     }
@@ -129,7 +133,7 @@ mod tests {
 
     fn emails(t: &str) -> Vec<String> {
         let mut out = Vec::new();
-        scan(t, &mut out);
+        scan(t, 0..usize::MAX, &mut out);
         out.into_iter()
             .map(|c| t[c.start..c.end].to_owned())
             .collect()
@@ -161,7 +165,11 @@ mod tests {
         assert!(emails("a..b@example.com").is_empty());
         assert!(emails("a@-example.com").is_empty());
         let mut out = Vec::new();
-        scan("postgres://admin:hunter2@db.example.com/x", &mut out);
+        scan(
+            "postgres://admin:hunter2@db.example.com/x",
+            0..usize::MAX,
+            &mut out,
+        );
         assert!(out.iter().all(|c| c.kind == FindingKind::Secret));
         assert!(emails("a@b.c").is_empty());
         assert!(emails("a@example.123").is_empty());
@@ -170,7 +178,7 @@ mod tests {
     #[test]
     fn value_is_lower_case() {
         let mut out = Vec::new();
-        scan("Taro@Example.JP", &mut out);
+        scan("Taro@Example.JP", 0..usize::MAX, &mut out);
         assert_eq!(
             out.first().map(|c| c.value.as_str()),
             Some("taro@example.jp")

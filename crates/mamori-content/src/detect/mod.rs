@@ -45,6 +45,7 @@ mod secrets;
 mod source_code;
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use serde::Serialize;
 
@@ -227,9 +228,8 @@ pub struct Detector {
     /// Every literal trigger of a scan; `roles[pattern]` says what each one means.
     triggers: literals::Literals,
     roles: Vec<Vec<Role>>,
-    /// Whether the trigger pattern starts and ends with ASCII alphanumerics (then a hit must
-    /// sit on word boundaries).
-    trigger_wordish: Vec<(bool, bool)>,
+    /// The words of [`context::DOC_CUES`], index-aligned.
+    cue_words: literals::Literals,
     context: context::Context,
 }
 
@@ -241,8 +241,6 @@ enum Role {
     Secret(secrets::Prefix),
     /// A key whose assigned value may be a password or token.
     PasswordKey,
-    /// A context word strong enough to give the whole document its context.
-    DocCue(context::CueSet),
 }
 
 /// A finding before its offsets are mapped back to the original text.
@@ -292,26 +290,17 @@ impl Detector {
         for key in secrets::PASSWORD_KEYS {
             add(key, Role::PasswordKey);
         }
-        for (word, cues) in context::DOC_CUES {
-            add(word, Role::DocCue(*cues));
-        }
-        let trigger_wordish = patterns
-            .iter()
-            .map(|p| {
-                let b = p.as_bytes();
-                (
-                    b.first().is_some_and(u8::is_ascii_alphanumeric),
-                    b.last().is_some_and(u8::is_ascii_alphanumeric),
-                )
-            })
-            .collect();
         let triggers = literals::Literals::new(&patterns);
+        let cue_words: Vec<String> = context::DOC_CUES
+            .iter()
+            .map(|(w, _)| (*w).to_owned())
+            .collect();
         Detector {
             config: config.clone(),
             label_keys,
             triggers,
             roles,
-            trigger_wordish,
+            cue_words: literals::Literals::new(&cue_words),
             context: context::Context::new(),
         }
     }
@@ -352,16 +341,59 @@ impl Detector {
     /// Runs every detector except source code over `text`. Findings are sorted by start and
     /// carry character offsets into `text`; those below `min_confidence` are left out.
     pub fn scan(&self, text: &str) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        self.scan_each(text, |f| findings.push(f));
+        findings
+    }
+
+    /// [`Detector::scan`], handing each finding to `emit` in order instead of collecting
+    /// them: the text is scanned one region (about [`REGION`] bytes, ending at a line end)
+    /// at a time, so a text dense with findings costs memory for one region's findings, not
+    /// for all of them. The results are those of one pass over the whole text: the document
+    /// cues are found first, tables are followed from one region to the next, and a finding
+    /// reaching into the next region (a PEM key) still hides what it contains.
+    pub fn scan_each(&self, text: &str, emit: impl FnMut(Finding)) {
+        self.scan_regions(text, REGION, emit);
+    }
+
+    /// [`Detector::scan_each`] with regions of `region` bytes (tests compare sizes).
+    fn scan_regions(&self, text: &str, region: usize, mut emit: impl FnMut(Finding)) {
         let norm = normalize::normalize(text);
         let t = norm.as_str();
+        let doc_cues = self.doc_cues(t);
+        let mut table = context::TableCache::default();
+        let mut pem_ends = None;
+        let mut hits = Vec::new();
         let mut out: Vec<Candidate> = Vec::new();
-        let mut doc_cues = context::CueSet::EMPTY;
-        self.scan_triggers(&norm, &mut out, &mut doc_cues);
-        numbers::scan(t, &self.context, doc_cues, &mut out);
-        email::scan(t, &mut out);
-        out.retain(|c| c.confidence >= self.config.min_confidence);
-        resolve_overlaps(&mut out);
-        self.finish(&norm, out)
+        // Candidates found from an earlier region but starting in a later one (an AWS secret
+        // key on the line after its key id).
+        let mut ahead: Vec<Candidate> = Vec::new();
+        // Kept findings reaching past their region: (end, rank).
+        let mut reaching: Vec<(usize, (u8, u32, usize))> = Vec::new();
+        let mut cursor = CharCursor::default();
+        let mut start = 0;
+        while start < t.len() {
+            let end = region_end(t, start, region);
+            out.clear();
+            out.extend(ahead.extract_if(.., |c| c.start < end));
+            self.scan_triggers(&norm, start..end, &mut hits, &mut out, &mut pem_ends);
+            numbers::scan(t, start..end, &self.context, doc_cues, &mut table, &mut out);
+            email::scan(t, start..end, &mut out);
+            ahead.extend(out.extract_if(.., |c| c.start >= end));
+            out.retain(|c| {
+                c.confidence >= self.config.min_confidence
+                    && !reaching
+                        .iter()
+                        .any(|&(reach, r)| c.start < reach && r >= rank(c))
+            });
+            resolve_overlaps(&mut out);
+            reaching.retain(|&(reach, _)| reach > end);
+            reaching.extend(out.iter().filter(|c| c.end > end).map(|c| (c.end, rank(c))));
+            for c in out.drain(..) {
+                emit(cursor.finding(&norm, c));
+            }
+            start = end;
+        }
     }
 
     /// Whether `text` (a whole file) is source code, and in which language. `file_name` is a
@@ -384,36 +416,38 @@ impl Detector {
         })
     }
 
-    /// The literal pass: labels, secrets, password assignments, document-wide cues.
+    /// The cues of words anywhere in the text that give the whole document its context.
+    fn doc_cues(&self, t: &str) -> context::CueSet {
+        let mut hits = Vec::new();
+        self.cue_words.find(t, &mut hits);
+        let bytes = t.as_bytes();
+        hits.iter()
+            .filter(|h| on_word_boundaries(bytes, h.start, h.end))
+            .filter_map(|h| context::DOC_CUES.get(h.word))
+            .fold(context::CueSet::EMPTY, |set, (_, cues)| set.union(*cues))
+    }
+
+    /// The literal pass over `range` of the normalised text: labels, secrets, password
+    /// assignments. Regions end at line ends, and no trigger word holds a newline, so a
+    /// region's matches are those one pass over the whole text would find there.
     fn scan_triggers(
         &self,
         norm: &Normalized<'_>,
+        range: Range<usize>,
+        hits: &mut Vec<literals::Literal>,
         out: &mut Vec<Candidate>,
-        doc: &mut context::CueSet,
+        pem_ends: &mut Option<Vec<usize>>,
     ) {
         let t = norm.as_str();
         let bytes = t.as_bytes();
-        let mut hits = Vec::new();
-        self.triggers.find(t, &mut hits);
-        let mut pem_ends = None;
-        for hit in hits {
-            let (start, end, p) = (hit.start, hit.end, hit.word);
-            let (word_start, word_end) = self
-                .trigger_wordish
-                .get(p)
-                .copied()
-                .unwrap_or((false, false));
-            let left_ok = !word_start
-                || start == 0
-                || !bytes
-                    .get(start - 1)
-                    .is_some_and(|b| b.is_ascii_alphanumeric());
-            let right_ok = !word_end || !bytes.get(end).is_some_and(|b| b.is_ascii_alphanumeric());
+        self.triggers
+            .find(t.get(range.clone()).unwrap_or_default(), hits);
+        for hit in hits.iter() {
+            let (start, end, p) = (range.start + hit.start, range.start + hit.end, hit.word);
             for role in self.roles.get(p).map(Vec::as_slice).unwrap_or_default() {
                 match *role {
                     Role::Label(i) => {
-                        if left_ok
-                            && right_ok
+                        if on_word_boundaries(bytes, start, end)
                             && let Some(rule) = self.config.labels.get(i)
                             && let Some(c) = labels::check(norm, start, end, rule)
                         {
@@ -421,8 +455,7 @@ impl Detector {
                         }
                     }
                     Role::Secret(prefix) => {
-                        if let Some(c) = secrets::check_prefix(t, start, end, prefix, &mut pem_ends)
-                        {
+                        if let Some(c) = secrets::check_prefix(t, start, end, prefix, pem_ends) {
                             if prefix == secrets::Prefix::AwsKeyId
                                 && let Some(key) = secrets::aws_secret_near(t, c.end)
                             {
@@ -436,40 +469,68 @@ impl Detector {
                             out.push(c);
                         }
                     }
-                    Role::DocCue(cues) => {
-                        if left_ok && right_ok {
-                            *doc = doc.union(cues);
-                        }
-                    }
                 }
             }
         }
     }
+}
 
-    /// Maps candidates back to character offsets of the original text.
-    fn finish(&self, norm: &Normalized<'_>, out: Vec<Candidate>) -> Vec<Finding> {
-        let mut bytes = Vec::with_capacity(out.len() * 2);
-        for c in &out {
-            let r = norm.original_range(c.start..c.end);
-            bytes.push(r.start);
-            bytes.push(r.end);
+/// Where the region starting at byte `start` of `t` ends: at the first line end after
+/// `region` bytes, or at the end of the text. A text without line ends is one region.
+fn region_end(t: &str, start: usize, region: usize) -> usize {
+    let from = start.saturating_add(region);
+    match t.as_bytes().get(from..) {
+        Some(rest) => memchr::memchr(b'\n', rest).map_or(t.len(), |i| from + i + 1),
+        None => t.len(),
+    }
+}
+
+/// Text scanned at a time by [`Detector::scan_each`], in bytes.
+pub const REGION: usize = 1 << 20;
+
+/// Whether the match `start..end` in `bytes` sits on word boundaries where it begins or ends
+/// with an ASCII letter or digit (`Secret` is not a match in `Secretary`).
+fn on_word_boundaries(bytes: &[u8], start: usize, end: usize) -> bool {
+    let alnum = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_alphanumeric);
+    let left_ok = !alnum(start) || start == 0 || !alnum(start - 1);
+    let right_ok = end == 0 || !alnum(end - 1) || !alnum(end);
+    left_ok && right_ok
+}
+
+/// Maps findings to character offsets of the original text as they come, in order of start:
+/// the characters are counted once, from one finding's start to the next.
+#[derive(Debug, Default)]
+struct CharCursor {
+    byte: usize,
+    chars: usize,
+}
+
+impl CharCursor {
+    fn finding(&mut self, norm: &Normalized<'_>, c: Candidate) -> Finding {
+        let original = norm.original().as_bytes();
+        let r = norm.original_range(c.start..c.end);
+        if r.start > self.byte {
+            self.chars +=
+                normalize::count_chars(original.get(self.byte..r.start).unwrap_or_default());
+            self.byte = r.start;
         }
-        let chars = normalize::char_offsets(norm.original(), &bytes);
-        let mut findings: Vec<Finding> = out
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| Finding {
-                kind: c.kind,
-                start: chars.get(2 * i).copied().unwrap_or(0),
-                end: chars.get(2 * i + 1).copied().unwrap_or(0),
-                confidence: c.confidence,
-                reason: c.reason,
-                value: c.value,
-                detail: c.detail,
-            })
-            .collect();
-        findings.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)));
-        findings
+        // Candidates of a region arrive by start; a start before the cursor (never, but
+        // cheaply safe) counts from the text's beginning.
+        let start = if r.start == self.byte {
+            self.chars
+        } else {
+            normalize::count_chars(original.get(..r.start).unwrap_or_default())
+        };
+        let end = start + normalize::count_chars(original.get(r.start..r.end).unwrap_or_default());
+        Finding {
+            kind: c.kind,
+            start,
+            end,
+            confidence: c.confidence,
+            reason: c.reason,
+            value: c.value,
+            detail: c.detail,
+        }
     }
 }
 

@@ -28,6 +28,8 @@
 //! (a list), without any word saying what they are, lowers it by 0.3 (constants in code,
 //! statements: check digits pass by chance).
 
+use std::ops::Range;
+
 use super::context::{Around, Context, Cue, CueSet, IDENTIFIERS, TableCache};
 use super::{Candidate, FindingKind};
 
@@ -240,14 +242,24 @@ struct Structural {
     specific: bool,
 }
 
-/// Finds the numeric entities in the normalised text `t`.
-pub(super) fn scan(t: &str, ctx: &Context, doc: CueSet, out: &mut Vec<Candidate>) {
+/// Finds the numeric entities whose digits start in `range` of the normalised text `t` (the
+/// whole text is context). `table` carries the table being read from one range to the next.
+pub(super) fn scan(
+    t: &str,
+    range: Range<usize>,
+    ctx: &Context,
+    doc: CueSet,
+    table: &mut TableCache,
+    out: &mut Vec<Candidate>,
+) {
     let b = t.as_bytes();
     let mut tok = Token::default();
-    let mut table = TableCache::default();
     let mut found: Vec<Structural> = Vec::new();
-    let mut i = 0;
+    let mut i = range.start;
     while let Some(p) = find_digit(b, i) {
+        if p >= range.end {
+            break;
+        }
         let end = tok.parse(b, p);
         i = end.max(p + 1);
         if tok.digits() < 7 {
@@ -294,7 +306,7 @@ pub(super) fn scan(t: &str, ctx: &Context, doc: CueSet, out: &mut Vec<Candidate>
                     }
                     _ => start,
                 };
-                let around = ctx.around(t, start..end, doc, &mut table);
+                let around = ctx.around(t, start..end, doc, table);
                 let (confidence, context) = score(&s, &around);
                 let reason = if context.is_empty() {
                     s.shape.clone()

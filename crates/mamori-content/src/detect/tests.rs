@@ -356,3 +356,40 @@ fn source_code_finding() {
         .is_none()
     );
 }
+
+proptest::proptest! {
+    /// Scanning region by region finds what one pass over the whole text finds: tables are
+    /// followed across regions, document cues apply everywhere, a finding reaching into the
+    /// next region still hides what it contains, one found ahead waits for its region.
+    #[test]
+    fn regions_change_nothing(
+        lines in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just("氏名\t個人番号\t電話番号"),
+                proptest::strategy::Just("山田 太郎\t1234 5678 9018\t03-1234-5678"),
+                proptest::strategy::Just("佐藤 花子\t123456789018\t090-1234-5678"),
+                proptest::strategy::Just("order 123456789018 shipped"),
+                proptest::strategy::Just("【社外秘】"),
+                proptest::strategy::Just("連絡先 taro@example.co.jp 〒100-0001"),
+                proptest::strategy::Just("aws_access_key_id = AKIAIOSFODNN7EXAMPLE"),
+                proptest::strategy::Just("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+                proptest::strategy::Just("-----BEGIN RSA PRIVATE KEY-----"),
+                proptest::strategy::Just("MIIEowIBAAKCAQEA 1234 5678 9018 4111 1111 1111 1111"),
+                proptest::strategy::Just("-----END RSA PRIVATE KEY-----"),
+                proptest::strategy::Just("password = S3cr3t!pass"),
+                proptest::strategy::Just("マイナンバーの提出をお願いします"),
+                proptest::strategy::Just(""),
+            ],
+            0..40,
+        ),
+        region in 1usize..300,
+    ) {
+        let text = lines.join("\n");
+        let d = all();
+        let mut whole = Vec::new();
+        d.scan_regions(&text, usize::MAX, |f| whole.push(f));
+        let mut split = Vec::new();
+        d.scan_regions(&text, region, |f| split.push(f));
+        proptest::prop_assert_eq!(split, whole);
+    }
+}
