@@ -1427,3 +1427,67 @@ fn password_protected_pdf() {
     assert_eq!(part(&x, "locked.pdf").file_type, FileType::Pdf);
     assert!(has_problem(&x, ProblemKind::Encrypted), "{:?}", x.problems);
 }
+
+/// A one-page PDF in Helvetica with `content` as its content stream.
+fn helvetica_pdf(content: &str) -> Vec<u8> {
+    pdf(&[
+        b"<< /Type /Catalog /Pages 3 0 R >>".to_vec(),
+        b"<< /Producer (test) >>".to_vec(),
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_vec(),
+        b"<< /Type /Page /Parent 3 0 R /MediaBox [0 0 595 842] /Contents 6 0 R >>".to_vec(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+            .to_vec(),
+        stream("", content.as_bytes()),
+    ])
+}
+
+#[test]
+fn pdf_table_cells_become_tabs() {
+    // Two rows of three cells placed 100 pt apart; words inside a cell a normal space apart.
+    let content = "BT /F1 10 Tf 72 700 Td (Name) Tj 100 0 Td (Passport No.) Tj 100 0 Td (Phone) Tj ET\n\
+                   BT /F1 10 Tf 72 680 Td (Ai Mori) Tj 100 0 Td (TK1234567) Tj 100 0 Td (0312345678) Tj ET\n\
+                   BT /F1 10 Tf 72 660 Td (A sentence) Tj 54 0 Td (goes on.) Tj ET";
+    let x = extract("table.pdf", &helvetica_pdf(content), &Limits::default());
+    let t = text(&x, "table.pdf");
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "Name\tPassport No.\tPhone",
+            "Ai Mori\tTK1234567\t0312345678",
+            "A sentence goes on."
+        ],
+        "{t:?}"
+    );
+}
+
+#[test]
+fn docx_tables_are_tab_separated_rows() {
+    let cell = |s: &str| format!("<w:tc><w:p><w:r><w:t>{s}</w:t></w:r></w:p></w:tc>");
+    let two_paragraphs =
+        "<w:tc><w:p><w:r><w:t>東京都</w:t></w:r></w:p><w:p><w:r><w:t>港区</w:t></w:r></w:p></w:tc>";
+    let document = format!(
+        r#"<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>
+<w:p><w:r><w:t>社員名簿</w:t></w:r></w:p>
+<w:tbl><w:tr>{}{}{}</w:tr><w:tr>{}{}{two_paragraphs}</w:tr><w:tr>{}{}<w:tc><w:p/></w:tc></w:tr></w:tbl>
+<w:p><w:r><w:t>以上</w:t></w:r></w:p></w:body></w:document>"#,
+        cell("氏名"),
+        cell("個人番号"),
+        cell("住所"),
+        cell("山田 太郎"),
+        cell("1234 5678 9018"),
+        cell("佐藤 花子"),
+        cell("123456789018"),
+    );
+    let bytes = zip_of(&[
+        ("[Content_Types].xml", CONTENT_TYPES),
+        ("_rels/.rels", b"<Relationships/>"),
+        ("word/document.xml", document.as_bytes()),
+    ]);
+    let x = extract("roster.docx", &bytes, &Limits::default());
+    assert_eq!(
+        text(&x, "roster.docx"),
+        "社員名簿\n氏名\t個人番号\t住所\n山田 太郎\t1234 5678 9018\t東京都 港区\n佐藤 花子\t123456789018\t\n以上\n"
+    );
+}

@@ -30,6 +30,9 @@ pub struct InspectArgs {
     /// `[[label]]` tables with `text` and `level` (docs/inspect.md).
     #[arg(long)]
     labels: Option<PathBuf>,
+    /// Print the text read from each part instead of findings (what the detectors see).
+    #[arg(long, conflicts_with = "show_values")]
+    text: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -105,6 +108,10 @@ pub fn run(args: &InspectArgs, json: bool) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
+        if args.text {
+            print_text(&mut out, &name, &bytes, inspector.limits())?;
+            continue;
+        }
         // Findings are printed as they are found: a file dense with them costs no memory
         // for the list.
         let mut failed = None;
@@ -211,6 +218,36 @@ fn emit(
             finding.confidence,
             finding.reason
         )?;
+    }
+    Ok(())
+}
+
+/// `--text`: each part's extracted text under a line naming the part, its type and encoding.
+fn print_text(
+    out: &mut impl Write,
+    name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+) -> anyhow::Result<()> {
+    let extracted = mamori_content::extract::extract(name, bytes, limits);
+    for part in &extracted.parts {
+        let kind = serde_json::to_value(part.file_type)?;
+        let encoding = part.encoding.as_deref().unwrap_or("-");
+        writeln!(
+            out,
+            "== {} ({}, {encoding})",
+            part.path,
+            kind.as_str().unwrap_or("?")
+        )?;
+        if let Some(text) = &part.text {
+            writeln!(out, "{text}")?;
+        }
+    }
+    for problem in &extracted.problems {
+        eprintln!(
+            "mamori: {}: {:?}: {}",
+            problem.path, problem.kind, problem.detail
+        );
     }
     Ok(())
 }

@@ -254,7 +254,10 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MAMORI_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // lopdf warns about every font it cannot fully parse (Chromium's Type 3
+                // fonts, thousands of lines with the font dumped), although our own PDF
+                // reader gets the text; what could not be read is reported as a problem.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,lopdf=error")),
         )
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, not in log files.

@@ -130,6 +130,17 @@ fn inspect_finds_personal_data_labels_and_disguised_files_without_showing_values
         .code(),
         Some(2)
     );
+    // --text shows what the detectors read: the decoded text, a Word document's words.
+    let text = env.run(&["inspect", "--text", dir.to_str().unwrap()]);
+    assert!(text.status.success(), "{}", stderr(&text));
+    let printed = stdout(&text);
+    assert!(printed.contains("holiday.jpg (docx, -)"), "{printed}");
+    assert!(
+        printed.contains("カード番号 4111 1111 1111 1111"),
+        "{printed}"
+    );
+    assert!(printed.contains("(text, Shift_JIS)"), "{printed}");
+    assert!(printed.contains(ROSTER), "{printed}");
     // A path that does not exist is bad input.
     let missing = env.run(&["inspect", "/no/such/file"]);
     assert_eq!(missing.status.code(), Some(2));

@@ -153,6 +153,7 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("電話番号", &[Phone]),
     ("携帯番号", &[Phone]),
     ("tel", &[Phone]),
+    ("call", &[Phone]),
     ("phone", &[Phone]),
     ("telephone", &[Phone]),
     ("携帯", &[Phone]),
@@ -327,9 +328,11 @@ const WORDS: &[(&str, &[Cue])] = &[
     ("沖縄県", &[Address]),
 ];
 
-/// Words that give a whole document its context, found by the scan's literal pass (so the
-/// document is not searched twice). Only the unambiguous ones: a document that says
-/// `マイナンバー` anywhere makes its valid 12-digit numbers likely My Numbers.
+/// Words that give a whole document its context, found by a literal pass over the whole text
+/// before anything is scored. Only the unambiguous ones: a document that says `マイナンバー`
+/// anywhere makes its valid 12-digit numbers likely My Numbers, one that says `旅券番号` its
+/// `TK1234567`s passport numbers — even where a table's layout is lost (a PDF whose cells
+/// wrap) and no column header can be read.
 pub(crate) const DOC_CUES: &[(&str, CueSet)] = &[
     ("個人番号", CueSet::of(&[MyNumber])),
     ("マイナンバー", CueSet::of(&[MyNumber])),
@@ -342,6 +345,9 @@ pub(crate) const DOC_CUES: &[(&str, CueSet)] = &[
     ("クレジットカード", CueSet::of(&[Card])),
     ("credit card", CueSet::of(&[Card])),
     ("card number", CueSet::of(&[Card])),
+    ("旅券番号", CueSet::of(&[Passport])),
+    ("パスポート", CueSet::of(&[Passport])),
+    ("passport", CueSet::of(&[Passport])),
 ];
 
 /// One context word found.
@@ -422,8 +428,9 @@ pub(crate) struct Around {
     pub(crate) immediate: CueSet,
     pub(crate) immediate_word: Option<&'static str>,
     /// Cues of the column header and its first word, when the candidate is in a table whose
-    /// header cell has any.
-    pub(crate) header: Option<(CueSet, &'static str)>,
+    /// header cell has any: the cell at the same index and, when the header row has another
+    /// number of cells, the one at the same place from the right ([`column_of`]).
+    pub(crate) header: [Option<(CueSet, &'static str)>; 2],
     /// Document-wide cues.
     pub(crate) doc: CueSet,
     /// Cues on the candidate's own line, and that line's byte range.
@@ -550,7 +557,7 @@ impl Context {
             .iter()
             .filter(|h| h.start >= ls && h.end <= le)
             .fold(CueSet::EMPTY, |s, h| s.union(h.cues));
-        let header = self.column_header(t, span.start, table);
+        let header = self.column_header(t, span.start, table).unwrap_or_default();
         let long_numbers = long_numbers(
             t,
             normalize::window(t, span.clone(), NEIGHBOURS, NEIGHBOURS),
@@ -575,15 +582,16 @@ impl Context {
         t: &str,
         pos: usize,
         cache: &mut TableCache,
-    ) -> Option<(CueSet, &'static str)> {
+    ) -> Option<[Option<(CueSet, &'static str)>; 2]> {
         let b = t.as_bytes();
         let ls = memchr::memrchr(b'\n', b.get(..pos)?).map_or(0, |i| i + 1);
         let le = memchr::memchr(b'\n', b.get(pos..)?).map_or(b.len(), |i| pos + i);
         let line = b.get(ls..le)?;
-        let delimiter = [b'\t', b',', b'|']
-            .into_iter()
-            .find(|d| memchr::memchr(*d, line).is_some())?;
-        let col = memchr::memchr_iter(delimiter, b.get(ls..pos)?).count();
+        let delimiter = delimiter_of(line)?;
+        let col = cells(line, delimiter)
+            .position(|r| ls + r.end >= pos)
+            .unwrap_or(0);
+        let row_cells = cells(line, delimiter).count();
         if cache.valid
             && !cache.cells.is_empty()
             && cache.delimiter == delimiter
@@ -595,7 +603,7 @@ impl Context {
             let mut at = cache.checked;
             while at < ls {
                 let end = memchr::memchr(b'\n', b.get(at..)?).map_or(b.len(), |i| at + i);
-                if memchr::memchr(delimiter, b.get(at..end)?).is_none() {
+                if !has_delimiter(b.get(at..end)?, delimiter) {
                     ok = false;
                     break;
                 }
@@ -603,7 +611,7 @@ impl Context {
             }
             if ok {
                 cache.checked = ls;
-                return cache.cells.get(col).copied().flatten();
+                return Some(header_cell(&cache.cells, col, row_cells));
             }
         }
         // Lines at or above a row already searched from (with no header found) need not be
@@ -629,35 +637,63 @@ impl Context {
         for _ in 0..MAX_HEADER_DISTANCE {
             let start = memchr::memrchr(b'\n', b.get(..end)?).map_or(0, |i| i + 1);
             let prev = b.get(start..end)?;
-            if start < stop_at || memchr::memchr(delimiter, prev).is_none() {
+            if start < stop_at || !has_delimiter(prev, delimiter) {
                 break;
             }
-            let cell = split_cell(prev, delimiter, col).map(|r| start + r.start..start + r.end);
-            if let Some(cell) = cell {
-                let (cues, hits) = self.cues(t, cell);
-                if !cues.is_empty() && !looks_like_data(t.get(start..end)?) {
-                    let cells = (0..=memchr::memchr_iter(delimiter, prev).count())
-                        .map(|c| {
-                            let r = split_cell(prev, delimiter, c)?;
-                            let (cs, hs) = self.cues(t, start + r.start..start + r.end);
-                            hs.first().map(|h| (cs, h.word))
-                        })
-                        .collect();
-                    *cache = TableCache {
-                        delimiter,
-                        header_start: start,
-                        cells,
-                        checked: ls,
-                        valid: true,
-                    };
-                    return hits.first().map(|h| (cues, h.word));
-                }
+            let header_cells = cells(prev, delimiter).count();
+            let has_cues = column_of(col, row_cells, header_cells)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| cells(prev, delimiter).nth(c))
+                .any(|r| !self.cues(t, start + r.start..start + r.end).0.is_empty());
+            if has_cues && !looks_like_data(t.get(start..end)?) {
+                let cells: Vec<_> = (0..header_cells)
+                    .map(|c| {
+                        let r = cells(prev, delimiter).nth(c)?;
+                        let (cs, hs) = self.cues(t, start + r.start..start + r.end);
+                        hs.first().map(|h| (cs, h.word))
+                    })
+                    .collect();
+                let found = header_cell(&cells, col, row_cells);
+                *cache = TableCache {
+                    delimiter,
+                    header_start: start,
+                    cells,
+                    checked: ls,
+                    valid: true,
+                };
+                return Some(found);
             }
             let Some(e) = start.checked_sub(1) else { break };
             end = e;
         }
         None
     }
+}
+
+/// The header cells over column `col` of a row of `row_cells` cells: the cell at the same
+/// index and, when the header has fewer cells than the row, the one at the same place from the
+/// right — a header whose first cells ran together (`No. 氏名` in a PDF, where the gap was
+/// narrow) still finds its column. A row with fewer cells than the header is another table
+/// or a ragged row, read from the left only.
+fn column_of(col: usize, row_cells: usize, header_cells: usize) -> [Option<usize>; 2] {
+    let left = (col < header_cells).then_some(col);
+    let right = if row_cells <= header_cells {
+        None
+    } else {
+        let from_end = row_cells.checked_sub(col + 1);
+        from_end.and_then(|k| header_cells.checked_sub(k + 1))
+    };
+    [left, right.filter(|r| Some(*r) != left)]
+}
+
+/// The cues and first word of the header cells over column `col` (see [`column_of`]).
+fn header_cell(
+    cells: &[Option<(CueSet, &'static str)>],
+    col: usize,
+    row_cells: usize,
+) -> [Option<(CueSet, &'static str)>; 2] {
+    column_of(col, row_cells, cells.len()).map(|c| c.and_then(|c| cells.get(c).copied().flatten()))
 }
 
 /// The byte range of the line holding `span`.
@@ -740,16 +776,86 @@ fn long_numbers(t: &str, window: Range<usize>, span: Range<usize>) -> usize {
     count
 }
 
-/// The byte range of cell `col` of a delimited line.
-fn split_cell(line: &[u8], delimiter: u8, col: usize) -> Option<Range<usize>> {
-    let mut start = 0;
-    for (i, d) in memchr::memchr_iter(delimiter, line).enumerate() {
-        if i == col {
-            return Some(start..d);
-        }
-        start = d + 1;
+/// The "delimiter" of fixed-width text tables, whose cells are apart by two spaces or more
+/// (after normalisation, ideographic spaces too).
+const ALIGNED: u8 = b' ';
+
+/// How `line` is split into cells: by the most frequent of tab, `|` and `,` (a CSV cell may
+/// hold `Co., Ltd.`, a `|` table a comma), else by runs of spaces when there are at least
+/// three cells.
+fn delimiter_of(line: &[u8]) -> Option<u8> {
+    [b'\t', b'|', b',']
+        .into_iter()
+        .enumerate()
+        .map(|(order, d)| {
+            (
+                memchr::memchr_iter(d, line).count(),
+                std::cmp::Reverse(order),
+                d,
+            )
+        })
+        .filter(|(n, _, _)| *n > 0)
+        .max()
+        .map(|(_, _, d)| d)
+        .or_else(|| has_delimiter(line, ALIGNED).then_some(ALIGNED))
+}
+
+/// Whether `line` is split by `delimiter` (for [`ALIGNED`]: into three cells or more).
+fn has_delimiter(line: &[u8], delimiter: u8) -> bool {
+    if delimiter == ALIGNED {
+        cells(line, ALIGNED).nth(2).is_some()
+    } else {
+        memchr::memchr(delimiter, line).is_some()
     }
-    (memchr::memchr_iter(delimiter, line).count() == col).then_some(start..line.len())
+}
+
+/// The byte ranges of the cells of a delimited line. A cell that starts with `"` runs to its
+/// closing quote (`""` inside is a quote), so a quoted `"Yamato Seiki Co., Ltd."` in a CSV
+/// is one cell, as a spreadsheet reads it.
+fn cells(line: &[u8], delimiter: u8) -> Box<dyn Iterator<Item = Range<usize>> + '_> {
+    if delimiter == ALIGNED {
+        return Box::new(aligned_cells(line));
+    }
+    let mut start = Some(0);
+    Box::new(std::iter::from_fn(move || {
+        let s = start?;
+        let mut i = s;
+        if line.get(i) == Some(&b'"') {
+            i += 1;
+            while i < line.len() {
+                match (line.get(i), line.get(i + 1)) {
+                    (Some(b'"'), Some(b'"')) => i += 2,
+                    (Some(b'"'), _) => {
+                        i += 1;
+                        break;
+                    }
+                    _ => i += 1,
+                }
+            }
+        }
+        let end = memchr::memchr(delimiter, line.get(i..).unwrap_or_default()).map(|d| i + d);
+        start = end.map(|e| e + 1);
+        Some(s..end.unwrap_or(line.len()))
+    }))
+}
+
+/// The cells of a fixed-width line: text apart by two spaces or more (one space is inside a
+/// cell: `Daisuke Matsumoto`). Leading spaces are not a cell.
+fn aligned_cells(line: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while line.get(at) == Some(&b' ') {
+            at += 1;
+        }
+        if at >= line.len() {
+            return None;
+        }
+        let s = at;
+        let end = memchr::memmem::find(line.get(s..).unwrap_or_default(), b"  ")
+            .map_or(line.len(), |d| s + d);
+        at = end;
+        Some(s..end)
+    })
 }
 
 /// A header line has words, not long numbers: a data row whose text happens to contain a cue
@@ -811,6 +917,42 @@ mod tests {
     }
 
     #[test]
+    fn quoted_cells_and_merged_headers() {
+        let line = br#""Yamato Seiki Co., Ltd.",Megumi Sato,"say ""hi"", then",0356576453"#;
+        let got: Vec<&[u8]> = cells(line, b',').map(|r| &line[r]).collect();
+        assert_eq!(
+            got,
+            [
+                &br#""Yamato Seiki Co., Ltd.""#[..],
+                b"Megumi Sato",
+                br#""say ""hi"", then""#,
+                b"0356576453"
+            ]
+        );
+        let t = "Company,Contact,Phone\n\"Yamato Seiki Co., Ltd.\",Megumi Sato,0356576453\n";
+        let a = around(t, "0356576453");
+        assert!(a.header[0].is_some_and(|(c, _)| c.contains(Phone)), "{a:?}");
+        // A header whose first two cells ran together (a PDF's narrow gap): the column is
+        // found from the right as well.
+        let t = "No. 氏名\t個人番号\t支払金額\n1\t鈴木 亮\t990799095084\t5,600,000\n";
+        let a = around(t, "990799095084");
+        assert!(
+            a.header.iter().flatten().any(|(c, _)| c.contains(MyNumber)),
+            "{a:?}"
+        );
+        // A row with fewer cells than the header is read from the left only.
+        let t = "コード\t名称\t登録番号\t電話番号\n4547544216666\t保守\n";
+        let a = around(t, "4547544216666");
+        assert!(
+            !a.header
+                .iter()
+                .flatten()
+                .any(|(c, _)| c.contains(Corporate)),
+            "{a:?}"
+        );
+    }
+
+    #[test]
     fn column_header_far_above() {
         let mut t = String::from("氏名\t個人番号\t電話番号\n");
         for i in 0..150 {
@@ -823,12 +965,12 @@ mod tests {
             let off = t.find(line).unwrap_or_default();
             let tab = line.find('\t').unwrap_or_default() + 1;
             let a = ctx.around(&t, off + tab..off + tab + 12, CueSet::EMPTY, &mut cache);
-            let (cues, word) = a.header.unwrap_or((CueSet::EMPTY, ""));
+            let (cues, word) = a.header[0].unwrap_or((CueSet::EMPTY, ""));
             assert!(cues.contains(MyNumber), "row {i}");
             assert_eq!(word, "個人番号");
             let tab2 = line.rfind('\t').unwrap_or_default() + 1;
             let a = ctx.around(&t, off + tab2..off + tab2 + 12, CueSet::EMPTY, &mut cache);
-            assert!(a.header.is_some_and(|(c, _)| c.contains(Phone)));
+            assert!(a.header[0].is_some_and(|(c, _)| c.contains(Phone)));
             seen += 1;
         }
         assert_eq!(seen, 150);
@@ -841,10 +983,13 @@ mod tests {
         let mut cache = TableCache::default();
         let corp = t.find("7000012050002").unwrap_or_default();
         let a = ctx.around(t, corp..corp + 13, CueSet::EMPTY, &mut cache);
-        assert!(a.header.is_none());
+        assert!(a.header == [None, None]);
         let my = t.find("123456789018").unwrap_or_default();
         let a = ctx.around(t, my..my + 12, CueSet::EMPTY, &mut cache);
-        assert!(a.header.is_some_and(|(c, _)| c.contains(MyNumber)), "{a:?}");
+        assert!(
+            a.header[0].is_some_and(|(c, _)| c.contains(MyNumber)),
+            "{a:?}"
+        );
         // Many rows, no header: every row answers None (and quickly: one walk in all).
         let mut t = String::new();
         for i in 0..5000 {
@@ -852,11 +997,7 @@ mod tests {
         }
         let mut cache = TableCache::default();
         for (i, _) in t.match_indices("4111111111111111") {
-            assert!(
-                ctx.around(&t, i..i + 16, CueSet::EMPTY, &mut cache)
-                    .header
-                    .is_none()
-            );
+            assert!(ctx.around(&t, i..i + 16, CueSet::EMPTY, &mut cache).header == [None, None]);
         }
     }
 
@@ -864,11 +1005,11 @@ mod tests {
     fn no_header_outside_tables() {
         let t = "個人番号\n\n123456789012";
         let a = around(t, "123456789012");
-        assert!(a.header.is_none());
+        assert!(a.header == [None, None]);
         let t = "a,b\n個人番号,x\nfoo\n1,123456789012";
         let a = around(t, "123456789012");
         assert!(
-            a.header.is_none(),
+            a.header == [None, None],
             "a line without delimiters ends the table"
         );
     }

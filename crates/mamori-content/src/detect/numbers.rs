@@ -182,6 +182,8 @@ fn left_of(t: &str, p: usize) -> Left {
                 Left::Free
             }
         }
+        // `T-1234567890123`: an invoice registration number written with a hyphen.
+        b'-' if before(2) == Some(b'T') && !before(3).is_some_and(is_word_byte) => Left::T,
         b'-' if before(2).is_some_and(is_word_byte) => Left::Blocked,
         b'@' | b'$' => Left::Blocked,
         _ => {
@@ -217,12 +219,42 @@ fn right_ok(t: &str, e: usize) -> bool {
     }
     // A unit or counter after the number (optionally after one space): an amount or count.
     let rest = t.get(e..).unwrap_or_default();
-    let rest = rest.strip_prefix(' ').unwrap_or(rest);
-    !rest.starts_with([
+    !unit_follows(rest.strip_prefix(' ').unwrap_or(rest))
+}
+
+/// The shape of a postal code written as seven digits without 〒.
+const SEVEN_DIGITS: &str = "7 digits";
+
+/// Whether `rest` starts with a unit or counter (`円`, `件`, `千円`, `名`): the number before
+/// it is an amount or a count. Not when the character begins a word instead, as in the place
+/// and company names that follow a postal code or phone number: `千葉県`, `名古屋市`,
+/// `台東区`, `本社`, `株式会社`.
+fn unit_follows(rest: &str) -> bool {
+    const UNITS: &[char] = &[
         '円', '万', '億', '千', '兆', '件', '個', '人', '回', '年', '歳', '才', '枚', '台', '本',
         '冊', '点', '株', '名', '倍', '％', '号', '番', '行', '頁', '字', '秒',
-    ]) && !rest.starts_with("ドル")
-        && !rest.starts_with("ポイント")
+    ];
+    if rest.starts_with("ドル") || rest.starts_with("ポイント") {
+        return true;
+    }
+    let mut chars = rest.chars();
+    let Some(unit) = chars.next().filter(|c| UNITS.contains(c)) else {
+        return false;
+    };
+    match chars.next() {
+        // Amounts in larger units: 千円, 百万円, 万ドル.
+        Some('円' | '万' | '億' | 'ド') if matches!(unit, '千' | '万' | '億' | '兆') => {
+            true
+        }
+        // A unit is a word of its own: 件の, 円）, 名。 A kanji after it makes a longer word.
+        Some(next) => !is_ideograph(next),
+        None => true,
+    }
+}
+
+/// CJK unified ideographs (and extension A): the characters of Japanese words in kanji.
+fn is_ideograph(c: char) -> bool {
+    matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}')
 }
 
 /// A span that has the shape and check digit of a kind; its confidence comes from context.
@@ -281,7 +313,13 @@ pub(super) fn scan(
                     FindingKind::CorporateNumber
                         if s.first == 0 && matches!(left_of(t, start), Left::T) =>
                     {
-                        start.saturating_sub(1)
+                        // `T` or `T-`.
+                        let t_len = if t.get(..start).is_some_and(|p| p.ends_with('-')) {
+                            2
+                        } else {
+                            1
+                        };
+                        start.saturating_sub(t_len)
                     }
                     FindingKind::PhoneJp
                         if s.first == 0 && matches!(left_of(t, start), Left::Plus) =>
@@ -492,13 +530,20 @@ impl Span<'_> {
                 return;
             }
             Left::T => {
-                if contiguous && n == 13 && corporate_valid(self.digits) && !degenerate(self.digits)
+                // `T1234567890123`, `T1-2345-6789-0123`, `T-1234567890123`.
+                if n == 13
+                    && (contiguous || (self.lens_are(&[1, 4, 4, 4]) && self.uniform()))
+                    && corporate_valid(self.digits)
+                    && !degenerate(self.digits)
                 {
                     push(
                         FindingKind::CorporateNumber,
                         self.value(),
                         None,
-                        "T + 13 digits (invoice registration number), check digit valid".to_owned(),
+                        format!(
+                            "T + 13 digits{} (invoice registration number), check digit valid",
+                            if contiguous { "" } else { " (1-4-4-4)" }
+                        ),
                         0.85,
                         true,
                     );
@@ -621,17 +666,22 @@ impl Span<'_> {
             .is_some_and(|s| s.trim_end_matches(' ').ends_with('〒'));
         if !paren
             && ((self.lens_are(&[3, 4]) && self.seps == [Sep::Hyphen])
-                || (mark && (contiguous && n == 7 || self.lens_are(&[3, 4]))))
+                || (contiguous && n == 7)
+                || (mark && self.lens_are(&[3, 4])))
         {
             let after = self
                 .t
                 .get(self.start + n + self.seps.len()..)
                 .unwrap_or_default();
             let prefecture = starts_with_prefecture(after.trim_start_matches([' ', '\u{3000}']));
+            // Seven digits without the hyphen need 〒 or a 郵便番号 label or column (the
+            // context raises them): alone they are as likely an account or an ID.
             let (base, shape) = if mark {
                 (0.97, "〒 + 7 digits")
-            } else if prefecture {
+            } else if prefecture && !contiguous {
                 (0.9, "3-4 digits followed by a prefecture")
+            } else if contiguous {
+                (0.2, SEVEN_DIGITS)
             } else {
                 (0.3, "3-4 digits")
             };
@@ -821,13 +871,12 @@ fn score(s: &Structural, a: &Around) -> (f32, String) {
         };
         (c, why)
     };
-    if let Some((cues, word)) = a.header {
-        if cues.contains(own) {
-            return (s.base.max(0.97), format!("column {word}"));
-        }
-        if cues.intersects(others) {
-            return capped(format!("column {word} (another kind of number)"));
-        }
+    let headers = a.header.iter().flatten();
+    if let Some((_, word)) = headers.clone().find(|(cues, _)| cues.contains(own)) {
+        return (s.base.max(0.97), format!("column {word}"));
+    }
+    if let Some((_, word)) = headers.clone().find(|(cues, _)| cues.intersects(others)) {
+        return capped(format!("column {word} (another kind of number)"));
     }
     let own_immediate =
         a.immediate.contains(own) || (own == Cue::Bank && a.immediate.contains(Cue::BankType));
@@ -855,6 +904,9 @@ fn score(s: &Structural, a: &Around) -> (f32, String) {
     }
     let mut c = s.base;
     let mut why = Vec::new();
+    // Seven digits without a hyphen are a postal code only by their label or column, not
+    // because an address is near: they are as often an account or a customer number.
+    let seven_digits = s.kind == FindingKind::PostalCodeJp && s.shape == SEVEN_DIGITS;
     if a.doc.contains(own) {
         match s.kind {
             // A JAN code stays a JAN code in a document that also has corporate numbers.
@@ -862,10 +914,13 @@ fn score(s: &Structural, a: &Around) -> (f32, String) {
             FindingKind::MyNumber => c = c.max(0.8),
             FindingKind::CorporateNumber => c = c.max(0.75),
             FindingKind::CreditCard => c = (c + 0.1).min(0.92),
+            // Two letters and seven digits is the passport's own shape.
+            FindingKind::Passport => c = c.max(0.7),
             _ => {}
         }
         why.push("document mentions it".to_owned());
     } else if s.kind == FindingKind::PostalCodeJp
+        && !seven_digits
         && let Some(word) = a
             .near
             .iter()
@@ -874,7 +929,8 @@ fn score(s: &Structural, a: &Around) -> (f32, String) {
     {
         c = c.max(0.85);
         why.push(format!("address nearby ({word})"));
-    } else if matches!(s.kind, FindingKind::MyNumber | FindingKind::PostalCodeJp)
+    } else if (s.kind == FindingKind::MyNumber
+        || s.kind == FindingKind::PostalCodeJp && !seven_digits)
         && let Some(word) = a
             .near
             .iter()
@@ -893,8 +949,9 @@ fn score(s: &Structural, a: &Around) -> (f32, String) {
     }
     // A list or table of long numbers without a word saying what they are: constants in
     // code, account statements, IDs. Check digits pass by chance among many numbers.
+    // Less so when the document says what its numbers are.
     if a.long_numbers >= 1 && (!s.specific || s.kind == FindingKind::CreditCard) {
-        c -= 0.3;
+        c -= if a.doc.contains(own) { 0.15 } else { 0.3 };
         why.push("among other long numbers".to_owned());
     }
     if a.line_cues.contains(Cue::Other) {

@@ -299,14 +299,52 @@ fn bank_accounts_and_passports() {
     assert!(conf("口座番号：1234567", FindingKind::BankAccount) >= 0.85);
     assert!(conf("みずほ銀行 渋谷支店 普通 7654321", FindingKind::BankAccount) >= 0.85);
     assert!(conf("振込先 店番 123-1234567", FindingKind::BankAccount) >= 0.85);
-    assert!(conf("会員番号 1234567", FindingKind::BankAccount) < 0.5);
-    assert!(conf("1234567", FindingKind::BankAccount) < 0.5);
+    // Seven digits alone or under another label are nothing sure (an account or a postal
+    // code without its context).
+    for text in ["会員番号 1234567", "1234567"] {
+        assert!(
+            found(text).iter().all(|f| f.2 < 0.5),
+            "{text}: {:?}",
+            found(text)
+        );
+    }
+    assert!(conf("郵便番号 1234567", FindingKind::PostalCodeJp) >= 0.9);
+    assert!(conf("〒2860038 千葉県成田市", FindingKind::PostalCodeJp) >= 0.9);
+    assert!(conf("〒286-0038千葉県成田市", FindingKind::PostalCodeJp) >= 0.9);
+    assert!(conf("〒450-0002 名古屋市中村区", FindingKind::PostalCodeJp) >= 0.9);
+    assert!(conf("電話 03-1234-5678 本社", FindingKind::PhoneJp) >= 0.9);
+    // Amounts stay amounts: a unit after the number, even a larger one.
+    assert!(of("売上高 1234567千円", FindingKind::PostalCodeJp).is_empty());
+    assert!(of("郵便番号 1234567 円", FindingKind::PostalCodeJp).is_empty());
     assert!(of("口座番号 1234567円", FindingKind::BankAccount).is_empty());
     assert!(conf("旅券番号 TK1234567", FindingKind::Passport) >= 0.9);
     assert!(conf("Passport No. ＭＵ７６５４３２１", FindingKind::Passport) >= 0.9);
     assert!(conf("TK1234567", FindingKind::Passport) < 0.5);
     assert!(of("パスポート ATK1234567", FindingKind::Passport).is_empty());
     assert!(of("パスポート TK12345678", FindingKind::Passport).is_empty());
+    for (text, value) in [
+        ("インボイス登録番号：T4-0110-0507-8208", "4011005078208"),
+        ("登録番号 T-3120003566031", "3120003566031"),
+        (
+            "登録番号：Ｔ２－８０１１－０５４２－６４８４",
+            "2801105426484",
+        ),
+    ] {
+        let f = all().scan(text);
+        let c: Vec<_> = f
+            .iter()
+            .filter(|f| f.kind == FindingKind::CorporateNumber)
+            .collect();
+        assert_eq!(c.len(), 1, "{text}: {f:?}");
+        assert_eq!(c[0].value, value);
+        assert!(c[0].confidence >= 0.9, "{text}: {f:?}");
+        let matched: String = text
+            .chars()
+            .skip(c[0].start)
+            .take(c[0].end - c[0].start)
+            .collect();
+        assert!(matched.starts_with(['T', 'Ｔ']), "{text}: {matched}");
+    }
     let f = all().scan("旅券番号: ＴＫ１２３４５６７");
     assert_eq!(f[0].value, "TK1234567");
 }

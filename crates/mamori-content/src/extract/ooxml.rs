@@ -348,6 +348,7 @@ fn xml_text(
     let mut in_text = 0usize;
     let mut in_run = 0usize;
     let mut in_para = 0usize;
+    let mut in_cell = 0usize;
     walk(cx, path, part, xml, |x| {
         if skip > 0 {
             match x {
@@ -367,6 +368,21 @@ fn xml_text(
             (Flavour::Word, X::Open("tab", _)) if in_run > 0 => out.push('\t'),
             (Flavour::Word, X::Open("br" | "cr", _)) if in_run > 0 => out.push('\n'),
             (Flavour::Word, X::Open("noBreakHyphen", _)) => out.push('-'),
+            // Tables as lines of tab-separated cells, so a value is read under its column's
+            // header (paragraphs inside a cell are joined by spaces).
+            (Flavour::Word | Flavour::Drawing, X::Open("tc", _)) => in_cell += 1,
+            (Flavour::Word | Flavour::Drawing, X::Close("tc")) => {
+                in_cell = in_cell.saturating_sub(1);
+                trim_end_spaces(out);
+                out.push('\t');
+            }
+            (Flavour::Word | Flavour::Drawing, X::Close("tr")) => {
+                if out.ends_with('\t') {
+                    out.pop();
+                }
+                out.push('\n');
+            }
+            (Flavour::Word | Flavour::Drawing, X::Close("p")) if in_cell > 0 => out.push(' '),
             (Flavour::Word | Flavour::Drawing, X::Close("p")) => out.push('\n'),
             (Flavour::Drawing, X::Open("t" | "text", _)) => in_text += 1,
             (Flavour::Drawing, X::Close("t" | "text")) => in_text = in_text.saturating_sub(1),
@@ -409,6 +425,12 @@ fn xml_text(
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');
     }
+}
+
+/// Drops the spaces that end `out` (the paragraph breaks of a table cell's last paragraph).
+fn trim_end_spaces(out: &mut String) {
+    let kept = out.trim_end_matches(' ').len();
+    out.truncate(kept);
 }
 
 /// The shared strings of a workbook (without phonetic readings).

@@ -783,7 +783,13 @@ impl<'d> TextReader<'d> {
                         } else {
                             0.2
                         };
-                        if along > size * gap || along < -size * 1.5 {
+                        // A gap of about a character or more separates columns (table cells,
+                        // a form's label and value): a tab, so values are read under their
+                        // column's header as in a spreadsheet.
+                        if along > size * COLUMN_GAP {
+                            self.text.push('\t');
+                            self.chars += 1;
+                        } else if along > size * gap || along < -size * 1.5 {
                             self.text.push(' ');
                             self.chars += 1;
                         }
@@ -809,6 +815,11 @@ impl<'d> TextReader<'d> {
         self.unmapped += unmapped;
     }
 }
+
+/// The horizontal gap between two glyphs, in ems, from which they are in different columns.
+/// Word spaces are about a quarter of an em, a gap between Japanese characters about none;
+/// table cells and tab stops leave an em or more.
+const COLUMN_GAP: f64 = 0.6;
 
 /// Kana, kanji and full-width forms: scripts written without spaces between words.
 fn is_cjk(c: char) -> bool {
