@@ -1626,15 +1626,24 @@ def main():
 
     def print_pdf(job):
         hp, pdf = job
-        ud = tempfile.mkdtemp(prefix="content-chromium-")
-        try:
-            subprocess.run([args.chromium, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
-                            "--no-pdf-header-footer", f"--user-data-dir={ud}", f"--print-to-pdf={pdf}",
-                            "file://" + hp], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
-        finally:
-            shutil.rmtree(ud, ignore_errors=True)
-        if not os.path.exists(pdf):
-            raise RuntimeError(f"chromium wrote no {pdf}")
+        # Headless Chromium now and then dies on a busy machine (a crash in a container with
+        # a small /dev/shm, a timeout): try again, three times in all, before failing.
+        for attempt in range(3):
+            ud = tempfile.mkdtemp(prefix="content-chromium-")
+            try:
+                subprocess.run([args.chromium, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+                                "--disable-dev-shm-usage", "--no-pdf-header-footer", f"--user-data-dir={ud}",
+                                f"--print-to-pdf={pdf}", "file://" + hp],
+                               check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+                if os.path.exists(pdf) and os.path.getsize(pdf) > 0:
+                    return
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+                if attempt == 2:
+                    raise
+                print(f"generate.py: chromium failed on {os.path.basename(hp)} ({e}), retrying", file=sys.stderr)
+            finally:
+                shutil.rmtree(ud, ignore_errors=True)
+        raise RuntimeError(f"chromium wrote no {pdf}")
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=3) as ex:
         list(ex.map(print_pdf, html_jobs))
