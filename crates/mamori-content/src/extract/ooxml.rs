@@ -240,6 +240,19 @@ enum X<'e> {
     Text(&'e str),
 }
 
+/// Follows the depth inside an element being skipped (`skip` > 0): whether `x` is inside it.
+fn skipping(skip: &mut usize, x: &X<'_>) -> bool {
+    if *skip == 0 {
+        return false;
+    }
+    match x {
+        X::Open(..) => *skip += 1,
+        X::Close(_) => *skip -= 1,
+        X::Text(_) => {}
+    }
+    true
+}
+
 /// Walks `xml`, handing each element and text to `f` (self-closing elements as open + close).
 /// Malformed XML stops the walk with a problem; what was seen before it stays. Checks the
 /// time every few thousand events.
@@ -350,12 +363,7 @@ fn xml_text(
     let mut in_para = 0usize;
     let mut in_cell = 0usize;
     walk(cx, path, part, xml, |x| {
-        if skip > 0 {
-            match x {
-                X::Open(..) => skip += 1,
-                X::Close(_) => skip -= 1,
-                X::Text(_) => {}
-            }
+        if skipping(&mut skip, &x) {
             return;
         }
         match (flavour, x) {
@@ -440,12 +448,7 @@ fn shared_strings(cx: &mut Ctx<'_>, path: &str, xml: &str) -> Vec<String> {
     let mut skip = 0usize;
     let mut in_t = false;
     walk(cx, path, "xl/sharedStrings.xml", xml, |x| {
-        if skip > 0 {
-            match x {
-                X::Open(..) => skip += 1,
-                X::Close(_) => skip -= 1,
-                X::Text(_) => {}
-            }
+        if skipping(&mut skip, &x) {
             return;
         }
         match x {
@@ -477,12 +480,7 @@ fn sheet_text(
     let mut in_inline = false;
     let mut skip = 0usize;
     walk(cx, path, part, xml, |x| {
-        if skip > 0 {
-            match x {
-                X::Open(..) => skip += 1,
-                X::Close(_) => skip -= 1,
-                X::Text(_) => {}
-            }
+        if skipping(&mut skip, &x) {
             return;
         }
         match x {
