@@ -48,7 +48,10 @@ mod ser;
 mod time;
 
 pub use error::EventError;
-pub use identity::{EmploymentType, HR_CSV_COLUMNS, PersonRecord};
+pub use identity::{
+    ACCOUNT_CSV_COLUMNS, AccountRecord, AccountSource, EmploymentType, HR_CSV_COLUMNS,
+    PRIVILEGED_GROUPS, PersonRecord, is_privileged_group,
+};
 pub use kinds::{DestinationKind, Kind, Outcome, ParseNameError};
 pub use level::Level;
 pub use model::{

@@ -7,7 +7,8 @@
 //!
 //! Input may be UTF-8 (with or without a byte order mark) or Shift_JIS, as Japanese HR systems
 //! and Excel often export: the first non-ASCII bytes decide (valid UTF-8, or else Shift_JIS,
-//! decoded with `encoding_rs`' Shift_JIS, which is Windows code page 932).
+//! decoded with `encoding_rs`' Shift_JIS, which is Windows code page 932). The account inventory
+//! reader (`accounts`) shares the decoding and the line numbering.
 
 use std::io::{self, Read};
 
@@ -104,19 +105,24 @@ impl<R: Read> HrCsvReader<R> {
     /// the previous one (so after blank lines it names the first blank line); count back from
     /// the record's end instead.
     fn record_line(&self) -> u64 {
-        let reported = self.record.position().map_or(1, csv::Position::line);
-        let inside = self
-            .record
-            .as_slice()
-            .iter()
-            .filter(|byte| **byte == b'\n')
-            .count() as u64;
-        let after = self.reader.position().line().saturating_sub(inside);
-        // A record ended by a newline has moved the reader one line further.
-        match after.checked_sub(1) {
-            Some(candidate) if candidate >= reported => candidate,
-            _ => after,
-        }
+        record_line(&self.record, self.reader.position())
+    }
+}
+
+/// The line `record` starts on, `reader_at` being the reader's position just after it (see
+/// [`HrCsvReader::record_line`]; the account inventory reader shares it).
+pub(crate) fn record_line(record: &ByteRecord, reader_at: &csv::Position) -> u64 {
+    let reported = record.position().map_or(1, csv::Position::line);
+    let inside = record
+        .as_slice()
+        .iter()
+        .filter(|byte| **byte == b'\n')
+        .count() as u64;
+    let after = reader_at.line().saturating_sub(inside);
+    // A record ended by a newline has moved the reader one line further.
+    match after.checked_sub(1) {
+        Some(candidate) if candidate >= reported => candidate,
+        _ => after,
     }
 }
 
@@ -306,7 +312,7 @@ fn parse_flag(value: &str) -> Option<bool> {
 }
 
 /// What the input's encoding has turned out to be.
-enum Decision {
+pub(crate) enum Decision {
     /// Only ASCII so far (identical in both encodings).
     Undecided,
     Utf8,
@@ -315,9 +321,9 @@ enum Decision {
 
 /// Passes UTF-8 through (less a byte order mark) and decodes Shift_JIS to UTF-8, deciding on
 /// the first chunk that holds non-ASCII bytes, so the input is streamed, not read whole.
-struct Transcoder<R> {
+pub(crate) struct Transcoder<R> {
     inner: R,
-    state: Decision,
+    pub(crate) state: Decision,
     /// Bytes read but not yet decided on (an incomplete character at a chunk's end).
     pending: Vec<u8>,
     /// Decoded bytes not yet handed out, from `output_at`.
@@ -330,7 +336,7 @@ struct Transcoder<R> {
 const TRANSCODE_CHUNK: usize = 64 * 1024;
 
 impl<R: Read> Transcoder<R> {
-    fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         Transcoder {
             inner,
             state: Decision::Undecided,

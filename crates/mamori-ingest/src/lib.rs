@@ -18,6 +18,7 @@
 //!
 //! This crate knows nothing of HTTP or the console.
 
+pub mod accounts;
 pub mod cert;
 mod evtx;
 pub mod hr;

@@ -52,6 +52,7 @@ mod dashboard;
 mod ingest;
 mod names;
 mod openapi;
+mod scim;
 mod search;
 mod store;
 mod tls;
@@ -251,6 +252,7 @@ fn router(state: Arc<Served>) -> Router {
     }
     router
         .merge(console::routes())
+        .merge(scim::routes())
         .route_layer(axum::middleware::from_fn(log_request))
         .fallback(|request: Request| async move {
             log(

@@ -132,6 +132,16 @@ pub(crate) struct Refusal {
 }
 
 impl Refusal {
+    /// The status the request is answered with.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Why, for the client.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Refusal {
         Refusal {
             status,

@@ -181,6 +181,8 @@ impl EventStore {
         tx.execute_batch(crate::auth::SCHEMA)?;
         tx.execute_batch(crate::approvals::SCHEMA)?;
         tx.execute_batch(crate::rule_settings::SCHEMA)?;
+        tx.execute_batch(crate::inventory::SCHEMA)?;
+        tx.execute_batch(crate::scim::SCHEMA)?;
         tx.commit()?;
         let version: Option<String> = conn
             .query_row(

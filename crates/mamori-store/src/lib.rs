@@ -47,11 +47,13 @@ mod cases;
 mod datadir;
 mod events;
 mod findings;
+mod inventory;
 mod overview;
 mod people;
 mod postings;
 mod retention;
 mod rule_settings;
+mod scim;
 mod upgrade;
 
 pub use access::AccessRecord;
@@ -64,10 +66,15 @@ pub use cases::{Case, CaseDetail, CaseNote, CaseOutcome, CaseStatus};
 pub use datadir::{Appender, DataDir, Paths, VerifyError, VerifyReport};
 pub use events::{BatchOutcome, EventStore, NewEvent, StoredEvent};
 pub use findings::{RiskDay, RuleFinding, day_of};
+pub use inventory::{
+    GroupChange, GroupChangeKind, InventoryAccount, InventoryOutcome, InventorySnapshot,
+    LinkConflict,
+};
 pub use overview::KindSummary;
 pub use people::PeopleOutcome;
 pub use retention::Purged;
 pub use rule_settings::RuleSetting;
+pub use scim::{ScimConflict, ScimResource, ScimWrite};
 
 /// Errors of the store and the data directory.
 #[derive(Debug, thiserror::Error)]

@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use mamori_event::AccountSource;
+use mamori_ingest::accounts::AccountCsvReader;
 use mamori_ingest::cert::{self, CertFileSource, CertOptions, ContentKey};
 use mamori_ingest::hr::HrCsvReader;
 use mamori_ingest::{EvtxSource, NdjsonSource, Quarantine, ResumePoint, Source, Summary};
-use mamori_store::DataDir;
+use mamori_store::{DataDir, InventorySnapshot};
 
 use crate::BadInput;
 use crate::progress::Reporter;
@@ -346,6 +348,116 @@ fn add_outcome(total: &mut mamori_store::PeopleOutcome, more: mamori_store::Peop
     total.added += more.added;
     total.unchanged += more.unchanged;
     total.replaced += more.replaced;
+}
+
+/// Rejected rows printed on stderr before the rest are left to the quarantine file.
+const REJECTIONS_SHOWN: usize = 20;
+
+/// `import accounts FILE.csv [--source S]`: one directory's account snapshot
+/// (docs/accounts.md).
+pub fn accounts(
+    data_dir: &Path,
+    path: &Path,
+    source: Option<AccountSource>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut data = DataDir::open(data_dir).map_err(|e| BadInput(e.to_string()))?;
+    let file = File::open(path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    let name = path.display().to_string();
+    let mut reader = AccountCsvReader::new(BufReader::new(file), &name, source)
+        .map_err(|e| BadInput(e.to_string()))?;
+    let ignored_columns = reader.ignored_columns().to_vec();
+    let default_source = reader.default_source();
+    let (mut records, mut rejected) = (Vec::new(), Vec::new());
+    for row in reader.by_ref() {
+        match row.with_context(|| format!("reading {name}"))? {
+            Ok(record) => records.push(record),
+            Err(bad) => rejected.push(bad),
+        }
+    }
+    for bad in rejected.iter().take(REJECTIONS_SHOWN) {
+        eprintln!("mamori: {} {}", bad.location, bad.reason);
+    }
+    if rejected.len() > REJECTIONS_SHOWN {
+        eprintln!(
+            "mamori: {} more rejected rows in the quarantine file",
+            rejected.len() - REJECTIONS_SHOWN
+        );
+    }
+    let sources: Vec<AccountSource> = default_source.map(|(s, _)| s).into_iter().collect();
+    let outcome = data
+        .store_mut()
+        .store_account_inventory(&InventorySnapshot {
+            records: &records,
+            sources: &sources,
+            complete: rejected.is_empty(),
+            imported_at: jiff::Timestamp::now(),
+        })?;
+    let quarantine_file = quarantine_all(&data, "accounts", &rejected)?;
+    for conflict in &outcome.link_conflicts {
+        eprintln!(
+            "mamori: {} ({}): linked to person {}, the export names {}; the link is kept",
+            conflict.account, conflict.source, conflict.linked_to, conflict.inventory_person
+        );
+    }
+    if !ignored_columns.is_empty() && !json {
+        eprintln!("mamori: columns not used: {}", ignored_columns.join(", "));
+    }
+    report(
+        json,
+        || {
+            serde_json::json!({
+                "input": path,
+                "source": default_source.map(|(s, _)| s),
+                "source_inferred": default_source.is_some_and(|(_, inferred)| inferred),
+                "records": records.len(),
+                "accounts": outcome,
+                "quarantined": rejected.len(),
+                "quarantine_file": quarantine_file,
+                "ignored_columns": ignored_columns,
+            })
+        },
+        || {
+            let source = match default_source {
+                Some((s, true)) => format!(" ({s}, told from the header)"),
+                Some((s, false)) => format!(" ({s})"),
+                None => String::new(),
+            };
+            let mut text = format!(
+                "{}{source}: {} accounts: {} added, {} unchanged, {} changed, {} removed, {} quarantined; \
+                 {} group changes, {} linked to persons, {} link conflicts",
+                path.display(),
+                records.len(),
+                outcome.added,
+                outcome.unchanged,
+                outcome.changed,
+                outcome.removed,
+                rejected.len(),
+                outcome.group_changes,
+                outcome.linked,
+                outcome.link_conflicts.len(),
+            );
+            if outcome.kept_missing > 0 {
+                text.push_str(&format!(
+                    "\n{} accounts missing from this file were kept: rows were rejected, so it is \
+                     not a complete snapshot",
+                    outcome.kept_missing
+                ));
+            }
+            if let Some(file) = &quarantine_file {
+                text.push_str(&format!(
+                    "\nquarantined rows with reasons: {}",
+                    file.display()
+                ));
+            }
+            text
+        },
+    );
+    Ok(if rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 /// Writes `rejected` to a quarantine file of the data directory; its path, if any.

@@ -178,6 +178,16 @@ enum ImportCommand {
     },
     /// HR records as CSV (docs/hr.md): time-versioned persons and their accounts.
     Hr { path: PathBuf },
+    /// A directory's accounts as CSV (docs/accounts.md): an Active Directory, Entra ID or
+    /// Google Workspace export as downloaded, or the canonical columns; the snapshot of its
+    /// source, with group changes since the last one.
+    Accounts {
+        path: PathBuf,
+        /// The directory the rows come from when they do not say (default: told from the
+        /// export's column names).
+        #[arg(long, value_parser = parse_account_source)]
+        source: Option<mamori_event::AccountSource>,
+    },
     /// Windows event logs (docs/evtx.md): `.evtx` files, or directories searched recursively
     /// for them; one event per record.
     Evtx {
@@ -232,6 +242,12 @@ enum EvidenceCommand {
         #[arg(long)]
         key: Option<String>,
     },
+}
+
+fn parse_account_source(value: &str) -> Result<mamori_event::AccountSource, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{value:?} is not ad, entra, google or other"))
 }
 
 /// An error caused by the user's input rather than by the system: exit code 2.
@@ -296,6 +312,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             import::cert(&data_dir, &dir, &options, cli.json)
         }
         Command::Import(ImportCommand::Hr { path }) => import::hr(&data_dir, &path, cli.json),
+        Command::Import(ImportCommand::Accounts { path, source }) => {
+            import::accounts(&data_dir, &path, source, cli.json)
+        }
         Command::Import(ImportCommand::Evtx { paths }) => import::evtx(&data_dir, &paths, cli.json),
         Command::Import(ImportCommand::Files {
             paths,
