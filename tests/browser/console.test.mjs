@@ -309,8 +309,9 @@ test('an analyst dismisses an alert with a reason', server, async () => {
   await page.fill('[data-testid=dismiss-reason]', 'Approved backup to the company NAS (ticket 4711)');
   await page.click('[data-testid=action-dismiss]');
   await notice(page);
+  // The queue is read again after the notice: wait for the row to go.
+  await page.waitForSelector(`[data-testid=alert-row][data-id="${victim.id}"]`, { state: 'detached' });
   await settled(page);
-  assert.equal(await page.$(`[data-testid=alert-row][data-id="${victim.id}"]`), null, 'the dismissed alert left the open queue');
   await go(page, '#/alerts?status=dismissed');
   const row = await page.waitForSelector(`[data-testid=alert-row][data-id="${victim.id}"]`);
   assert.match(await row.textContent(), /ticket 4711/);
@@ -375,14 +376,19 @@ test('an investigator escalates alerts to a case and works on it', server, async
   await page.fill('[data-testid=note-text]', 'Checked the USB copies against the project list.');
   await page.click('[data-testid=note-submit]');
   await notice(page);
+  await page.waitForFunction(() => /project list/.test(document.querySelector('[data-testid=notes]')?.textContent || ''));
   await settled(page);
-  assert.match(await page.textContent('[data-testid=notes]'), /project list/);
 
   await page.selectOption('[data-testid=case-status-select]', 'investigating');
   await page.click('[data-testid=case-save]');
   await notice(page);
+  // The notice comes before the case is read again: wait for the page to show the change
+  // (on a busy machine the old header can still be there when the notice appears).
+  await page.waitForFunction(
+    (expected) => document.querySelector('.page-header [data-testid=case-status]')?.textContent === expected,
+    catalogs.ja['case.status.investigating'],
+  );
   await settled(page);
-  assert.equal(await page.textContent('.page-header [data-testid=case-status]'), catalogs.ja['case.status.investigating']);
 
   await page.click('[data-testid=legal-hold-toggle]');
   await notice(page);
@@ -403,8 +409,8 @@ async function request(kind) {
   await page.fill(`[data-testid=${kind}-justification]`, 'Alerts show 27 files copied to USB the week before the notice period ended.');
   await page.click(`[data-testid=${kind}-submit]`);
   await notice(page);
+  await page.waitForSelector(`[data-testid=${kind}-state][data-state=pending]`);
   await settled(page);
-  assert.equal(await page.getAttribute(`[data-testid=${kind}-state]`, 'data-state'), 'pending');
 }
 
 async function approve(kind) {
@@ -415,8 +421,8 @@ async function approve(kind) {
   assert.match(await page.textContent(`${item} [data-testid=approval-justification]`), /27 files/);
   await page.click(`${item} [data-testid=approval-grant]`);
   await notice(page);
+  await page.waitForSelector(item, { state: 'detached' });
   await settled(page);
-  assert.equal(await page.$(item), null, 'no longer pending');
 }
 
 test('reveal: the investigator asks, the approver grants, the investigator sees the name', server, async () => {
@@ -520,8 +526,8 @@ test('rules: back-test before enabling', server, async () => {
   const row = `[data-testid=rule-row][data-rule="${id}"]`;
   await page.click(`${row} [data-testid=rule-enabled]`);
   await notice(page);
+  await page.waitForFunction((sel) => document.querySelector(sel)?.checked === false, `${row} [data-testid=rule-enabled]`);
   await settled(page);
-  assert.equal(await page.isChecked(`${row} [data-testid=rule-enabled]`), false);
   await page.click(`${row} [data-testid=rule-enabled]`);
   await page.waitForSelector('[data-testid=backtest-panel] [data-testid=backtest-hits]');
   assert.ok(Number((await page.textContent('[data-testid=backtest-hits]')).replace(/[^\d]/g, '')) > 0, 'the back-test finds hits');
@@ -529,8 +535,8 @@ test('rules: back-test before enabling', server, async () => {
   await shot(page, 'rules-backtest', 'ja');
   await page.click('[data-testid=backtest-enable]');
   await notice(page);
+  await page.waitForFunction((sel) => document.querySelector(sel)?.checked === true, `${row} [data-testid=rule-enabled]`);
   await settled(page);
-  assert.equal(await page.isChecked(`${row} [data-testid=rule-enabled]`), true);
 });
 
 test('screenshots of every page in both languages', server, async () => {
