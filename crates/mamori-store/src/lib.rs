@@ -47,6 +47,7 @@ mod cases;
 mod datadir;
 mod events;
 mod findings;
+mod hygiene;
 mod inventory;
 mod overview;
 mod people;
@@ -55,6 +56,7 @@ mod retention;
 mod rule_settings;
 mod scim;
 mod upgrade;
+mod watchlist;
 
 pub use access::AccessRecord;
 pub use access::SIGN_EVERY as ACCESS_SIGN_EVERY;
@@ -66,6 +68,7 @@ pub use cases::{Case, CaseDetail, CaseNote, CaseOutcome, CaseStatus};
 pub use datadir::{Appender, DataDir, Paths, VerifyError, VerifyReport};
 pub use events::{BatchOutcome, EventStore, NewEvent, StoredEvent};
 pub use findings::{RiskDay, RuleFinding, day_of};
+pub use hygiene::GroupAddition;
 pub use inventory::{
     GroupChange, GroupChangeKind, InventoryAccount, InventoryOutcome, InventorySnapshot,
     LinkConflict,

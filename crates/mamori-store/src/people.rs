@@ -6,6 +6,8 @@
 //! its person. Imports are idempotent: the same version twice changes nothing, a different
 //! record for the same `(person_id, valid_from)` replaces it (an HR correction) and is counted.
 
+use std::collections::BTreeMap;
+
 use jiff::civil::Date;
 use mamori_event::{EmploymentType, PersonRecord};
 use rusqlite::{OptionalExtension, Row, params};
@@ -56,7 +58,7 @@ pub struct PeopleOutcome {
     pub replaced: u64,
 }
 
-const COLUMNS: &str = "person_id, valid_from, name, email, business_unit, functional_unit, \
+pub(crate) const COLUMNS: &str = "person_id, valid_from, name, email, business_unit, functional_unit, \
     department, team, role, supervisor, employment_type, hire_date, notice_date, \
     termination_date, priority, accounts";
 
@@ -150,6 +152,22 @@ impl EventStore {
             .transpose()
     }
 
+    /// Every version of every person's record, per person, oldest first.
+    pub fn person_histories(&self) -> Result<BTreeMap<String, Vec<PersonRecord>>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM person_versions ORDER BY person_id, valid_from"
+        ))?;
+        let mut histories: BTreeMap<String, Vec<PersonRecord>> = BTreeMap::new();
+        for row in stmt.query_map([], read_record)? {
+            let record = row??;
+            histories
+                .entry(record.person_id.clone())
+                .or_default()
+                .push(record);
+        }
+        Ok(histories)
+    }
+
     /// Every version of `person_id`'s record, oldest first.
     pub fn person_history(&self, person_id: &str) -> Result<Vec<PersonRecord>> {
         let mut stmt = self.conn.prepare_cached(&format!(
@@ -192,7 +210,7 @@ impl EventStore {
 
 /// A row in `COLUMNS` order; a malformed stored value is a corruption error (the outer
 /// `Result` is SQLite's).
-fn read_record(row: &Row<'_>) -> rusqlite::Result<Result<PersonRecord>> {
+pub(crate) fn read_record(row: &Row<'_>) -> rusqlite::Result<Result<PersonRecord>> {
     let person_id: String = row.get(0)?;
     let corrupt = |what: &str, value: &str| {
         StoreError::Corrupt(format!(

@@ -196,6 +196,10 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
     }
     totals.alerts = alerts.len() as u64;
     totals.alerts_added = store.add_alerts(&alerts)?;
+    // Identity hygiene last: its high and critical findings are alerts too (docs/hygiene.md).
+    let hygiene = crate::hygiene::find(&data, &crate::hygiene::Options::today(offset))?;
+    let hygiene_alerts = crate::hygiene::alerts(&hygiene, offset)?;
+    let hygiene_added = data.store_mut().add_alerts(&hygiene_alerts)?;
     let seconds = started.elapsed().as_secs_f64();
     let [none, low, medium, high, critical] = totals.levels;
     if json {
@@ -209,6 +213,7 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
                 "warm_start_person_days": totals.warm_start_person_days,
                 "levels": {"none": none, "low": low, "medium": medium, "high": high, "critical": critical},
                 "alerts": totals.alerts, "alerts_added": totals.alerts_added,
+                "hygiene": {"findings": hygiene.len(), "alerts": hygiene_alerts.len(), "alerts_added": hygiene_added},
                 "seconds": crate::bench::round(seconds),
             })
         );
@@ -223,6 +228,11 @@ pub fn run(data_dir: &Path, args: &AnalyzeArgs, json: bool) -> anyhow::Result<Ex
             totals.alerts_added,
             totals.rule_findings,
             seconds
+        );
+        println!(
+            "identity hygiene: {} findings, {} alerts, {hygiene_added} new (mamori hygiene)",
+            hygiene.len(),
+            hygiene_alerts.len()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -158,8 +158,9 @@ fn parse_time(text: &str) -> anyhow::Result<jiff::Timestamp> {
     Ok(jiff::tz::Offset::UTC.to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))?)
 }
 
-/// Evidence holds personal data: readable by its owner only, written whole or not at all.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Evidence and reports hold personal data: readable by their owner only, written whole or
+/// not at all.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let dir = path
         .parent()

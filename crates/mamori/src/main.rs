@@ -9,6 +9,7 @@ mod demo;
 mod eval;
 mod evidence;
 mod history;
+mod hygiene;
 mod import;
 mod inspect;
 mod progress;
@@ -17,6 +18,7 @@ mod rules;
 mod simulate;
 mod users;
 mod verify;
+mod watchlist;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,6 +107,10 @@ enum Command {
     /// person's own baseline, stored as person-day scores, with an alert for each high score
     /// (see docs/analytics.md).
     Analyze(analyze::AnalyzeArgs),
+    /// Identity and access hygiene: leavers' accounts still enabled or used, rights added
+    /// during notice, dormant, shared, generic and orphan accounts, privileged accounts without
+    /// MFA, rights kept after a move, persons without accounts (docs/hygiene.md).
+    Hygiene(hygiene::HygieneArgs),
     /// Try Mamori in one command: simulate an organisation with planted insiders, import,
     /// run the insider rules and analyse it into its own data directory (default
     /// `mamori-demo`, reused when prepared alike), print one login per role with a new
@@ -127,6 +133,12 @@ enum Command {
     /// Person-day risk scores.
     #[command(subcommand)]
     Scores(cases::ScoresCommand),
+    /// Who is on the departing-employee watch list on a day: since when, why, days left
+    /// (docs/watchlist.md).
+    Watchlist(watchlist::WatchlistArgs),
+    /// Reports about one person; each is recorded in the access log with its purpose.
+    #[command(subcommand)]
+    Report(watchlist::ReportCommand),
     /// Erase event bodies past the retention periods of `privacy.toml` (docs/privacy.md).
     #[command(subcommand)]
     Retention(retention::RetentionCommand),
@@ -374,11 +386,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(command) => bench::run(command, cli.json),
         Command::Rules(command) => rules::run(&data_dir, command, cli.json),
         Command::Analyze(args) => analyze::run(&data_dir, &args, cli.json),
+        Command::Hygiene(args) => hygiene::run(&data_dir, &args, cli.json),
         Command::Simulate(args) => simulate::run(args, cli.json),
         Command::Demo(args) => demo::run(&demo::data_dir(data_dir), &args, cli.json),
         Command::Alerts(command) => cases::alerts(&data_dir, command, cli.json),
         Command::Cases(command) => cases::cases(&data_dir, command, cli.json),
         Command::Scores(command) => cases::scores(&data_dir, command, cli.json),
+        Command::Watchlist(args) => watchlist::list(&data_dir, &args, cli.json),
+        Command::Report(command) => watchlist::report(&data_dir, command, cli.json),
         Command::Retention(command) => retention::run(&data_dir, command, cli.json),
         Command::Users(command) => users::users(&data_dir, command, cli.json),
         Command::Tokens(command) => users::tokens(&data_dir, command, cli.json),
