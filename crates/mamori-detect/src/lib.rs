@@ -11,6 +11,8 @@
 //! - [`hygiene`]: identity and access hygiene — leavers' accounts, rights added during notice,
 //!   dormant, shared, generic and orphan accounts, privileged accounts without MFA.
 //! - [`peers`]: a person-day against the same day of the person's peer group.
+//! - [`review`]: the per-manager access review — each report's accounts, groups, last use and
+//!   the latest keep/revoke decision.
 //! - [`risk`]: indicators weighted by HR context, accumulated with decay into risk levels and alerts.
 //! - [`watchlist`]: the departing-employee watch list (entry at notice, exit after the last day
 //!   plus a grace period) and the look-back summary of a leaver's activity, by category.
@@ -25,6 +27,7 @@ pub mod forest;
 pub mod hunt;
 pub mod hygiene;
 pub mod peers;
+pub mod review;
 pub mod risk;
 pub mod sigma;
 pub mod watchlist;

@@ -52,6 +52,7 @@ mod dashboard;
 mod ingest;
 mod names;
 mod openapi;
+pub mod review;
 mod scim;
 mod search;
 mod store;
@@ -413,6 +414,16 @@ fn handler(route: &openapi::Route) -> Option<MethodRouter<Arc<Served>>> {
         ("post", "/api/v1/approvals/{id}/decision") => {
             api_route(MethodFilter::POST, roles, |path, _, body| {
                 api::decide(api::id(path, "request")?, body)
+            })
+        }
+        ("get", "/api/v1/access-reviews/{manager}") => {
+            api_route(MethodFilter::GET, roles, |path, raw, _| {
+                review::get_review(path.to_string(), api::query(raw)?)
+            })
+        }
+        ("post", "/api/v1/access-reviews/{manager}/decisions") => {
+            api_route(MethodFilter::POST, roles, |path, _, body| {
+                review::decide(path.to_string(), body)
             })
         }
         ("get", "/api/v1/dashboard") => api_route(MethodFilter::GET, roles, |_, raw, _| {

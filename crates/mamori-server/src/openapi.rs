@@ -58,6 +58,14 @@ const LIMIT: (&str, &str, &str, &str) = (
     "integer",
     "How many records (default 100, at most 1000).",
 );
+const MANAGER: (&str, &str, &str, &str) = (
+    "manager",
+    "path",
+    "string",
+    "The manager: a person's pseudonym or HR person id.",
+);
+/// Who reviews and attests access: administrators and approvers.
+const REVIEWERS: &[Role] = &[Role::Admin, Role::Approver];
 const CASE_ID: (&str, &str, &str, &str) = ("id", "path", "integer", "The case's id.");
 
 pub const ROUTES: &[Route] = &[
@@ -516,6 +524,53 @@ pub const ROUTES: &[Route] = &[
             (200, "Decided.", Media::Json(schema::approval)),
             (404, "No such request.", ERROR),
             (422, "Decided already, or the caller asked for it.", ERROR),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/access-reviews/{manager}",
+        summary: "A manager's access review: their people (pseudonymised) with each account's directory, state, last use, groups and the latest keep/revoke decision (docs/review.md).",
+        access: Access::Roles(REVIEWERS),
+        parameters: &[
+            MANAGER,
+            (
+                "as_of",
+                "query",
+                "string",
+                "The day (YYYY-MM-DD, UTC); default today.",
+            ),
+            (
+                "all_levels",
+                "query",
+                "boolean",
+                "Also the people of the manager's people, down every level.",
+            ),
+        ],
+        body: None,
+        responses: &[
+            (200, "The review.", Media::Json(schema::access_review)),
+            (404, "No such person.", ERROR),
+        ],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/access-reviews/{manager}/decisions",
+        summary: "Keeps or revokes an account of the manager's people (any level), or one of its groups; a revoke needs a comment of 10 characters or more.",
+        access: Access::Roles(REVIEWERS),
+        parameters: &[MANAGER],
+        body: Some(Media::Json(schema::review_decision_change)),
+        responses: &[
+            (200, "Stored.", Media::Json(schema::review_decision)),
+            (
+                404,
+                "No such person, or the account or group is not one of the manager's people's.",
+                ERROR,
+            ),
+            (
+                422,
+                "Not `keep` or `revoke`, or a revoke without a comment.",
+                ERROR,
+            ),
         ],
     },
     Route {
@@ -1283,6 +1338,112 @@ mod schema {
         let mut schema = object(&["grant"], json!({"grant": {"type": "boolean"}}));
         schema["additionalProperties"] = json!(false);
         schema
+    }
+
+    fn attestation() -> Value {
+        object(
+            &["state"],
+            json!({
+                "state": {"enum": ["pending", "keep", "revoke"]},
+                "comment": nullable("string"),
+                "decided_by": nullable("string"),
+                "decided": nullable(TIME),
+            }),
+        )
+    }
+
+    pub fn access_review() -> Value {
+        let group = object(
+            &["group", "privileged", "decision"],
+            json!({
+                "group": {"type": "string"},
+                "privileged": {"type": "boolean"},
+                "decision": attestation(),
+            }),
+        );
+        let account = object(
+            &["account", "unused", "privileged", "decision", "groups"],
+            json!({
+                "account": {"type": "string"},
+                "directory": nullable("string"),
+                "enabled": nullable("boolean"),
+                "last_sign_in": nullable("string"),
+                "last_activity": nullable(TIME),
+                "idle_days": nullable("integer"),
+                "unused": {"type": "boolean"},
+                "privileged": {"type": "boolean"},
+                "decision": attestation(),
+                "groups": {"type": "array", "items": group},
+            }),
+        );
+        let person = object(
+            &["person", "supervisor", "accounts"],
+            json!({
+                "person": {"type": "string"},
+                "supervisor": {"type": "string"},
+                "department": nullable("string"),
+                "termination_date": nullable("string"),
+                "accounts": {"type": "array", "items": account},
+            }),
+        );
+        let count = json!({"type": "integer", "minimum": 0});
+        object(
+            &["manager", "as_of", "all_levels", "persons", "summary"],
+            json!({
+                "manager": {"type": "string"},
+                "as_of": {"type": "string"},
+                "all_levels": {"type": "boolean"},
+                "persons": {"type": "array", "items": person},
+                "summary": object(
+                    &["persons", "accounts", "groups", "privileged_grants", "unused_accounts",
+                      "pending", "keep", "revoke"],
+                    json!({
+                        "persons": count, "accounts": count, "groups": count,
+                        "privileged_grants": count, "unused_accounts": count,
+                        "pending": count, "keep": count, "revoke": count,
+                    }),
+                ),
+            }),
+        )
+    }
+
+    pub fn review_decision_change() -> Value {
+        let mut schema = object(
+            &["account", "decision"],
+            json!({
+                "account": {"type": "string", "minLength": 1},
+                "grant": {"type": "string"},
+                "decision": {"enum": ["keep", "revoke"]},
+                "comment": {"type": "string"},
+            }),
+        );
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    pub fn review_decision() -> Value {
+        object(
+            &[
+                "id",
+                "manager",
+                "account",
+                "grant",
+                "decision",
+                "comment",
+                "decided_by",
+                "decided",
+            ],
+            json!({
+                "id": {"type": "integer"},
+                "manager": {"type": "string"},
+                "account": {"type": "string"},
+                "grant": {"type": "string"},
+                "decision": {"enum": ["keep", "revoke"]},
+                "comment": {"type": "string"},
+                "decided_by": {"type": "string"},
+                "decided": {"type": TIME},
+            }),
+        )
     }
 
     pub fn settings() -> Value {

@@ -183,6 +183,7 @@ impl EventStore {
         tx.execute_batch(crate::rule_settings::SCHEMA)?;
         tx.execute_batch(crate::inventory::SCHEMA)?;
         tx.execute_batch(crate::scim::SCHEMA)?;
+        tx.execute_batch(crate::review::SCHEMA)?;
         tx.commit()?;
         let version: Option<String> = conn
             .query_row(

@@ -53,6 +53,7 @@ mod overview;
 mod people;
 mod postings;
 mod retention;
+mod review;
 mod rule_settings;
 mod scim;
 mod upgrade;
@@ -76,6 +77,7 @@ pub use inventory::{
 pub use overview::KindSummary;
 pub use people::PeopleOutcome;
 pub use retention::Purged;
+pub use review::{MIN_REVOKE_COMMENT_CHARS, NewReviewDecision, ReviewDecision, ReviewVerdict};
 pub use rule_settings::RuleSetting;
 pub use scim::{ScimConflict, ScimResource, ScimWrite};
 

@@ -14,6 +14,7 @@ mod import;
 mod inspect;
 mod progress;
 mod retention;
+mod review;
 mod rules;
 mod simulate;
 mod users;
@@ -136,7 +137,7 @@ enum Command {
     /// Who is on the departing-employee watch list on a day: since when, why, days left
     /// (docs/watchlist.md).
     Watchlist(watchlist::WatchlistArgs),
-    /// Reports about one person; each is recorded in the access log with its purpose.
+    /// Reports about one person or one manager's people; each is recorded in the access log.
     #[command(subcommand)]
     Report(watchlist::ReportCommand),
     /// Erase event bodies past the retention periods of `privacy.toml` (docs/privacy.md).

@@ -87,6 +87,9 @@ pub enum ReportCommand {
     /// accessed, copied, printed, mailed and uploaded in the days before entering the list
     /// and since, against their own earlier baseline (docs/watchlist.md).
     Departing(DepartingArgs),
+    /// A manager's people with their accounts, groups, last use and the latest keep/revoke
+    /// decision on each, for periodic attestation (docs/review.md).
+    AccessReview(crate::review::AccessReviewArgs),
 }
 
 /// The report's file format.
@@ -96,12 +99,13 @@ pub enum Format {
     Md,
     /// Everything the report counts, for programs.
     Json,
-    /// One row per event with its period and category, for spreadsheets.
+    /// One row per event (departing) or per account and grant (access review), for
+    /// spreadsheets.
     Csv,
 }
 
 impl Format {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Format::Md => "md",
             Format::Json => "json",
@@ -191,8 +195,10 @@ pub fn list(data_dir: &Path, args: &WatchlistArgs, json: bool) -> anyhow::Result
 }
 
 pub fn report(data_dir: &Path, command: ReportCommand, json: bool) -> anyhow::Result<ExitCode> {
-    let ReportCommand::Departing(args) = command;
-    departing(data_dir, &args, json)
+    match command {
+        ReportCommand::Departing(args) => departing(data_dir, &args, json),
+        ReportCommand::AccessReview(args) => crate::review::access_review(data_dir, &args, json),
+    }
 }
 
 fn departing(data_dir: &Path, args: &DepartingArgs, json: bool) -> anyhow::Result<ExitCode> {
@@ -484,7 +490,7 @@ fn csv_row(
 /// A CSV field, quoted when it holds a separator, a quote or a line break (RFC 4180); a
 /// leading `=`, `+`, `-` or `@` is prefixed with `'` so that a spreadsheet shows a file name
 /// such as `=cmd|…` as text instead of running it.
-fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
     let guarded = if text.starts_with(['=', '+', '-', '@']) {
         std::borrow::Cow::Owned(format!("'{text}"))
     } else {

@@ -209,3 +209,32 @@ pub fn last_line_of(out: Output) -> String {
     let stdout = String::from_utf8(out.stdout).unwrap();
     stdout.lines().last().unwrap().to_string()
 }
+
+/// A JSON API call with a bearer token: status and body (`null` when the body is not JSON).
+pub fn api(
+    url: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let bearer = format!("Bearer {token}");
+    let body = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let (status, _, answer) = http(
+        &format!("{url}{path}"),
+        method,
+        &[
+            ("Authorization", &bearer),
+            ("Content-Type", "application/json"),
+        ],
+        &body,
+    );
+    (
+        status,
+        serde_json::from_slice(&answer).unwrap_or(serde_json::Value::Null),
+    )
+}
