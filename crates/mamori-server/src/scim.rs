@@ -56,7 +56,7 @@ fn unique_attribute(kind: Kind) -> &'static str {
 }
 
 pub(crate) fn routes() -> Router<Arc<Served>> {
-    Router::new()
+    let mut router = Router::new()
         .route(
             "/scim/v2/ServiceProviderConfig",
             get(|s: State<Arc<Served>>, h: HeaderMap| async move {
@@ -115,18 +115,6 @@ pub(crate) fn routes() -> Router<Arc<Served>> {
                 post_search(&s, &h, &b, &[Kind::User, Kind::Group]).await
             }),
         )
-        .route(
-            "/scim/v2/Users/.search",
-            post(|s: State<Arc<Served>>, h: HeaderMap, b: Bytes| async move {
-                post_search(&s, &h, &b, &[Kind::User]).await
-            }),
-        )
-        .route(
-            "/scim/v2/Groups/.search",
-            post(|s: State<Arc<Served>>, h: HeaderMap, b: Bytes| async move {
-                post_search(&s, &h, &b, &[Kind::Group]).await
-            }),
-        )
         // Anything else under the base is a SCIM 404 (`/Bulk`, `/Me` are not served).
         .route(
             "/scim/v2/{*rest}",
@@ -135,29 +123,32 @@ pub(crate) fn routes() -> Router<Arc<Served>> {
                     "{BASE}/{rest}: no such endpoint"
                 )))
             }),
-        )
-        .route(
-            "/scim/v2/Users",
-            get(|s, h, q| list(s, h, q, Kind::User)).post(|s, h, b| create(s, h, b, Kind::User)),
-        )
-        .route(
-            "/scim/v2/Users/{id}",
-            get(|s, h, p, q| read(s, h, p, q, Kind::User))
-                .put(|s, h, p, b| replace(s, h, p, b, Kind::User, Change::Replace))
-                .patch(|s, h, p, b| replace(s, h, p, b, Kind::User, Change::Patch))
-                .delete(|s, h, p| delete(s, h, p, Kind::User)),
-        )
-        .route(
-            "/scim/v2/Groups",
-            get(|s, h, q| list(s, h, q, Kind::Group)).post(|s, h, b| create(s, h, b, Kind::Group)),
-        )
-        .route(
-            "/scim/v2/Groups/{id}",
-            get(|s, h, p, q| read(s, h, p, q, Kind::Group))
-                .put(|s, h, p, b| replace(s, h, p, b, Kind::Group, Change::Replace))
-                .patch(|s, h, p, b| replace(s, h, p, b, Kind::Group, Change::Patch))
-                .delete(|s, h, p| delete(s, h, p, Kind::Group)),
-        )
+        );
+    // The same routes for each resource type.
+    for kind in [Kind::User, Kind::Group] {
+        let endpoint = kind.endpoint();
+        router = router
+            .route(
+                &format!("{BASE}/{endpoint}"),
+                get(move |s, h, q| list(s, h, q, kind)).post(move |s, h, b| create(s, h, b, kind)),
+            )
+            .route(
+                &format!("{BASE}/{endpoint}/.search"),
+                post(
+                    move |s: State<Arc<Served>>, h: HeaderMap, b: Bytes| async move {
+                        post_search(&s, &h, &b, &[kind]).await
+                    },
+                ),
+            )
+            .route(
+                &format!("{BASE}/{endpoint}/{{id}}"),
+                get(move |s, h, p, q| read(s, h, p, q, kind))
+                    .put(move |s, h, p, b| replace(s, h, p, b, kind, Change::Replace))
+                    .patch(move |s, h, p, b| replace(s, h, p, b, kind, Change::Patch))
+                    .delete(move |s, h, p| delete(s, h, p, kind)),
+            );
+    }
+    router
 }
 
 /// A SCIM answer: a resource or list with its status, or an error body.
