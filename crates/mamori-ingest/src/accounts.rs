@@ -21,7 +21,7 @@ use csv::ByteRecord;
 use jiff::civil::{Date, DateTime, Time};
 use mamori_event::{ACCOUNT_CSV_COLUMNS, AccountRecord, AccountSource};
 
-use crate::hr::{Decision, Transcoder, record_line};
+use crate::hr::{Transcoder, record_line};
 use crate::{Location, Rejected};
 
 /// Why an account inventory CSV cannot be read at all.
@@ -307,11 +307,7 @@ impl<R: Read> AccountCsvReader<R> {
 
     /// The input's encoding as detected so far: `None` while only ASCII has been read.
     pub fn encoding(&self) -> Option<&'static str> {
-        match self.reader.get_ref().state {
-            Decision::Undecided => None,
-            Decision::Utf8 => Some("UTF-8"),
-            Decision::ShiftJis(_) => Some("Shift_JIS"),
-        }
+        self.reader.get_ref().encoding()
     }
 
     /// Header columns that fill no field, as the file writes them, in file order. (A second

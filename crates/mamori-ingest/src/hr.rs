@@ -94,11 +94,7 @@ impl<R: Read> HrCsvReader<R> {
 
     /// The input's encoding as detected so far: `None` while only ASCII has been read.
     pub fn encoding(&self) -> Option<&'static str> {
-        match self.reader.get_ref().state {
-            Decision::Undecided => None,
-            Decision::Utf8 => Some("UTF-8"),
-            Decision::ShiftJis(_) => Some("Shift_JIS"),
-        }
+        self.reader.get_ref().encoding()
     }
 
     /// The line the record just read starts on. The csv reader dates a record from the end of
@@ -312,7 +308,7 @@ fn parse_flag(value: &str) -> Option<bool> {
 }
 
 /// What the input's encoding has turned out to be.
-pub(crate) enum Decision {
+enum Decision {
     /// Only ASCII so far (identical in both encodings).
     Undecided,
     Utf8,
@@ -323,7 +319,7 @@ pub(crate) enum Decision {
 /// the first chunk that holds non-ASCII bytes, so the input is streamed, not read whole.
 pub(crate) struct Transcoder<R> {
     inner: R,
-    pub(crate) state: Decision,
+    state: Decision,
     /// Bytes read but not yet decided on (an incomplete character at a chunk's end).
     pending: Vec<u8>,
     /// Decoded bytes not yet handed out, from `output_at`.
@@ -334,6 +330,17 @@ pub(crate) struct Transcoder<R> {
 }
 
 const TRANSCODE_CHUNK: usize = 64 * 1024;
+
+impl<R> Transcoder<R> {
+    /// The encoding decided so far: `None` while only ASCII has been read.
+    pub(crate) fn encoding(&self) -> Option<&'static str> {
+        match self.state {
+            Decision::Undecided => None,
+            Decision::Utf8 => Some("UTF-8"),
+            Decision::ShiftJis(_) => Some("Shift_JIS"),
+        }
+    }
+}
 
 impl<R: Read> Transcoder<R> {
     pub(crate) fn new(inner: R) -> Self {
