@@ -727,12 +727,14 @@ fn ldap_snapshots_become_versions_with_joiners_leavers_moves_and_rehires() {
     assert_eq!(hire[0].hire_date, Some(date(2010, 2, 1)));
     assert_eq!(hire[0].supervisor.as_deref(), Some("CEL0561"));
 
-    // Missing from February: left then; back in March: rehired.
+    // Missing from February: left some day in February (the latest is taken); back in March:
+    // rehired.
     let leaver = history.versions("LSO0002");
     assert_eq!(leaver.len(), 3);
     assert_eq!(leaver[1].valid_from, date(2010, 2, 1));
-    assert_eq!(leaver[1].termination_date, Some(date(2010, 2, 1)));
-    assert!(!leaver[1].employed_on(date(2010, 2, 2)));
+    assert_eq!(leaver[1].termination_date, Some(date(2010, 2, 28)));
+    assert!(leaver[1].employed_on(date(2010, 2, 28)));
+    assert!(!leaver[1].employed_on(date(2010, 3, 1)));
     assert_eq!(leaver[2].hire_date, Some(date(2010, 3, 1)));
     assert_eq!(leaver[2].termination_date, None);
 

@@ -527,13 +527,6 @@ impl Organisation {
             self.people[index].contacts = contacts;
         }
     }
-
-    /// People employed at some time during `[from, to]` (an LDAP monthly snapshot).
-    pub fn employed_between(&self, from: Date, to: Date) -> impl Iterator<Item = &Person> {
-        self.people.iter().filter(move |p| {
-            p.hire_date <= to && p.termination_date.is_none_or(|last| last >= from)
-        })
-    }
 }
 
 /// The smallest organisation the simulator builds.

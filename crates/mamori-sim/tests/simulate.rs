@@ -241,17 +241,23 @@ fn ldap_snapshots_agree_with_hire_and_termination_dates() {
         snapshots.insert(month, users);
     }
     assert_eq!(snapshots.len(), 2); // 4 Jan – 12 Feb 2010
+    // Taken at the end of each month (the period's last day, 12 Feb, in the last).
+    let taken = |month: &str| {
+        if month == "2010-01" {
+            "2010-01-31"
+        } else {
+            "2010-02-12"
+        }
+    };
     let mut leavers = 0;
     for person in truth(dir) {
         let user = person["user"].as_str().unwrap();
-        let hired = &person["hire_date"].as_str().unwrap()[..7];
-        let left = person["termination_date"]
-            .as_str()
-            .map(|d| d[..7].to_string());
+        let hired = person["hire_date"].as_str().unwrap();
+        let left = person["termination_date"].as_str();
         leavers += usize::from(left.is_some());
         for (month, users) in &snapshots {
-            let expected =
-                hired <= month.as_str() && left.as_ref().is_none_or(|last| month <= last);
+            let day = taken(month);
+            let expected = hired <= day && left.is_none_or(|last| day <= last);
             assert_eq!(
                 users.contains(user),
                 expected,

@@ -9,8 +9,11 @@
 //! - an attribute changed (department, team, role, supervisor, …): a new version from the
 //!   first day of the month it is first seen;
 //! - missing from a snapshot after being present: left. A version from the first day of the
-//!   first month missing, with `termination_date` that day. The real last day lies within
-//!   that month; the snapshots cannot say which (logon activity can);
+//!   first month missing, with `termination_date` the *last* day of that month. The real last
+//!   day lies within that month and the snapshots cannot say which; the latest possible day is
+//!   taken so that nothing in it is called "after the last day" (`mamori hygiene` raises a
+//!   critical finding for that), at the cost of missing uses between the real last day and
+//!   the month's end;
 //! - present again after missing: rehired. A version from that month with `hire_date` its
 //!   first day and no termination date.
 //!
@@ -125,7 +128,8 @@ pub fn read_ldap(dir: &Path) -> Result<LdapHistory, CertError> {
                 continue;
             }
             if let Some(last) = state.current.take() {
-                records.push(last.record(user_id, *month, state.hire_date, Some(*month)));
+                let termination = month.last_of_month();
+                records.push(last.record(user_id, *month, state.hire_date, Some(termination)));
                 state.left = Some(*month);
             }
         }

@@ -114,15 +114,16 @@ fn file_name(path: &Path) -> String {
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
-/// One snapshot per calendar month of the period, listing everyone employed at some time in
-/// that month: a leaver is absent from the months after the one they left in.
+/// One snapshot per calendar month of the period, taken at its end as CERT's are (the r1
+/// readme): it lists everyone employed on the month's last day (or the period's, in its last
+/// month), so a person who leaves mid-month is absent from the month they left in.
 fn write_ldap(dir: &Path, org: &Organisation) -> Result<Vec<FileStats>, SimError> {
     let mut month = org.first_day.first_of_month();
     let mut rows = 0;
     let mut bytes = 0;
     let mut snapshots = 0;
     while month <= org.last_day {
-        let last = month.last_of_month();
+        let taken = month.last_of_month().min(org.last_day);
         let path = dir
             .join("LDAP")
             .join(format!("{:04}-{:02}.csv", month.year(), month.month()));
@@ -130,7 +131,7 @@ fn write_ldap(dir: &Path, org: &Organisation) -> Result<Vec<FileStats>, SimError
         writer
             .write_record(LDAP_HEADER)
             .map_err(SimError::csv(&path))?;
-        for person in org.employed_between(month, last) {
+        for person in org.people.iter().filter(|p| p.employed_on(taken)) {
             let supervisor = person
                 .supervisor
                 .map_or("", |s| org.person(s).name.as_str());
