@@ -10,8 +10,9 @@
 //! - [`org::Organisation`]: units, people (roles, supervisors, employment types, PCs, mail
 //!   addresses, contacts, personality scores) and their [`habits::Habits`].
 //! - [`scenario::Plan`]: decided once before the first day — joiners, benign leavers,
-//!   layoffs, careless people, and the malicious [`scenario::Incident`]s of five families
-//!   (CERT r4.2 scenarios 1–3, r6.2 scenarios 4–5) with variants that defeat shortcuts.
+//!   layoffs, careless people, the malicious [`scenario::Incident`]s of five families
+//!   (CERT r4.2 scenarios 1–3, r6.2 scenarios 4–5) with variants that defeat shortcuts, and
+//!   leavers whose account is used after their last day ([`scenario::AfterExit`]).
 //! - [`activity`]: a day of ordinary work for each person; [`scenario::scripted_day`] adds
 //!   the incidents' rows. Each row is a [`record::Record`] with a CERT-style id.
 //! - [`write`]: the day's rows, sorted by time, go to a [`write::Sink`] — the CERT r4.2 files
@@ -152,6 +153,8 @@ pub struct Summary {
     pub benign_leavers: usize,
     pub laid_off: usize,
     pub careless: usize,
+    /// Leavers whose account is used after their last day (`answers/hygiene.csv`).
+    pub after_exit: usize,
     pub files: Vec<FileStats>,
     /// Activity rows (all data files, not LDAP, HR or answers).
     pub rows: u64,
@@ -249,6 +252,7 @@ pub fn simulate(config: &Config, out: &Path) -> Result<Summary, SimError> {
             .iter()
             .filter(|p| !plan.person(p.index).careless_days.is_empty())
             .count(),
+        after_exit: plan.after_exit.len(),
         files,
         rows,
         bytes,

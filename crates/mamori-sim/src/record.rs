@@ -44,6 +44,8 @@ pub enum Tag {
     Incident(u32),
     /// A careless (non-malicious) event of person `n`.
     Careless(u32),
+    /// A use of a leaver's account after the last day, in after-exit case `n`.
+    AfterExit(u32),
 }
 
 /// Direction of an HTTP exchange (CERT r4.2 does not record it; events do).

@@ -21,6 +21,8 @@ pub enum Stream {
     Careless = 5,
     /// Words appended to content (`Config::content_words`).
     Filler = 6,
+    /// A leaver's account used after the last day ([`crate::scenario::AfterExit`]).
+    AfterExit = 7,
 }
 
 /// SplitMix64's finaliser: a bijective mix of 64 bits.

@@ -14,6 +14,10 @@
 //! 5. [`Family::LayoffCloud`]: after colleagues are laid off, uploads documents to cloud
 //!    storage.
 //!
+//! Beside them, [`AfterExit`]: a leaver's account used after the termination date (CERT r1's
+//! scenario), by the leaver again or by a colleague who was given the password — the case
+//! `mamori hygiene` must catch, with its own answer key (`answers/hygiene.csv`).
+//!
 //! Variants that defeat shortcuts: insiders who do not leave, slow low-volume exfiltration
 //! over many weeks, benign leavers (some of whom browse job sites first), benign after-hours,
 //! weekend, USB-heavy and cloud-storage users (see [`crate::habits`]), and careless people who
@@ -99,6 +103,38 @@ pub struct Incident {
     pub steps: Vec<(u32, Step)>,
 }
 
+/// Who uses a leaver's account after the termination date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitUse {
+    /// The leaver signs in again on their old PC, in the evening or at the weekend.
+    Returns,
+    /// A colleague signs in with the leaver's account on the colleague's own PC, in working
+    /// hours.
+    Borrowed,
+}
+
+impl ExitUse {
+    pub fn name(self) -> &'static str {
+        match self {
+            ExitUse::Returns => "returns",
+            ExitUse::Borrowed => "borrowed",
+        }
+    }
+}
+
+/// A leaver whose account is used after their termination date.
+#[derive(Debug, Clone)]
+pub struct AfterExit {
+    pub number: u32,
+    pub leaver: u32,
+    pub how: ExitUse,
+    /// The colleague, for [`ExitUse::Borrowed`].
+    pub by: Option<u32>,
+    /// Day indexes of the uses, sorted, all after the termination day and at least one after
+    /// the end of its month (what monthly LDAP snapshots can show).
+    pub days: Vec<u32>,
+}
+
 /// Why someone leaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Leaving {
@@ -117,6 +153,10 @@ pub struct PersonPlan {
     pub job_hunting: bool,
     /// Days with a careless event.
     pub careless_days: Vec<u32>,
+    /// The [`AfterExit`] case in which this person's account is used after they left.
+    pub account_used_after_exit: Option<u32>,
+    /// The [`AfterExit`] case in which this person uses a leaver's account.
+    pub uses_leavers_account: Option<u32>,
     /// Days on which the person must be at work (a scripted step needs their session).
     session_days: Vec<u32>,
 }
@@ -124,6 +164,7 @@ pub struct PersonPlan {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub incidents: Vec<Incident>,
+    pub after_exit: Vec<AfterExit>,
     people: Vec<PersonPlan>,
 }
 
@@ -181,6 +222,7 @@ impl Plan {
             Profile::Realistic => 0.01,
         };
         planner.careless(org, (users * careless_share).round().max(1.0) as usize);
+        let after_exit = planner.after_exit(org, after_exit_cases(profile, org.people.len()));
         let mut people = planner.people;
         for plan in &mut people {
             plan.session_days.sort_unstable();
@@ -188,6 +230,7 @@ impl Plan {
         }
         Ok(Plan {
             incidents: planner.incidents,
+            after_exit,
             people,
         })
     }
@@ -209,6 +252,18 @@ pub fn insiders_per_family(profile: Profile, users: usize, family: Family) -> us
     ((users as f64 * share * weight / 11.0).round() as usize).max(minimum)
 }
 
+/// How many leavers' accounts a profile has used after the termination date: dense about
+/// 0.3 % of staff, at least 2 (one of each kind); realistic about 0.1 %, at least one from 200
+/// people on. Fewer when too few leave early enough for the period to show it.
+pub fn after_exit_cases(profile: Profile, users: usize) -> usize {
+    match profile {
+        Profile::Dense => ((users as f64 * 0.003).round() as usize).max(2),
+        Profile::Realistic => {
+            ((users as f64 * 0.001).round() as usize).max(usize::from(users >= 200))
+        }
+    }
+}
+
 struct Planner<'r> {
     rng: &'r mut SimRng,
     days: u32,
@@ -222,6 +277,13 @@ struct Planner<'r> {
 }
 
 impl Planner<'_> {
+    /// The day index of `date` (0 before the first day).
+    fn index(&self, date: Date) -> u32 {
+        self.first_day
+            .until(date)
+            .map_or(0, |span| u32::try_from(span.get_days()).unwrap_or(0))
+    }
+
     fn date(&self, day: u32) -> Date {
         self.first_day
             .checked_add(jiff::Span::new().days(i64::from(day)))
@@ -573,6 +635,100 @@ impl Planner<'_> {
             self.people[person as usize].careless_days.sort_unstable();
         }
     }
+
+    /// Picks leavers whose account is used after their last day: alternately by themselves and
+    /// by a colleague of the same department who stays. Only leavers with at least ten days of
+    /// the period left after the end of their termination month qualify, so that every case
+    /// has uses in both the weeks after the last day (visible with exact HR dates) and the
+    /// months after (visible in monthly LDAP snapshots too).
+    fn after_exit(&mut self, org: &Organisation, count: usize) -> Vec<AfterExit> {
+        let mut cases = Vec::new();
+        for nth in 0..count {
+            let leavers: Vec<u32> = org
+                .people
+                .iter()
+                .filter(|p| {
+                    let part = &self.people[p.index as usize];
+                    part.leaving.is_some()
+                        && part.account_used_after_exit.is_none()
+                        && part.uses_leavers_account.is_none()
+                        && p.termination_date
+                            .is_some_and(|last| self.index(last.last_of_month()) + 10 < self.days)
+                })
+                .map(|p| p.index)
+                .collect();
+            if leavers.is_empty() {
+                break;
+            }
+            let leaver = org.person(leavers[self.rng.random_range(0..leavers.len())]);
+            let by = if nth % 2 == 1 {
+                let colleagues: Vec<u32> = org
+                    .people
+                    .iter()
+                    .filter(|q| {
+                        let part = &self.people[q.index as usize];
+                        q.index != leaver.index
+                            && q.same_department(leaver)
+                            && q.termination_date.is_none()
+                            && q.hire_date <= org.first_day
+                            && part.account_used_after_exit.is_none()
+                            && part.uses_leavers_account.is_none()
+                    })
+                    .map(|q| q.index)
+                    .collect();
+                (!colleagues.is_empty())
+                    .then(|| colleagues[self.rng.random_range(0..colleagues.len())])
+            } else {
+                None
+            };
+            let how = if by.is_some() {
+                ExitUse::Borrowed
+            } else {
+                ExitUse::Returns
+            };
+            let Some(termination) = leaver.termination_date else {
+                continue;
+            };
+            let last = self.index(termination);
+            let month_end = self.index(termination.last_of_month());
+            let next = |planner: &Planner, day: u32| match how {
+                ExitUse::Returns => day,
+                ExitUse::Borrowed => planner.workday_from(day),
+            };
+            let mut days = Vec::new();
+            let mut day = last + self.rng.random_range(1..=7);
+            for _ in 0..self.rng.random_range(2..=5) {
+                let use_day = next(self, day);
+                if use_day >= self.days || use_day <= last {
+                    break;
+                }
+                days.push(use_day);
+                day = use_day + self.rng.random_range(3..=12);
+            }
+            if days.iter().all(|d| *d <= month_end) {
+                let late = month_end + self.rng.random_range(1..=9);
+                let late = next(self, late);
+                if late < self.days && late > month_end {
+                    days.push(late);
+                }
+            }
+            days.sort_unstable();
+            days.dedup();
+            let number = cases.len() as u32;
+            self.people[leaver.index as usize].account_used_after_exit = Some(number);
+            if let Some(by) = by {
+                self.people[by as usize].uses_leavers_account = Some(number);
+            }
+            cases.push(AfterExit {
+                number,
+                leaver: leaver.index,
+                how,
+                by,
+                days,
+            });
+        }
+        cases
+    }
 }
 
 /// A second within a person's usual working hours on `day` (their actual session that day
@@ -594,6 +750,17 @@ pub fn scripted_day(day: &Day, out: &mut Vec<Record>) {
                 u64::from(day.index) * 16 + *step as u64,
             );
             incident_step(day, incident, *step, &mut rng, out);
+        }
+    }
+    for case in &day.plan.after_exit {
+        if case.days.binary_search(&day.index).is_ok() {
+            let mut rng = derive(
+                day.seed,
+                Stream::AfterExit,
+                u64::from(case.number),
+                u64::from(day.index),
+            );
+            after_exit_use(day, case, &mut rng, out);
         }
     }
     for person in &day.org.people {
@@ -835,6 +1002,66 @@ fn incident_step(
             }
         }
     }
+}
+
+/// One session of a leaver's account after the last day: some browsing, and on most days
+/// documents copied to a USB drive or uploaded to cloud storage.
+fn after_exit_use(day: &Day, case: &AfterExit, rng: &mut SimRng, out: &mut Vec<Record>) {
+    let org = day.org;
+    let tag = Some(Tag::AfterExit(case.number));
+    let leaver = org.person(case.leaver);
+    let account = leaver.index;
+    let (pc, logon, words) = match case.by.map(|b| org.person(b)) {
+        Some(colleague) => (
+            colleague.pc,
+            working_second(rng, colleague),
+            work_words(colleague),
+        ),
+        None if day.workday => (
+            leaver.pc,
+            between(rng, 19 * 3600, 23 * 3600),
+            work_words(leaver),
+        ),
+        None => (
+            leaver.pc,
+            between(rng, 10 * 3600, 17 * 3600),
+            work_words(leaver),
+        ),
+    };
+    emit(out, rng, logon, account, pc, Body::Logon, tag);
+    let mut second = logon;
+    for _ in 0..rng.random_range(1..=3) {
+        second += rng.random_range(60..900);
+        let category = *pick(
+            rng,
+            &[Category::Search, Category::News, Category::Reference],
+        );
+        let body = http_body(rng, category, HttpAction::Visit, &[]);
+        emit(out, rng, second, account, pc, body, tag);
+    }
+    if rng.random_bool(0.5) {
+        second += rng.random_range(60..600);
+        emit(out, rng, second, account, pc, Body::Connect, tag);
+        for _ in 0..rng.random_range(1..=8) {
+            second += rng.random_range(5..90);
+            let extension = *pick(rng, &["doc", "pdf", "xls", "zip"]);
+            let body = file_body(rng, extension, words);
+            emit(out, rng, second, account, pc, body, tag);
+        }
+        second += rng.random_range(30..300);
+        emit(out, rng, second, account, pc, Body::Disconnect, tag);
+    } else if rng.random_bool(0.5) {
+        second += rng.random_range(60..600);
+        let body = http_body(
+            rng,
+            Category::CloudStorage,
+            HttpAction::Upload,
+            &SENSITIVE_WORDS[..3],
+        );
+        emit(out, rng, second, account, pc, body, tag);
+    }
+    let at = second + rng.random_range(60..1800);
+    emit(out, rng, at, account, pc, Body::Logoff, tag);
 }
 
 fn leak_upload(rng: &mut SimRng) -> Body {

@@ -424,3 +424,109 @@ fn padded_content_is_as_long_as_asked_and_changes_nothing_else() {
     let read = |dir: &Path| std::fs::read(dir.join("http.csv")).unwrap();
     assert!(read(padded.path()) == read(again.path()));
 }
+
+/// The leavers whose account is used after the last day: every row of theirs after the last
+/// day is in `answers/hygiene/` (and nothing else is), each case has a use after the end of the
+/// month too (what monthly LDAP snapshots can show), a borrowed account is used on the
+/// colleague's own PC, and the truth marks both people.
+#[test]
+fn accounts_used_after_the_last_day_are_in_the_hygiene_key() {
+    let dir = tempfile::tempdir().unwrap();
+    simulate(&config(Format::Cert, 9, 150, 120), dir.path()).unwrap();
+    let truth: HashMap<String, serde_json::Value> = truth(dir.path())
+        .into_iter()
+        .map(|t| (t["user"].as_str().unwrap().to_owned(), t))
+        .collect();
+    let mut key = csv::Reader::from_path(dir.path().join("answers/hygiene.csv")).unwrap();
+    let cases: Vec<csv::StringRecord> = key.records().map(Result::unwrap).collect();
+    assert!(cases.len() >= 2, "{cases:?}");
+    let variants: HashSet<&str> = cases.iter().map(|c| &c[1]).collect();
+    assert_eq!(variants, HashSet::from(["returns", "borrowed"]));
+
+    // `MM/DD/YYYY …` → `YYYY-MM-DD`
+    let day = |stamp: &str| format!("{}-{}-{}", &stamp[6..10], &stamp[0..2], &stamp[3..5]);
+    // Every row after its user's last day, by user: (id, pc).
+    let mut after_last_day: HashMap<String, HashSet<(String, String)>> = HashMap::new();
+    for file in [
+        "logon.csv",
+        "device.csv",
+        "file.csv",
+        "http.csv",
+        "email.csv",
+    ] {
+        let mut reader = csv::Reader::from_path(dir.path().join(file)).unwrap();
+        for row in reader.records() {
+            let row = row.unwrap();
+            let Some(last) = truth[&row[2]]["termination_date"].as_str() else {
+                continue;
+            };
+            if day(&row[1]).as_str() > last {
+                after_last_day
+                    .entry(row[2].to_owned())
+                    .or_default()
+                    .insert((row[0].to_owned(), row[3].to_owned()));
+            }
+        }
+    }
+    let mut pcs_of: HashMap<String, HashMap<String, usize>> = HashMap::new();
+    let mut logons = csv::Reader::from_path(dir.path().join("logon.csv")).unwrap();
+    for row in logons.records() {
+        let row = row.unwrap();
+        *pcs_of
+            .entry(row[2].to_owned())
+            .or_default()
+            .entry(row[3].to_owned())
+            .or_default() += 1;
+    }
+    let own_pc = |user: &str| {
+        pcs_of[user]
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(pc, _)| pc.clone())
+            .unwrap()
+    };
+
+    for case in &cases {
+        let (user, by, last) = (&case[2], &case[3], &case[4]);
+        let text =
+            std::fs::read_to_string(dir.path().join("answers/hygiene").join(&case[8])).unwrap();
+        let planted: HashSet<(String, String)> = text
+            .lines()
+            .map(|line| {
+                let fields: Vec<&str> = line.split(',').collect();
+                assert_eq!(fields[3], user, "{line}");
+                assert!(day(fields[2]).as_str() > last, "{line} on or before {last}");
+                (fields[1].to_owned(), fields[4].to_owned())
+            })
+            .collect();
+        assert_eq!(planted.len(), case[7].parse::<usize>().unwrap());
+        assert_eq!(
+            after_last_day.remove(user).unwrap_or_default(),
+            planted,
+            "{user}: the rows after the last day are exactly the planted ones"
+        );
+        let month_end = last
+            .parse::<jiff::civil::Date>()
+            .unwrap()
+            .last_of_month()
+            .to_string();
+        assert!(
+            day(&case[6]) > month_end,
+            "{case:?}: a use after {month_end}"
+        );
+        let used_on: HashSet<&String> = planted.iter().map(|(_, pc)| pc).collect();
+        if by.is_empty() {
+            assert_eq!(used_on, HashSet::from([&own_pc(user)]), "{case:?}");
+        } else {
+            assert_eq!(used_on, HashSet::from([&own_pc(by)]), "{case:?}");
+            let traits = truth[by]["traits"].as_array().unwrap();
+            assert!(traits.iter().any(|t| t == "uses_a_leavers_account"));
+        }
+        let traits = truth[user]["traits"].as_array().unwrap();
+        assert!(traits.iter().any(|t| t == "account_used_after_exit"));
+    }
+    assert!(
+        after_last_day.is_empty(),
+        "no other account is used after its owner left: {after_last_day:?}"
+    );
+}

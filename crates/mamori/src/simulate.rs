@@ -80,6 +80,10 @@ fn print_summary(out: &Path, summary: &Summary) {
         "benign: {} joiners, {} leavers, {} laid off, {} careless",
         summary.joiners, summary.benign_leavers, summary.laid_off, summary.careless
     );
+    println!(
+        "hygiene: {} leavers' accounts used after the last day",
+        summary.after_exit
+    );
     for file in &summary.files {
         println!(
             "  {:<40} {:>12} rows {:>14} bytes",

@@ -206,3 +206,159 @@ fn bad_options_are_refused() {
     let out = env.run(&["hygiene", "--dormant-days", "0"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// One case of the simulator's `answers/hygiene.csv`: the account, its owner's last day and the
+/// times (UTC, as `YYYY-MM-DDTHH:MM:SSZ`) of the planted uses.
+struct AfterExitCase {
+    account: String,
+    termination_date: jiff::civil::Date,
+    times: Vec<String>,
+}
+
+fn after_exit_key(sim: &std::path::Path) -> Vec<AfterExitCase> {
+    let mut key = csv::Reader::from_path(sim.join("answers/hygiene.csv")).unwrap();
+    let header = key.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let mut cases = Vec::new();
+    for row in key.records() {
+        let row = row.unwrap();
+        assert_eq!(&row[column("check")], "account_used_after_termination");
+        let rows =
+            std::fs::read_to_string(sim.join("answers/hygiene").join(&row[column("details")]))
+                .unwrap();
+        // Each line: file type, id, `MM/DD/YYYY HH:MM:SS`, user, … (the data row as written).
+        let times: Vec<String> = rows
+            .lines()
+            .map(|line| {
+                let fields: Vec<&str> = line.split(',').collect();
+                assert_eq!(fields[3], &row[column("user")], "{line}");
+                let stamp = fields[2];
+                format!(
+                    "{}-{}-{}T{}Z",
+                    &stamp[6..10],
+                    &stamp[0..2],
+                    &stamp[3..5],
+                    &stamp[11..]
+                )
+            })
+            .collect();
+        assert_eq!(times.len(), row[column("rows")].parse::<usize>().unwrap());
+        cases.push(AfterExitCase {
+            account: row[column("user")].to_owned(),
+            termination_date: row[column("termination_date")].parse().unwrap(),
+            times,
+        });
+    }
+    cases
+}
+
+/// The simulator plants leavers whose account is used after their last day (by themselves or by
+/// a colleague). From its HR file (exact dates) every planted row is such a use; from its
+/// CERT-layout LDAP snapshots, which only say the month someone left, the rows after that
+/// month's end are. Either way every case is found, with exactly those rows, and no other
+/// account of the hundreds of people (leavers included) is reported.
+#[test]
+fn simulated_uses_after_the_last_day_are_found_in_both_layouts() {
+    for format in ["ndjson", "cert"] {
+        let env = Env::new();
+        let sim = env.dir.path().join("sim");
+        let sim_arg = sim.to_str().unwrap();
+        let out = env.run(&[
+            "simulate", "--format", format, "--users", "120", "--days", "100", "--seed", "3",
+            "--out", sim_arg,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let imports: Vec<Vec<String>> = if format == "cert" {
+            vec![vec!["import".into(), "cert".into(), sim_arg.into()]]
+        } else {
+            ["hr.csv", "events.ndjson"]
+                .iter()
+                .zip(["hr", "ndjson"])
+                .map(|(file, kind)| {
+                    vec![
+                        "import".into(),
+                        kind.into(),
+                        sim.join(file).to_str().unwrap().into(),
+                    ]
+                })
+                .collect()
+        };
+        for args in imports {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = env.run(&args);
+            assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        }
+        let cases = after_exit_key(&sim);
+        assert!(
+            cases.len() >= 2,
+            "{format}: the dense profile plants at least two cases"
+        );
+
+        // 100 days from 4 January 2010: the last is 13 April.
+        let report = json(&env.run(&["--json", "hygiene", "--as-of", "2010-04-13"]));
+        let mut found: Vec<&serde_json::Value> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["check"] == "account_used_after_termination")
+            .collect();
+        found.sort_by_key(|f| f["account"].as_str().unwrap().to_owned());
+        let mut expected: Vec<(&str, Vec<&String>)> = cases
+            .iter()
+            .map(|case| {
+                let known_last_day = if format == "cert" {
+                    case.termination_date.last_of_month()
+                } else {
+                    case.termination_date
+                };
+                let known_last_day = known_last_day.to_string();
+                let times = case
+                    .times
+                    .iter()
+                    .filter(|t| t[..10] > *known_last_day)
+                    .collect();
+                (case.account.as_str(), times)
+            })
+            .collect();
+        expected.sort();
+        assert_eq!(
+            found
+                .iter()
+                .map(|f| f["account"].as_str().unwrap())
+                .collect::<Vec<_>>(),
+            expected
+                .iter()
+                .map(|(account, _)| *account)
+                .collect::<Vec<_>>(),
+            "{format}: exactly the planted accounts"
+        );
+        for (finding, (account, times)) in found.iter().zip(&expected) {
+            let evidence = &finding["evidence"];
+            assert!(
+                !times.is_empty(),
+                "{format} {account}: a use the data can date"
+            );
+            assert_eq!(finding["severity"], "critical");
+            assert_eq!(
+                evidence["count"],
+                times.len(),
+                "{format} {account}: {evidence}"
+            );
+            assert_eq!(
+                evidence["first"],
+                **times.first().unwrap(),
+                "{format} {account}"
+            );
+            assert_eq!(
+                evidence["last"],
+                **times.last().unwrap(),
+                "{format} {account}"
+            );
+            assert_eq!(
+                finding["events"].as_array().unwrap().len(),
+                times.len(),
+                "{format} {account}: one ledger leaf per use"
+            );
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! The answer key, in the official CERT layout (`answers/insiders.csv` and one file per
 //! incident, `answers/r4.2-<scenario>/r4.2-<scenario>-<USER>.csv`, whose rows are the file type
-//! followed by the data row exactly as written in the data file), and our own
-//! `answers/truth.ndjson` with one object per person.
+//! followed by the data row exactly as written in the data file), the identity-hygiene key in
+//! the same style (`answers/hygiene.csv` and `answers/hygiene/after-exit-<n>-<USER>.csv`), and
+//! our own `answers/truth.ndjson` with one object per person.
 //!
 //! Only the rows of malicious incidents and careless events are kept in memory (a few per
 //! insider per day), never the background activity.
@@ -21,6 +22,20 @@ use crate::scenario::{Leaving, Plan};
 /// `dataset` column of `insiders.csv`.
 pub const DATASET: &str = "4.2";
 pub const INSIDERS_HEADER: [&str; 6] = ["dataset", "scenario", "details", "user", "start", "end"];
+/// Columns of `hygiene.csv`: the `mamori hygiene` check that must fire, the case's variant
+/// (`returns`, `borrowed`), the account, the colleague who used it (empty when the leaver
+/// did), the last day, the first and last row's date, their number and the rows' file.
+pub const HYGIENE_HEADER: [&str; 9] = [
+    "check",
+    "variant",
+    "user",
+    "by",
+    "termination_date",
+    "start",
+    "end",
+    "rows",
+    "details",
+];
 
 #[derive(Default)]
 struct Trail {
@@ -56,6 +71,7 @@ impl Trail {
 pub struct Answers {
     incidents: Vec<Trail>,
     careless: Vec<Trail>,
+    after_exit: Vec<Trail>,
 }
 
 impl Answers {
@@ -63,6 +79,7 @@ impl Answers {
         Answers {
             incidents: plan.incidents.iter().map(|_| Trail::default()).collect(),
             careless: (0..people).map(|_| Trail::default()).collect(),
+            after_exit: plan.after_exit.iter().map(|_| Trail::default()).collect(),
         }
     }
 
@@ -76,6 +93,7 @@ impl Answers {
             let trail = match record.tag {
                 Some(Tag::Incident(n)) => &mut self.incidents[n as usize],
                 Some(Tag::Careless(person)) => &mut self.careless[person as usize],
+                Some(Tag::AfterExit(n)) => &mut self.after_exit[n as usize],
                 None => continue,
             };
             trail
@@ -121,8 +139,9 @@ impl Answers {
         }
         insiders.flush().map_err(SimError::io(&insiders_path))?;
         drop(insiders);
+        let hygiene = self.write_hygiene(&answers, org, plan)?;
         let truth = write_truth(&answers, org, plan, &self)?;
-        Ok(vec![
+        let mut stats = vec![
             FileStats {
                 file: "answers/insiders.csv".into(),
                 rows: plan.incidents.len() as u64,
@@ -133,7 +152,64 @@ impl Answers {
                 rows: incident_rows,
                 bytes: incident_bytes,
             },
-            truth,
+        ];
+        stats.extend(hygiene);
+        stats.push(truth);
+        Ok(stats)
+    }
+
+    /// `hygiene.csv` and the rows of each after-exit case.
+    fn write_hygiene(
+        &self,
+        answers: &Path,
+        org: &Organisation,
+        plan: &Plan,
+    ) -> Result<Vec<FileStats>, SimError> {
+        let key_path = answers.join("hygiene.csv");
+        let mut key = csv_writer(create(&key_path)?);
+        key.write_record(HYGIENE_HEADER)
+            .map_err(SimError::csv(&key_path))?;
+        let (mut rows, mut bytes) = (0, 0);
+        for (case, trail) in plan.after_exit.iter().zip(&self.after_exit) {
+            let (Some(start), Some(end)) = (&trail.first, &trail.last) else {
+                continue;
+            };
+            let leaver = org.person(case.leaver);
+            let by = case.by.map_or("", |b| org.person(b).user_id.as_str());
+            let termination = leaver.termination_date.map(iso).unwrap_or_default();
+            let details = format!("after-exit-{}-{}.csv", case.number, leaver.user_id);
+            key.write_record([
+                "account_used_after_termination",
+                case.how.name(),
+                &leaver.user_id,
+                by,
+                &termination,
+                start,
+                end,
+                &trail.rows.to_string(),
+                &details,
+            ])
+            .map_err(SimError::csv(&key_path))?;
+            let path = answers.join("hygiene").join(&details);
+            let mut file = create(&path)?;
+            file.write_all(&trail.lines).map_err(SimError::io(&path))?;
+            file.flush().map_err(SimError::io(&path))?;
+            rows += trail.rows;
+            bytes += trail.lines.len() as u64;
+        }
+        key.flush().map_err(SimError::io(&key_path))?;
+        drop(key);
+        Ok(vec![
+            FileStats {
+                file: "answers/hygiene.csv".into(),
+                rows: plan.after_exit.len() as u64,
+                bytes: file_size(&key_path)?,
+            },
+            FileStats {
+                file: "answers/hygiene/ (after-exit rows)".into(),
+                rows,
+                bytes,
+            },
         ])
     }
 }
@@ -147,7 +223,8 @@ struct Truth<'a> {
     role: &'static str,
     /// The family name for insiders; otherwise the most telling benign part: `careless`,
     /// `laid_off`, `benign_leaver`, `joiner`, `after_hours_worker`, `weekend_worker`,
-    /// `usb_heavy`, `cloud_user` or `normal`.
+    /// `usb_heavy`, `cloud_user` or `normal`. (Whether an account was used after its owner
+    /// left is in `traits` and `answers/hygiene.csv`.)
     label: &'static str,
     malicious: bool,
     /// CERT scenario number (1–5) for insiders.
@@ -192,6 +269,14 @@ fn write_truth(
             (habits.usb_heavy, "usb_heavy"),
             (habits.cloud_user, "cloud_user"),
             (!part.careless_days.is_empty(), "careless"),
+            (
+                part.account_used_after_exit.is_some(),
+                "account_used_after_exit",
+            ),
+            (
+                part.uses_leavers_account.is_some(),
+                "uses_a_leavers_account",
+            ),
         ] {
             if present {
                 traits.push(name);
