@@ -1304,6 +1304,7 @@ impl SharedLogons {
             }
         }
         let mut usual_host_of: HashMap<&str, &str> = HashMap::new();
+        let mut own_host: HashMap<&str, &str> = HashMap::new();
         for (person, hosts) in &person_days {
             let best = hosts
                 .iter()
@@ -1311,6 +1312,7 @@ impl SharedLogons {
                 .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)));
             if let Some((host, _)) = best {
                 usual_host_of.insert(host, person);
+                own_host.insert(person, host);
             }
         }
         let mut findings = Vec::new();
@@ -1330,7 +1332,22 @@ impl SharedLogons {
                 }
             }
             let distinct_others: BTreeSet<&String> = usual_hosts_of.values().collect();
-            if distinct_others.len() < 2 {
+            // Those hosts must be where the account mostly goes when away from its owner's own
+            // host: an administrator who signs in to machine after machine for support comes
+            // back to a few of them on three days by chance, among a hundred others.
+            let own = owner.and_then(|o| own_host.get(o).copied());
+            let away_days: usize = logons
+                .days_on
+                .iter()
+                .filter(|(host, _)| Some(host.as_str()) != own)
+                .map(|(_, days)| days.len())
+                .sum();
+            let on_usual_hosts: usize = usual_hosts_of
+                .keys()
+                .filter_map(|host| logons.days_on.get(host))
+                .map(BTreeSet::len)
+                .sum();
+            if distinct_others.len() < 2 || on_usual_hosts * 2 < away_days {
                 usual_hosts_of.clear();
             }
             let together = logons.simultaneous();
@@ -1842,6 +1859,32 @@ mod tests {
                 .title(Lang::En)
                 .contains("usual hosts of A (PC-A), B (PC-B)")
         );
+    }
+
+    #[test]
+    fn a_support_administrator_visiting_many_hosts_is_not_shared() {
+        let mut logons = SharedLogons::new();
+        let people: Vec<(String, String)> = (0..60)
+            .map(|n| (format!("u{n}"), format!("P{n}")))
+            .collect();
+        let pairs: Vec<(&str, &str)> = people
+            .iter()
+            .map(|(a, p)| (a.as_str(), p.as_str()))
+            .chain([("admin1", "IT")])
+            .collect();
+        let links = links(&pairs);
+        for d in 0..60u32 {
+            let day = date(2025, 1, 1) + jiff::Span::new().days(i64::from(d));
+            for n in 0..60 {
+                logons.add(&format!("u{n}"), &format!("PC-{n}"), at(day, 9, 0), day, 1);
+            }
+            logons.add("admin1", "PC-IT", at(day, 8, 30), day, 2);
+            // One support visit a day, to hosts 0 and 1 on three days each, else elsewhere.
+            let host = if d < 6 { d % 2 } else { 2 + d % 58 };
+            logons.add("admin1", &format!("PC-{host}"), at(day, 14, 0), day, 3);
+        }
+        let found = logons.finish(&links, Offset::UTC);
+        assert!(checks_of(&found).is_empty(), "{found:?}");
     }
 
     #[test]
