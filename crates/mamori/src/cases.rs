@@ -157,6 +157,38 @@ fn on_off(text: &str) -> Result<bool, String> {
     }
 }
 
+/// Who runs the command, for the access log and the reports it writes: `$USER` or `$LOGNAME`
+/// when set, else the name `/etc/passwd` gives the process's user (services and `sudo -E`
+/// often have neither variable), else `uid N`.
+fn operator() -> String {
+    for variable in ["USER", "LOGNAME"] {
+        if let Some(name) = std::env::var(variable)
+            .ok()
+            .filter(|n| !n.trim().is_empty())
+        {
+            return name;
+        }
+    }
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".into();
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| passwd_name(&passwd, uid))
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// The name of `uid` in a passwd file (`name:x:uid:gid:…`).
+fn passwd_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?.parse::<u32>().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_owned())
+    })
+}
+
 /// The store, and who is asking (for the access log).
 pub(crate) struct Session {
     data: DataDir,
@@ -165,10 +197,7 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn open(data_dir: &Path) -> anyhow::Result<Session> {
-        let actor = std::env::var("USER")
-            .ok()
-            .filter(|user| !user.is_empty())
-            .unwrap_or_else(|| "unknown".into());
+        let actor = operator();
         Ok(Session {
             data: DataDir::open(data_dir)?,
             actor,
@@ -703,6 +732,15 @@ pub fn access_log(data_dir: &Path, limit: usize, json: bool) -> anyhow::Result<E
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_operator_is_found_in_passwd_by_uid() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n# comment\nbroken\n\
+                      secops:x:1001:1001:Sec Ops,,,:/home/secops:/bin/sh\n";
+        assert_eq!(passwd_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(passwd_name(passwd, 1001).as_deref(), Some("secops"));
+        assert_eq!(passwd_name(passwd, 1002), None);
+    }
 
     fn alert(id: i64, person: &str, time_us: i64, severity: Level) -> Alert {
         Alert {
