@@ -607,8 +607,34 @@ pub struct Lookback {
     /// Events that could not be read (purged by retention, or not parseable).
     pub unreadable: u64,
     /// Mail domains and upload destinations of the look-back and since entry that the
-    /// baseline never had, most frequent first (at most [`TOP_ITEMS`]).
+    /// baseline never had, most frequent first (at most [`TOP_ITEMS`]); none without a
+    /// baseline (everything would be "new").
     pub new_destinations: Vec<(String, u64)>,
+    /// The person's accounts used after their last day, within the report's days.
+    pub after_last_day: Option<AfterLastDay>,
+}
+
+/// Events after the person's last day: the accounts were still in use (`mamori hygiene`'s
+/// `account_used_after_termination`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AfterLastDay {
+    pub last_day: Date,
+    pub events: u64,
+    /// Distinct local days with such events.
+    pub days: u64,
+    pub first: jiff::Timestamp,
+    pub last: jiff::Timestamp,
+    /// Hosts the events came from, most frequent first (at most [`TOP_ITEMS`]).
+    pub hosts: Vec<(String, u64)>,
+}
+
+/// [`AfterLastDay`] while events arrive.
+struct AfterLastDayBuilder {
+    events: u64,
+    days: std::collections::BTreeSet<Date>,
+    first: jiff::Timestamp,
+    last: jiff::Timestamp,
+    hosts: ItemCounts,
 }
 
 impl Lookback {
@@ -621,8 +647,10 @@ impl Lookback {
         }
     }
 
-    /// Each category across the periods, in [`CATEGORIES`] order.
+    /// Each category across the periods, in [`CATEGORIES`] order. Without a baseline (no
+    /// events before the look-back) nothing is compared: no factor, nothing stands out.
     pub fn changes(&self) -> Vec<Change> {
+        let compared = self.baseline.events > 0;
         let baseline_days = self.baseline.days.max(1) as f64;
         let since_days = self.since_entry.days.max(1) as f64;
         CATEGORIES
@@ -632,7 +660,9 @@ impl Lookback {
                 let lookback = self.lookback.counts.get(category);
                 let since_entry = self.since_entry.counts.get(category);
                 let stands_out = |count: u64, rate: f64, baseline_rate: f64| {
-                    count >= STANDOUT_MIN_EVENTS && rate >= STANDOUT_FACTOR * baseline_rate
+                    compared
+                        && count >= STANDOUT_MIN_EVENTS
+                        && rate >= STANDOUT_FACTOR * baseline_rate
                 };
                 let baseline_rate = baseline as f64 / baseline_days;
                 Change {
@@ -747,6 +777,8 @@ pub struct LookbackBuilder {
     options: LookbackOptions,
     periods: [PeriodBuilder; 3],
     unreadable: u64,
+    last_day: Option<Date>,
+    after_last_day: Option<AfterLastDayBuilder>,
 }
 
 /// Where an added event went: its period and category (`None`: other).
@@ -768,7 +800,19 @@ impl LookbackBuilder {
                 PeriodBuilder::new(),
             ],
             unreadable: 0,
+            last_day: None,
+            after_last_day: None,
         }
+    }
+
+    /// The person's last day: events after it are also counted as [`AfterLastDay`].
+    pub fn with_last_day(mut self, last_day: Option<Date>) -> LookbackBuilder {
+        self.last_day = last_day;
+        self
+    }
+
+    pub fn options(&self) -> &LookbackOptions {
+        &self.options
     }
 
     /// Counts an event that could not be read (purged, unparseable).
@@ -780,6 +824,24 @@ impl LookbackBuilder {
     pub fn add(&mut self, event: &Event) -> Option<Placed> {
         let day = self.options.utc_offset.to_datetime(event.time).date();
         let period = self.windows.period_of(day)?;
+        if self.last_day.is_some_and(|last| day > last) {
+            let after = self
+                .after_last_day
+                .get_or_insert_with(|| AfterLastDayBuilder {
+                    events: 0,
+                    days: std::collections::BTreeSet::new(),
+                    first: event.time,
+                    last: event.time,
+                    hosts: ItemCounts::default(),
+                });
+            after.events += 1;
+            after.days.insert(day);
+            after.first = after.first.min(event.time);
+            after.last = after.last.max(event.time);
+            if let Some(host) = event.actor.host.as_deref() {
+                after.hosts.add(host);
+            }
+        }
         let category = categorise(event, &self.options);
         let builder = &mut self.periods[period as usize];
         builder.events += 1;
@@ -832,8 +894,22 @@ impl LookbackBuilder {
     pub fn finish(self) -> Lookback {
         let windows = self.windows;
         let [baseline, lookback, since_entry] = self.periods;
-        let new_destinations =
-            new_destinations(&baseline, [&lookback, &since_entry], &self.options);
+        let new_destinations = if baseline.events > 0 {
+            new_destinations(&baseline, [&lookback, &since_entry], &self.options)
+        } else {
+            Vec::new()
+        };
+        let after_last_day = self
+            .last_day
+            .zip(self.after_last_day)
+            .map(|(last_day, after)| AfterLastDay {
+                last_day,
+                events: after.events,
+                days: after.days.len() as u64,
+                first: after.first,
+                last: after.last,
+                hosts: after.hosts.top(TOP_ITEMS),
+            });
         Lookback {
             windows,
             baseline: baseline.finish(Period::Baseline, &windows),
@@ -841,6 +917,7 @@ impl LookbackBuilder {
             since_entry: since_entry.finish(Period::SinceEntry, &windows),
             unreadable: self.unreadable,
             new_destinations,
+            after_last_day,
         }
     }
 }
@@ -977,6 +1054,9 @@ fn url_host(url: &str) -> Option<String> {
 /// The report's summary paragraph: what stands out, in sentences, in `lang`.
 pub fn summary_sentences(entry: &WatchEntry, lookback: &Lookback, lang: Lang) -> Vec<String> {
     let mut sentences = vec![entry_sentence(entry, lang)];
+    if let Some(after) = &lookback.after_last_day {
+        sentences.push(after_last_day_sentence(after, lang));
+    }
     let days = lookback.lookback.days;
     let activity = activity_phrases(&lookback.lookback, lang);
     sentences.push(match (lang, activity.is_empty()) {
@@ -1147,6 +1227,42 @@ fn entry_sentence(entry: &WatchEntry, lang: Lang) -> String {
     }
 }
 
+/// The accounts were used after the last day: said first, because it needs action now.
+fn after_last_day_sentence(after: &AfterLastDay, lang: Lang) -> String {
+    let first = after.first.strftime("%Y-%m-%d %H:%M UTC");
+    let last = after.last.strftime("%Y-%m-%d %H:%M UTC");
+    let hosts: Vec<&str> = after.hosts.iter().map(|(h, _)| h.as_str()).collect();
+    match lang {
+        Lang::En => {
+            let on = if hosts.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", on {}",
+                    join_en(&hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
+                )
+            };
+            format!(
+                "Their accounts were used after the last day {}: {} on {} between {first} and {last}{on}. Disable the accounts and find out who used them (mamori hygiene: account_used_after_termination).",
+                after.last_day,
+                count_en(after.events, "event", "events"),
+                count_en(after.days, "day", "days")
+            )
+        }
+        Lang::Ja => {
+            let on = if hosts.is_empty() {
+                String::new()
+            } else {
+                format!("（端末 {}）", hosts.join("、"))
+            };
+            format!(
+                "最終日 {} の後もアカウントが使われています：{first} から {last} までの {} 日間に {} 件{on}。アカウントを無効にし、誰が使ったかを確認してください（mamori hygiene の account_used_after_termination）。",
+                after.last_day, after.days, after.events
+            )
+        }
+    }
+}
+
 /// What the person did in a period, as phrases: `copied 27 files to removable media`.
 fn activity_phrases(summary: &PeriodSummary, lang: Lang) -> Vec<String> {
     let d = &summary.details;
@@ -1297,7 +1413,8 @@ fn since_entry_sentence(change: &Change, lookback: &Lookback, lang: Lang) -> Str
 }
 
 /// `1 file`, `2 files`.
-fn count_en(n: u64, one: &str, many: &str) -> String {
+/// `1 event`, `2 events`.
+pub fn count_en(n: u64, one: &str, many: &str) -> String {
     if n == 1 {
         format!("1 {one}")
     } else {
@@ -1592,6 +1709,78 @@ mod tests {
         let later = windows.with_history_from(date(2025, 6, 1));
         assert_eq!(later.days(Period::Baseline), 0);
         assert_eq!(later.days(Period::SinceEntry), 0);
+    }
+
+    #[test]
+    fn use_after_the_last_day_is_counted_and_said_first() {
+        let notice = date(2025, 4, 1);
+        let last_day = shift(notice, 45);
+        let entry = watch_entry(
+            &[person("E1", Some(notice), Some(last_day))],
+            shift(last_day, 20),
+            WatchRules::default(),
+        )
+        .unwrap();
+        let windows = Windows::new(&entry, shift(last_day, 20), 90);
+        let mut builder =
+            LookbackBuilder::new(windows, LookbackOptions::default()).with_last_day(Some(last_day));
+        // The last day itself is work; the days after are not.
+        builder.add(&at("2025-05-16T17:00:00Z", "logon", ""));
+        builder.add(&at("2025-05-18T21:00:00Z", "logon", ""));
+        builder.add(&at(
+            "2025-05-18T21:05:00Z",
+            "file.copy",
+            r#","destination":{"kind":"removable"}"#,
+        ));
+        builder.add(&at("2025-05-25T10:00:00Z", "http.request", ""));
+        let lookback = builder.finish();
+        let after = lookback.after_last_day.as_ref().unwrap();
+        assert_eq!(after.last_day, date(2025, 5, 16));
+        assert_eq!((after.events, after.days), (3, 2));
+        assert_eq!(after.first.to_string(), "2025-05-18T21:00:00Z");
+        assert_eq!(after.last.to_string(), "2025-05-25T10:00:00Z");
+        assert_eq!(after.hosts, [("PC-1".to_string(), 3)]);
+        let sentences = summary_sentences(&entry, &lookback, Lang::En);
+        assert!(
+            sentences[1].starts_with(
+                "Their accounts were used after the last day 2025-05-16: 3 events on 2 days"
+            ),
+            "{sentences:?}"
+        );
+        assert!(
+            summary_sentences(&entry, &lookback, Lang::Ja)[1].contains("最終日 2025-05-16 の後も")
+        );
+        // Without a last day, or with nothing after it, nothing is said.
+        let mut quiet =
+            LookbackBuilder::new(windows, LookbackOptions::default()).with_last_day(Some(last_day));
+        quiet.add(&at("2025-05-16T17:00:00Z", "logon", ""));
+        assert_eq!(quiet.finish().after_last_day, None);
+    }
+
+    #[test]
+    fn without_a_baseline_nothing_stands_out_and_nothing_is_new() {
+        let notice = date(2025, 4, 1);
+        let entry = entry(notice);
+        let windows =
+            Windows::new(&entry, shift(notice, 10), 90).with_history_from(date(2025, 1, 1));
+        let mut builder = LookbackBuilder::new(windows, LookbackOptions::default());
+        for day in 2..=20 {
+            builder.add(&at(
+                &format!("2025-03-{day:02}T10:00:00Z"),
+                "http.upload",
+                r#","destination":{"kind":"cloud","domain":"dropbox.com"}"#,
+            ));
+        }
+        let lookback = builder.finish();
+        assert_eq!(lookback.baseline.days, 0);
+        let uploads = lookback
+            .changes()
+            .into_iter()
+            .find(|c| c.category == Category::Uploaded)
+            .unwrap();
+        assert_eq!(uploads.lookback, 19);
+        assert!(!uploads.lookback_stands_out && uploads.factor.is_none());
+        assert!(lookback.new_destinations.is_empty());
     }
 
     #[test]

@@ -265,8 +265,7 @@ fn departing(data_dir: &Path, args: &DepartingArgs, json: bool) -> anyhow::Resul
         store,
         &accounts,
         (from_us, to_us),
-        windows,
-        options,
+        LookbackBuilder::new(windows, options).with_last_day(entry.termination_date),
         csv.as_mut(),
     )?;
 
@@ -398,11 +397,10 @@ fn read_lookback(
     store: &EventStore,
     accounts: &[String],
     (from_us, to_us): (i64, i64),
-    windows: Windows,
-    options: LookbackOptions,
+    mut builder: LookbackBuilder,
     mut csv: Option<&mut std::io::BufWriter<std::fs::File>>,
 ) -> anyhow::Result<Lookback> {
-    let mut builder = LookbackBuilder::new(windows, options.clone());
+    let options = builder.options().clone();
     let io = |source: std::io::Error| StoreError::Io {
         path: PathBuf::from("(report)"),
         source,
@@ -561,6 +559,7 @@ fn report_json(c: &ReportContext<'_>) -> serde_json::Value {
             "since_entry": weeks(&c.lookback.since_entry),
         },
         "new_destinations": c.lookback.new_destinations,
+        "after_last_day": c.lookback.after_last_day,
         "unreadable": c.lookback.unreadable,
     })
 }
@@ -575,6 +574,11 @@ struct Words {
     last_day: &'static str,
     leaves_list: &'static str,
     days_left: &'static str,
+    ended_days_ago: &'static str,
+    used_after_last_day: &'static str,
+    events_on_days: &'static str,
+    no_history: &'static str,
+    host: &'static str,
     as_of: &'static str,
     baseline: &'static str,
     lookback: &'static str,
@@ -614,6 +618,11 @@ const EN: Words = Words {
     last_day: "Last day",
     leaves_list: "On the list until",
     days_left: "days left",
+    ended_days_ago: "ended {n} days ago",
+    used_after_last_day: "Used after the last day",
+    events_on_days: "{events} on {days}, {first} – {last} ({hosts})",
+    no_history: "no data before the look-back",
+    host: "Host",
     as_of: "As of",
     baseline: "Baseline",
     lookback: "Look-back",
@@ -664,6 +673,11 @@ const JA: Words = Words {
     last_day: "最終日",
     leaves_list: "掲載終了日",
     days_left: "日後に終了",
+    ended_days_ago: "{n} 日前に終了",
+    used_after_last_day: "最終日後の使用",
+    events_on_days: "{days} 日間に {events} 件（{first} – {last}、{hosts}）",
+    no_history: "ルックバック以前の記録なし",
+    host: "端末",
     as_of: "基準日",
     baseline: "平常時",
     lookback: "ルックバック",
@@ -752,20 +766,51 @@ fn markdown(c: &ReportContext<'_>, lang: TextLang) -> String {
     if let Some(last) = e.termination_date {
         line(format!("| {} | {last} |", w.last_day));
     }
-    if let (Some(until), Some(left)) = (e.until, e.days_left) {
+    if let Some(after) = &l.after_last_day {
+        let hosts: Vec<&str> = after.hosts.iter().map(|(h, _)| h.as_str()).collect();
+        // English counts with their noun; the Japanese template has its own counters.
+        let counted = |n: u64, one: &str, many: &str| match lang {
+            TextLang::En => watchlist::count_en(n, one, many),
+            TextLang::Ja => n.to_string(),
+        };
+        let what = w
+            .events_on_days
+            .replace("{events}", &counted(after.events, "event", "events"))
+            .replace("{days}", &counted(after.days, "day", "days"))
+            .replace(
+                "{first}",
+                &after.first.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+            )
+            .replace(
+                "{last}",
+                &after.last.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+            )
+            .replace("{hosts}", &hosts.join(", "));
         line(format!(
-            "| {} | {until} ({left} {}) |",
-            w.leaves_list, w.days_left
+            "| {} | {} **!** |",
+            w.used_after_last_day,
+            cell(&what)
         ));
+    }
+    if let (Some(until), Some(left)) = (e.until, e.days_left) {
+        let left = if left >= 0 {
+            format!("{left} {}", w.days_left)
+        } else {
+            w.ended_days_ago.replace("{n}", &(-left).to_string())
+        };
+        line(format!("| {} | {until} ({left}) |", w.leaves_list));
     }
     line(format!("| {} | {} |", w.as_of, c.as_of));
     for period in [Period::Baseline, Period::Lookback, Period::SinceEntry] {
         let p = l.period(period);
+        let range = if p.days > 0 {
+            format!("{} – {}", p.from, watchlist::shift(p.until, -1))
+        } else {
+            w.no_history.to_string()
+        };
         line(format!(
-            "| {} | {} – {} ({} {}) |",
+            "| {} | {range} ({} {}) |",
             period_name(w, period),
-            p.from,
-            watchlist::shift(p.until, -1),
             p.days,
             w.days
         ));
@@ -818,6 +863,7 @@ fn markdown(c: &ReportContext<'_>, lang: TextLang) -> String {
     for change in l.changes() {
         let factor = match (change.factor, change.lookback) {
             (_, 0) => "–".to_string(),
+            (None, _) if l.baseline.events == 0 => "–".to_string(),
             (Some(f), _) => format!("×{f:.1}"),
             (None, _) => w.new.to_string(),
         };
@@ -912,7 +958,13 @@ fn markdown(c: &ReportContext<'_>, lang: TextLang) -> String {
         any_top = true;
         line(format!("### {}", category.label(lang)));
         line(String::new());
-        for (heading, pick) in [(w.file, 0usize), (w.destination, 1usize)] {
+        // Off-hours logons name the host logged on to, not a destination.
+        let where_to = if category == Category::OffHoursLogons {
+            w.host
+        } else {
+            w.destination
+        };
+        for (heading, pick) in [(w.file, 0usize), (where_to, 1usize)] {
             let mut merged: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
             for (slot, top) in lists.iter().enumerate() {
                 let Some(top) = top else { continue };

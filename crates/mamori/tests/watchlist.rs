@@ -243,6 +243,17 @@ fn events() -> (String, usize) {
         ),
         false,
     );
+    // After the last day (31 March): the account is still used.
+    push(event("2025-04-03T21:00:00Z", "logon", "ACM2278", ""), false);
+    push(
+        event(
+            "2025-04-03T21:10:00Z",
+            "file.copy",
+            "yamada-t",
+            r#","destination":{"kind":"removable"}"#,
+        ),
+        false,
+    );
     push(
         event(
             "2025-01-10T10:00:00Z",
@@ -558,6 +569,54 @@ fn the_watch_list_and_the_departing_report_end_to_end() {
         "{csv}"
     );
 
+    // After the last day: the use of the accounts is said first, with its figures.
+    let later = |lang: &str, format: &str| {
+        let out = mamori(
+            &data,
+            &[
+                "report",
+                "departing",
+                "--person",
+                "E1001",
+                "--as-of",
+                "2025-04-10",
+                "--lang",
+                lang,
+                "--format",
+                format,
+                "--purpose",
+                "leak-prevention",
+                "--justification",
+                JUSTIFICATION,
+            ],
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let after: serde_json::Value = serde_json::from_str(&later("en", "json")).unwrap();
+    let after = &after["after_last_day"];
+    assert_eq!(after["last_day"], "2025-03-31", "{after}");
+    assert_eq!(
+        (after["events"].as_u64(), after["days"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(after["first"], "2025-04-03T21:00:00Z");
+    assert_eq!(after["hosts"][0][0], "PC-1234");
+    let en_after = later("en", "md");
+    for expected in [
+        "| Used after the last day | 2 events on 1 day, 2025-04-03 21:00 UTC – 2025-04-03 21:10 UTC (PC-1234) **!** |",
+        "Their accounts were used after the last day 2025-03-31: 2 events on 1 day",
+        "| On the list until | 2025-04-30 (20 days left) |",
+    ] {
+        assert!(
+            en_after.contains(expected),
+            "missing {expected:?} in\n{en_after}"
+        );
+    }
+    let ja = later("ja", "md");
+    assert!(ja.contains("| 最終日後の使用 | 1 日間に 2 件（2025-04-03 21:00 UTC – 2025-04-03 21:10 UTC、PC-1234） **!** |"), "{ja}");
+    // A report made before the last day says nothing of it.
+    assert!(!en.contains("Used after the last day"), "{en}");
+
     // Every report is in the access log with its purpose and justification; refusals are not.
     let log = json(&mamori(&data, &["--json", "access-log", "--limit", "100"]));
     let records = log["access"].as_array().unwrap();
@@ -565,7 +624,7 @@ fn the_watch_list_and_the_departing_report_end_to_end() {
         .iter()
         .filter(|r| r["action"] == "report.departing")
         .collect();
-    assert_eq!(reports.len(), 4, "{log}");
+    assert_eq!(reports.len(), 7, "{log}");
     let target = reports.last().unwrap()["target"].as_str().unwrap();
     assert!(target.starts_with("person E1001 2024-11-16..2025-02-14 as of 2025-03-01, json file, purpose leak-prevention: "), "{target}");
     assert!(target.ends_with(JUSTIFICATION), "{target}");
