@@ -67,6 +67,12 @@ impl DayStamp {
         format!("{} {h:02}:{m:02}:{s:02}", self.cert)
     }
 
+    /// `YYYY-MM-DDTHH:MM:SS`, without a zone (as a directory export writes local times).
+    pub fn local_time(&self, second: u32) -> String {
+        let (h, m, s) = hms(second);
+        format!("{}T{h:02}:{m:02}:{s:02}", self.iso)
+    }
+
     /// `YYYY-MM-DDTHH:MM:SS+00:00`
     pub fn rfc3339(&self, second: u32) -> String {
         let (h, m, s) = hms(second);

@@ -15,9 +15,13 @@
 //!   leavers whose account is used after their last day ([`scenario::AfterExit`]).
 //! - [`activity`]: a day of ordinary work for each person; [`scenario::scripted_day`] adds
 //!   the incidents' rows. Each row is a [`record::Record`] with a CERT-style id.
+//! - [`inventory::Directory`]: drawn after the plan — the directory's accounts as of the last
+//!   day, with seeded hygiene problems (leavers' accounts left enabled, admins without MFA,
+//!   dormant, orphan and shared desk accounts).
 //! - [`write`]: the day's rows, sorted by time, go to a [`write::Sink`] — the CERT r4.2 files
-//!   ([`write::cert`]) or Mamori events plus an HR file ([`write::ndjson`]) — and tagged rows
-//!   to the answer key ([`write::answers`]).
+//!   ([`write::cert`]) or Mamori events plus an HR file ([`write::ndjson`]) — tagged rows
+//!   to the answer key ([`write::answers`]), and logons to the account inventory
+//!   ([`write::accounts`], `accounts.csv` in both formats).
 //!
 //! Every random choice comes from a generator derived from the seed and the place it is used
 //! (see [`rng`]), so a seed gives the same people, rows and ids in both formats, and output
@@ -25,7 +29,8 @@
 //! memory does not grow with the number of days.
 //!
 //! It knows nothing of storage, ledgers, detection or HTTP; it depends on `mamori-event` only
-//! for the HR CSV's column names.
+//! for the HR and account inventory CSVs' column names (and `mamori-content` for content
+//! features).
 //!
 //! ```
 //! let dir = tempfile::tempdir()?;
@@ -41,6 +46,7 @@ pub mod activity;
 pub mod calendar;
 mod error;
 pub mod habits;
+pub mod inventory;
 pub mod org;
 pub mod record;
 pub mod rng;
@@ -58,6 +64,7 @@ pub use error::SimError;
 
 use crate::activity::{Day, person_day};
 use crate::calendar::DayStamp;
+use crate::inventory::Directory;
 use crate::org::Organisation;
 use crate::record::Record;
 use crate::rng::{Stream, derive};
@@ -155,6 +162,11 @@ pub struct Summary {
     pub careless: usize,
     /// Leavers whose account is used after their last day (`answers/hygiene.csv`).
     pub after_exit: usize,
+    /// Rows of `accounts.csv` (the directory's accounts on the last day).
+    pub accounts: usize,
+    /// Seeded inventory cases per `mamori hygiene` check (`answers/hygiene.csv`); a desk
+    /// account counts under `generic_account_name` and `shared_account`.
+    pub inventory_cases: BTreeMap<&'static str, usize>,
     pub files: Vec<FileStats>,
     /// Activity rows (all data files, not LDAP, HR or answers).
     pub rows: u64,
@@ -188,11 +200,14 @@ pub fn simulate(config: &Config, out: &Path) -> Result<Summary, SimError> {
         config.profile,
         config.days,
     )?;
+    // After the plan and from a stream of its own: the rest of the output stays as it was.
+    let directory = Directory::draw(config.seed, &mut org, &plan);
     let mut sink: Box<dyn Sink> = match config.format {
         Format::Cert => Box::new(write::cert::CertSink::create(out, &org)?),
         Format::Ndjson => Box::new(write::ndjson::NdjsonSink::create(out, &org, config.seed)?),
     };
-    let mut answers = write::answers::Answers::new(&plan, org.people.len());
+    let mut answers = write::answers::Answers::new(&plan, &org);
+    let mut inventory = write::accounts::Inventory::new(&org);
     // Generation and writing overlap: one thread makes the days, this one writes them.
     let (sender, receiver) = std::sync::mpsc::sync_channel::<(Date, Vec<Record>)>(2);
     std::thread::scope(|scope| -> Result<(), SimError> {
@@ -217,6 +232,7 @@ pub fn simulate(config: &Config, out: &Path) -> Result<Summary, SimError> {
             let stamp = DayStamp::new(date);
             sink.write_day(org, &stamp, &records)?;
             answers.observe(org, &stamp, &records)?;
+            inventory.observe(date, &records);
         }
         Ok(())
     })?;
@@ -226,7 +242,10 @@ pub fn simulate(config: &Config, out: &Path) -> Result<Summary, SimError> {
         .filter(|f| is_activity_file(&f.file))
         .map(|f| f.rows)
         .sum();
-    files.extend(answers.write(out, &org, &plan)?);
+    let accounts = inventory.write(out, &org, &directory, config.format, config.seed)?;
+    let account_rows = accounts.rows as usize;
+    files.push(accounts);
+    files.extend(answers.write(out, &org, &plan, &directory)?);
     let bytes = files.iter().map(|f| f.bytes).sum();
     let count = |leaving: Leaving| {
         org.people
@@ -253,6 +272,8 @@ pub fn simulate(config: &Config, out: &Path) -> Result<Summary, SimError> {
             .filter(|p| !plan.person(p.index).careless_days.is_empty())
             .count(),
         after_exit: plan.after_exit.len(),
+        accounts: account_rows,
+        inventory_cases: directory.cases(&org),
         files,
         rows,
         bytes,

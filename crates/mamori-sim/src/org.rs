@@ -354,12 +354,33 @@ impl Person {
     }
 }
 
+/// A generic account that several people sign in with — a front desk's `reception` — not any
+/// one person's. Its rows carry `user` = `people.len() + n` for the `n`-th such account
+/// ([`Organisation::account_name`]).
+#[derive(Debug, Clone)]
+pub struct SharedAccount {
+    /// The account name (`reception`, `uketsuke01`).
+    pub name: String,
+    pub display_name: String,
+    /// The team's manager, whom the directory names as the account's owner.
+    pub owner: u32,
+    /// The desk staff on whose own PCs the account is used.
+    pub desks: Vec<u32>,
+    /// When the directory created it: `(day, second of the day)`, before the period.
+    pub created: (Date, u32),
+    /// `(day index, desk person)` of each session, sorted.
+    pub uses: Vec<(u32, u32)>,
+}
+
 /// The whole organisation over the simulated period.
 #[derive(Debug, Clone)]
 pub struct Organisation {
     pub people: Vec<Person>,
     /// Shared (lab) PCs.
     pub shared_pcs: Vec<u16>,
+    /// Generic accounts used at front desks (decided after the plan, by
+    /// [`crate::inventory::Directory::draw`]; none before).
+    pub shared_accounts: Vec<SharedAccount>,
     pub first_day: Date,
     pub last_day: Date,
 }
@@ -367,6 +388,24 @@ pub struct Organisation {
 impl Organisation {
     pub fn person(&self, index: u32) -> &Person {
         &self.people[index as usize]
+    }
+
+    /// The name of the account a row's `user` designates: a person's user id, or a shared
+    /// account's name for indexes past the people.
+    pub fn account_name(&self, user: u32) -> &str {
+        let index = user as usize;
+        match self.people.get(index) {
+            Some(person) => &person.user_id,
+            None => self
+                .shared_accounts
+                .get(index - self.people.len())
+                .map_or("", |account| account.name.as_str()),
+        }
+    }
+
+    /// Number of accounts rows can name: the people's and the shared ones.
+    pub fn account_count(&self) -> usize {
+        self.people.len() + self.shared_accounts.len()
     }
 
     /// Draws an organisation of `users` people.
@@ -495,6 +534,7 @@ impl Organisation {
         let mut organisation = Organisation {
             people,
             shared_pcs,
+            shared_accounts: Vec::new(),
             first_day,
             last_day,
         };

@@ -46,6 +46,8 @@ pub enum Tag {
     Careless(u32),
     /// A use of a leaver's account after the last day, in after-exit case `n`.
     AfterExit(u32),
+    /// A session of shared account `n` ([`crate::org::Organisation::shared_accounts`]).
+    Shared(u32),
 }
 
 /// Direction of an HTTP exchange (CERT r4.2 does not record it; events do).
@@ -92,7 +94,8 @@ pub struct Record {
     pub id: CertId,
     /// Second of the day (the day is the one being generated).
     pub second: u32,
-    /// Index of the person whose account did it (`user` column).
+    /// The account that did it (`user` column): a person's index for their own account, or
+    /// `people.len() + n` for shared account `n` ([`crate::org::Organisation::account_name`]).
     pub user: u32,
     /// PC number (`PC-1234`).
     pub pc: u16,

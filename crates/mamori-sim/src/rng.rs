@@ -23,6 +23,10 @@ pub enum Stream {
     Filler = 6,
     /// A leaver's account used after the last day ([`crate::scenario::AfterExit`]).
     AfterExit = 7,
+    /// The directory's account inventory and its seeded hygiene cases ([`crate::inventory`]).
+    Accounts = 8,
+    /// A day's sessions of a shared desk account ([`crate::org::SharedAccount`]).
+    SharedDesk = 9,
 }
 
 /// SplitMix64's finaliser: a bijective mix of 64 bits.

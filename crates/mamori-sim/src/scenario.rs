@@ -30,7 +30,7 @@ use crate::Profile;
 use crate::activity::{Day, between, emit, file_body, http_body, mail_size, work_words};
 use crate::calendar::is_workday;
 use crate::error::SimError;
-use crate::org::{ORG_DOMAIN, Organisation, Person, Role};
+use crate::org::{ORG_DOMAIN, Organisation, Person, Role, SharedAccount};
 use crate::record::{Body, HttpAction, Record, Tag, bag_of_words};
 use crate::rng::{SimRng, Stream, derive, pick};
 use crate::vocab::{
@@ -739,7 +739,8 @@ fn working_second(rng: &mut SimRng, person: &Person) -> u32 {
     between(rng, start, end.max(start))
 }
 
-/// Adds the rows of every incident step and careless event scheduled for `day`.
+/// Adds the rows of every incident step, after-exit use, desk account session and careless
+/// event scheduled for `day`.
 pub fn scripted_day(day: &Day, out: &mut Vec<Record>) {
     for incident in &day.plan.incidents {
         for (_, step) in incident.steps.iter().filter(|(d, _)| *d == day.index) {
@@ -761,6 +762,21 @@ pub fn scripted_day(day: &Day, out: &mut Vec<Record>) {
                 u64::from(day.index),
             );
             after_exit_use(day, case, &mut rng, out);
+        }
+    }
+    for (number, account) in day.org.shared_accounts.iter().enumerate() {
+        let from = account.uses.partition_point(|(d, _)| *d < day.index);
+        let today = account.uses[from..]
+            .iter()
+            .take_while(|(d, _)| *d == day.index);
+        let mut rng = derive(
+            day.seed,
+            Stream::SharedDesk,
+            number as u64,
+            u64::from(day.index),
+        );
+        for (_, desk) in today {
+            shared_desk_use(day, number, account, day.org.person(*desk), &mut rng, out);
         }
     }
     for person in &day.org.people {
@@ -1062,6 +1078,51 @@ fn after_exit_use(day: &Day, case: &AfterExit, rng: &mut SimRng, out: &mut Vec<R
     }
     let at = second + rng.random_range(60..1800);
     emit(out, rng, at, account, pc, Body::Logoff, tag);
+}
+
+/// One session of a desk account on a desk member's own PC in their working hours: a few
+/// reference pages, now and then a short mail to one of the desk member's contacts, signed
+/// with the account's own address.
+fn shared_desk_use(
+    day: &Day,
+    number: usize,
+    account: &SharedAccount,
+    desk: &Person,
+    rng: &mut SimRng,
+    out: &mut Vec<Record>,
+) {
+    let org = day.org;
+    let tag = Some(Tag::Shared(number as u32));
+    let user = (org.people.len() + number) as u32;
+    let logon = working_second(rng, desk);
+    emit(out, rng, logon, user, desk.pc, Body::Logon, tag);
+    let mut second = logon;
+    for _ in 0..rng.random_range(1..=3) {
+        second += rng.random_range(60..600);
+        let category = *pick(
+            rng,
+            &[Category::Search, Category::Reference, Category::News],
+        );
+        let body = http_body(rng, category, HttpAction::Visit, &[]);
+        emit(out, rng, second, user, desk.pc, body, tag);
+    }
+    if rng.random_bool(0.3) && !desk.contacts.is_empty() {
+        second += rng.random_range(60..600);
+        let to = org.person(*pick(rng, &desk.contacts)).email.clone();
+        let count = rng.random_range(8..20);
+        let body = Body::Email {
+            to: vec![to],
+            cc: vec![],
+            bcc: vec![],
+            from: format!("{}@{ORG_DOMAIN}", account.name),
+            size: mail_size(rng),
+            attachments: 0,
+            content: bag_of_words(rng, work_words(desk), GENERAL_WORDS, count, 0.5),
+        };
+        emit(out, rng, second, user, desk.pc, body, tag);
+    }
+    let at = second + rng.random_range(120..1800);
+    emit(out, rng, at, user, desk.pc, Body::Logoff, tag);
 }
 
 fn leak_upload(rng: &mut SimRng) -> Body {

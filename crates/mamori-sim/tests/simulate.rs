@@ -438,7 +438,11 @@ fn accounts_used_after_the_last_day_are_in_the_hygiene_key() {
         .map(|t| (t["user"].as_str().unwrap().to_owned(), t))
         .collect();
     let mut key = csv::Reader::from_path(dir.path().join("answers/hygiene.csv")).unwrap();
-    let cases: Vec<csv::StringRecord> = key.records().map(Result::unwrap).collect();
+    let cases: Vec<csv::StringRecord> = key
+        .records()
+        .map(Result::unwrap)
+        .filter(|case| &case[0] == "account_used_after_termination")
+        .collect();
     assert!(cases.len() >= 2, "{cases:?}");
     let variants: HashSet<&str> = cases.iter().map(|c| &c[1]).collect();
     assert_eq!(variants, HashSet::from(["returns", "borrowed"]));
@@ -457,7 +461,11 @@ fn accounts_used_after_the_last_day_are_in_the_hygiene_key() {
         let mut reader = csv::Reader::from_path(dir.path().join(file)).unwrap();
         for row in reader.records() {
             let row = row.unwrap();
-            let Some(last) = truth[&row[2]]["termination_date"].as_str() else {
+            // Desk accounts (`reception`) are nobody's own: they have no last day.
+            let Some(last) = truth
+                .get(&row[2])
+                .and_then(|person| person["termination_date"].as_str())
+            else {
                 continue;
             };
             if day(&row[1]).as_str() > last {
@@ -529,4 +537,286 @@ fn accounts_used_after_the_last_day_are_in_the_hygiene_key() {
         after_last_day.is_empty(),
         "no other account is used after its owner left: {after_last_day:?}"
     );
+}
+
+/// `MM/DD/YYYY HH:MM:SS` → `YYYY-MM-DDTHH:MM:SS`
+fn iso_time(cert: &str) -> String {
+    format!(
+        "{}-{}-{}T{}",
+        &cert[6..10],
+        &cert[0..2],
+        &cert[3..5],
+        &cert[11..]
+    )
+}
+
+/// The latest logon per account in the data: from `logon.csv`, or the `logon` events.
+fn last_logons(dir: &Path, format: Format) -> HashMap<String, String> {
+    let mut last: HashMap<String, String> = HashMap::new();
+    let mut note = |user: &str, time: String| {
+        let entry = last.entry(user.to_owned()).or_default();
+        if time > *entry {
+            *entry = time;
+        }
+    };
+    match format {
+        Format::Cert => {
+            let mut reader = csv::Reader::from_path(dir.join("logon.csv")).unwrap();
+            for row in reader.records() {
+                let row = row.unwrap();
+                if &row[4] == "Logon" {
+                    note(&row[2], iso_time(&row[1]));
+                }
+            }
+        }
+        Format::Ndjson => {
+            let text = std::fs::read_to_string(dir.join("events.ndjson")).unwrap();
+            for line in text.lines() {
+                let event: serde_json::Value = serde_json::from_str(line).unwrap();
+                if event["kind"] == "logon" {
+                    let time = event["time"].as_str().unwrap();
+                    let local = time.strip_suffix("+00:00").unwrap();
+                    note(event["actor"]["user"].as_str().unwrap(), local.to_owned());
+                }
+            }
+        }
+    }
+    last
+}
+
+/// `accounts.csv` describes the directory on the last day: one account per person (with the
+/// person id of the format's HR data, enabled while employed, the last logon the data shows),
+/// the dormant, orphan and desk accounts of the key, and exactly the seeded problems — nothing
+/// else that a hygiene check would report.
+#[test]
+fn the_inventory_has_every_account_the_seeded_cases_and_the_datas_last_logons() {
+    for format in [Format::Cert, Format::Ndjson] {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = simulate(&config(format, 9, 150, 120), dir.path()).unwrap();
+        // 120 days from 4 January 2010.
+        let (first_day, last_day) = ("2010-01-04", "2010-05-03");
+        let threshold = "2010-02-02"; // 90 days before the last day
+        let truth: HashMap<String, serde_json::Value> = truth(dir.path())
+            .into_iter()
+            .map(|t| (t["user"].as_str().unwrap().to_owned(), t))
+            .collect();
+        let mut reader = csv::Reader::from_path(dir.path().join("accounts.csv")).unwrap();
+        assert_eq!(
+            reader.headers().unwrap().iter().collect::<Vec<_>>(),
+            mamori_event::ACCOUNT_CSV_COLUMNS
+        );
+        let rows: BTreeMap<String, csv::StringRecord> = reader
+            .records()
+            .map(|row| {
+                let row = row.unwrap();
+                (row[0].to_owned(), row)
+            })
+            .collect();
+        assert_eq!(
+            rows.len(),
+            summary.accounts,
+            "{format:?}: one row per account"
+        );
+
+        // The key's inventory cases, by check.
+        let mut key = csv::Reader::from_path(dir.path().join("answers/hygiene.csv")).unwrap();
+        let mut cases: BTreeMap<String, Vec<csv::StringRecord>> = BTreeMap::new();
+        for case in key.records() {
+            let case = case.unwrap();
+            cases.entry(case[0].to_owned()).or_default().push(case);
+        }
+        for check in [
+            "leaver_account_enabled",
+            "privileged_without_mfa",
+            "dormant_account",
+            "orphan_account",
+            "generic_account_name",
+            "shared_account",
+        ] {
+            let planted = cases.get(check).map_or(0, Vec::len);
+            assert!(planted >= 1, "{format:?}: no {check} in the key");
+            assert_eq!(planted, summary.inventory_cases[check], "{check}");
+        }
+        let seeded = |check: &str, account: &str| {
+            cases
+                .get(check)
+                .is_some_and(|list| list.iter().any(|case| &case[2] == account))
+        };
+
+        // One row per person, and the extra accounts are the key's.
+        let people: HashSet<&String> = truth.keys().collect();
+        let extra: HashSet<&String> = rows.keys().filter(|a| !people.contains(a)).collect();
+        assert_eq!(rows.len() - extra.len(), truth.len(), "{format:?}");
+        let key_extra: HashSet<&String> = ["dormant_account", "orphan_account", "shared_account"]
+            .iter()
+            .flat_map(|check| cases[*check].iter().map(|case| &case[2]))
+            .map(|account| rows.get_key_value(account).unwrap().0)
+            .collect();
+        assert_eq!(extra, key_extra, "{format:?}");
+
+        let logons = last_logons(dir.path(), format);
+        let mut compared = 0;
+        for (account, row) in &rows {
+            let (person_id, enabled, created, last_logon, mfa, privileged, groups) = (
+                &row[2], &row[4], &row[5], &row[6], &row[7], &row[8], &row[9],
+            );
+            assert_eq!(&row[1], "ad");
+            assert_eq!(created.len(), 19, "{row:?}");
+            assert!(
+                truth.contains_key(account) || *created < *first_day,
+                "{row:?}"
+            );
+            let groups: Vec<&str> = groups.split(';').collect();
+            assert_eq!(
+                privileged == "true",
+                groups.contains(&"Domain Admins"),
+                "{row:?}"
+            );
+            if let Some(person) = truth.get(account) {
+                let expected_id = match format {
+                    Format::Cert => account.as_str(),
+                    Format::Ndjson => person["person_id"].as_str().unwrap(),
+                };
+                assert_eq!(person_id, expected_id);
+                assert_eq!(&row[3], person["name"].as_str().unwrap());
+                let hired = person["hire_date"].as_str().unwrap();
+                assert!(*created <= *format!("{hired}T23:59:59"), "{row:?}");
+                let left = person["termination_date"].as_str();
+                let employed = left.is_none_or(|last| last >= last_day);
+                assert_eq!(
+                    enabled == "true",
+                    employed || seeded("leaver_account_enabled", account),
+                    "{format:?} {row:?} (left {left:?})"
+                );
+                assert_eq!(
+                    groups.contains(&"Domain Admins"),
+                    person["role"] == "ITAdmin",
+                    "{row:?}"
+                );
+                assert!(groups.iter().any(|g| g.starts_with("dept-")), "{row:?}");
+                assert!(
+                    groups.contains(&format!("role-{}", person["role"].as_str().unwrap()).as_str())
+                );
+            }
+            // The last logon is the data's, wherever the data has one; a person without a
+            // logon in the period last signed in before it. (Contractors signed in from
+            // laptops no agent watches: no events.)
+            match logons.get(account) {
+                Some(time) => {
+                    assert_eq!(last_logon, time, "{format:?} {account}");
+                    compared += 1;
+                }
+                None if truth.contains_key(account) => {
+                    assert!(*last_logon < *first_day, "{row:?}")
+                }
+                None => {}
+            }
+            // Nothing but the seeded cases for the inventory checks to find.
+            if enabled != "true" {
+                continue;
+            }
+            assert_eq!(
+                privileged == "true" && mfa == "false",
+                seeded("privileged_without_mfa", account),
+                "{format:?} {row:?}"
+            );
+            let dormant = if last_logon.is_empty() {
+                *created < *threshold
+            } else {
+                *last_logon < *threshold
+            };
+            assert_eq!(
+                dormant,
+                seeded("dormant_account", account),
+                "{format:?} {row:?}"
+            );
+            assert_eq!(
+                person_id.is_empty(),
+                seeded("orphan_account", account),
+                "{format:?} {row:?}"
+            );
+            if let Some(person) = truth.get(account) {
+                let left = person["termination_date"].as_str();
+                assert_eq!(
+                    left.is_some_and(|last| last < last_day),
+                    seeded("leaver_account_enabled", account),
+                    "{format:?} {row:?}"
+                );
+            }
+        }
+        assert!(compared > 100, "{compared}");
+
+        // The seeded values.
+        for case in &cases["leaver_account_enabled"] {
+            let person = &truth[&case[2]];
+            assert_eq!(person["termination_date"], case[4].to_owned());
+            // Gone from a monthly snapshot before the last day too (the CERT layout only
+            // knows the first month whose snapshot misses the leaver).
+            let month_end = case[4]
+                .parse::<jiff::civil::Date>()
+                .unwrap()
+                .tomorrow()
+                .unwrap()
+                .last_of_month()
+                .to_string();
+            assert!(*month_end < *last_day, "{case:?}");
+        }
+        for case in &cases["privileged_without_mfa"] {
+            assert_eq!(truth[&case[2]]["role"], "ITAdmin");
+        }
+        for case in &cases["dormant_account"] {
+            let row = &rows[&case[2]];
+            assert!(case[2].starts_with("adm-"), "{case:?}");
+            // An existing employee's second account, unused during the period.
+            let owner = if format == Format::Cert {
+                truth[&row[2]].clone()
+            } else {
+                truth
+                    .values()
+                    .find(|t| t["person_id"] == row[2])
+                    .unwrap()
+                    .clone()
+            };
+            assert_eq!(case[2], format!("adm-{}", owner["user"].as_str().unwrap()));
+            assert!(!logons.contains_key(&case[2]), "{case:?}: no events");
+        }
+        for case in &cases["orphan_account"] {
+            assert!(case[2].starts_with("ext-"), "{case:?}");
+            assert!(!logons.contains_key(&case[2]), "{case:?}: no events");
+        }
+        for case in &cases["shared_account"] {
+            let account = &case[2];
+            assert!(seeded("generic_account_name", account));
+            assert!(logons.contains_key(account), "{account}: used in the data");
+            let row = &rows[account];
+            assert_eq!(&row[7], "false", "desk accounts have no second factor");
+            // Owned by a manager; used on the desks' own PCs, each on three days or more.
+            let owner = truth
+                .values()
+                .find(|t| match format {
+                    Format::Cert => t["user"] == row[2],
+                    Format::Ndjson => t["person_id"] == row[2],
+                })
+                .unwrap();
+            assert_eq!(owner["role"], "Manager");
+            let desks: Vec<&str> = case[3].split(';').collect();
+            assert!((2..=3).contains(&desks.len()), "{case:?}");
+            let text =
+                std::fs::read_to_string(dir.path().join("answers/hygiene").join(&case[8])).unwrap();
+            let mut days_on: HashMap<String, HashSet<String>> = HashMap::new();
+            for line in text.lines() {
+                let fields: Vec<&str> = line.split(',').collect();
+                assert_eq!(fields[3], account, "{line}");
+                if fields[0] == "logon" && fields[5] == "Logon" {
+                    days_on
+                        .entry(fields[4].to_owned())
+                        .or_default()
+                        .insert(fields[2][..10].to_owned());
+                }
+            }
+            assert_eq!(text.lines().count(), case[7].parse::<usize>().unwrap());
+            assert_eq!(days_on.len(), desks.len(), "{case:?}: {days_on:?}");
+            assert!(days_on.values().all(|days| days.len() >= 3), "{days_on:?}");
+        }
+    }
 }

@@ -80,9 +80,16 @@ fn print_summary(out: &Path, summary: &Summary) {
         "benign: {} joiners, {} leavers, {} laid off, {} careless",
         summary.joiners, summary.benign_leavers, summary.laid_off, summary.careless
     );
+    let case = |check: &str| summary.inventory_cases.get(check).copied().unwrap_or(0);
     println!(
-        "hygiene: {} leavers' accounts used after the last day",
-        summary.after_exit
+        "hygiene: {} leavers' accounts used after the last day; {} accounts in accounts.csv with {} leavers' still enabled, {} admins without MFA, {} dormant, {} orphan, {} shared desk accounts",
+        summary.after_exit,
+        summary.accounts,
+        case("leaver_account_enabled"),
+        case("privileged_without_mfa"),
+        case("dormant_account"),
+        case("orphan_account"),
+        case("shared_account")
     );
     for file in &summary.files {
         println!(

@@ -222,7 +222,10 @@ fn after_exit_key(sim: &std::path::Path) -> Vec<AfterExitCase> {
     let mut cases = Vec::new();
     for row in key.records() {
         let row = row.unwrap();
-        assert_eq!(&row[column("check")], "account_used_after_termination");
+        // The inventory's cases follow (docs/simulator.md).
+        if &row[column("check")] != "account_used_after_termination" {
+            continue;
+        }
         let rows =
             std::fs::read_to_string(sim.join("answers/hygiene").join(&row[column("details")]))
                 .unwrap();
@@ -252,6 +255,41 @@ fn after_exit_key(sim: &std::path::Path) -> Vec<AfterExitCase> {
     cases
 }
 
+/// A data directory holding a dense simulated organisation (120 people, 100 days from 4 January
+/// 2010, seed 3) in `format`'s layout — imported as its users would: `import cert DIR`, or
+/// `import hr` and `import ndjson` — and the simulation's directory.
+fn simulated(format: &str) -> (Env, std::path::PathBuf) {
+    let env = Env::new();
+    let sim = env.dir.path().join("sim");
+    let sim_arg = sim.to_str().unwrap();
+    let out = env.run(&[
+        "simulate", "--format", format, "--users", "120", "--days", "100", "--seed", "3", "--out",
+        sim_arg,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let imports: Vec<Vec<String>> = if format == "cert" {
+        vec![vec!["import".into(), "cert".into(), sim_arg.into()]]
+    } else {
+        ["hr.csv", "events.ndjson"]
+            .iter()
+            .zip(["hr", "ndjson"])
+            .map(|(file, kind)| {
+                vec![
+                    "import".into(),
+                    kind.into(),
+                    sim.join(file).to_str().unwrap().into(),
+                ]
+            })
+            .collect()
+    };
+    for args in imports {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = env.run(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    (env, sim)
+}
+
 /// The simulator plants leavers whose account is used after their last day (by themselves or by
 /// a colleague). From its HR file (exact dates) every planted row is such a use; from its
 /// CERT-layout LDAP snapshots, which only say the month someone left, the rows after that
@@ -260,34 +298,7 @@ fn after_exit_key(sim: &std::path::Path) -> Vec<AfterExitCase> {
 #[test]
 fn simulated_uses_after_the_last_day_are_found_in_both_layouts() {
     for format in ["ndjson", "cert"] {
-        let env = Env::new();
-        let sim = env.dir.path().join("sim");
-        let sim_arg = sim.to_str().unwrap();
-        let out = env.run(&[
-            "simulate", "--format", format, "--users", "120", "--days", "100", "--seed", "3",
-            "--out", sim_arg,
-        ]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        let imports: Vec<Vec<String>> = if format == "cert" {
-            vec![vec!["import".into(), "cert".into(), sim_arg.into()]]
-        } else {
-            ["hr.csv", "events.ndjson"]
-                .iter()
-                .zip(["hr", "ndjson"])
-                .map(|(file, kind)| {
-                    vec![
-                        "import".into(),
-                        kind.into(),
-                        sim.join(file).to_str().unwrap().into(),
-                    ]
-                })
-                .collect()
-        };
-        for args in imports {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let out = env.run(&args);
-            assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        }
+        let (env, sim) = simulated(format);
         let cases = after_exit_key(&sim);
         assert!(
             cases.len() >= 2,
@@ -359,6 +370,107 @@ fn simulated_uses_after_the_last_day_are_found_in_both_layouts() {
                 times.len(),
                 "{format} {account}: one ledger leaf per use"
             );
+        }
+    }
+}
+
+/// The simulator's directory export (`accounts.csv`) describes every account of the
+/// organisation on the last day, with seeded problems: leavers' accounts left enabled, admins
+/// without MFA, dormant admin accounts, orphan contractor accounts and a generic desk account
+/// used on the PCs of two or three colleagues. With it imported beside the HR data and the
+/// events, `mamori hygiene` reports exactly the answer key — every seeded case, the accounts
+/// used after the last day, and nothing about the hundred-odd ordinary accounts — in both
+/// layouts.
+#[test]
+fn simulated_inventory_cases_are_found_exactly_in_both_layouts() {
+    for format in ["ndjson", "cert"] {
+        let (env, sim) = simulated(format);
+        let accounts = sim.join("accounts.csv");
+        let imported =
+            json(&env.run(&["--json", "import", "accounts", accounts.to_str().unwrap()]));
+        assert_eq!(imported["quarantined"], 0, "{format}: {imported}");
+
+        let mut key = csv::Reader::from_path(sim.join("answers/hygiene.csv")).unwrap();
+        let mut expected: Vec<(String, String)> = Vec::new();
+        let mut desks: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for row in key.records() {
+            let row = row.unwrap();
+            expected.push((row[0].to_owned(), row[2].to_owned()));
+            if &row[0] == "shared_account" {
+                desks.insert(
+                    row[2].to_owned(),
+                    row[3].split(';').map(str::to_owned).collect(),
+                );
+            }
+        }
+        expected.sort();
+        let checks: std::collections::BTreeSet<&str> =
+            expected.iter().map(|(check, _)| check.as_str()).collect();
+        assert_eq!(
+            checks.into_iter().collect::<Vec<_>>(),
+            [
+                "account_used_after_termination",
+                "dormant_account",
+                "generic_account_name",
+                "leaver_account_enabled",
+                "orphan_account",
+                "privileged_without_mfa",
+                "shared_account",
+            ],
+            "{format}: every kind of case is planted"
+        );
+
+        // 100 days from 4 January 2010: the last is 13 April.
+        let report = json(&env.run(&["--json", "hygiene", "--as-of", "2010-04-13"]));
+        let findings = report["findings"].as_array().unwrap();
+        let mut found: Vec<(String, String)> = findings
+            .iter()
+            .map(|f| {
+                let subject = f["account"].as_str().or(f["person"].as_str()).unwrap();
+                (f["check"].as_str().unwrap().to_owned(), subject.to_owned())
+            })
+            .collect();
+        found.sort();
+        assert_eq!(found, expected, "{format}: {report:#}");
+
+        // The desk account's finding names the desk staff whose PCs it was used on. Their
+        // person ids are their user ids in the CERT layout, `hr.csv`'s numbers otherwise.
+        let person_of: std::collections::HashMap<String, String> = if format == "cert" {
+            Default::default()
+        } else {
+            let mut hr = csv::Reader::from_path(sim.join("hr.csv")).unwrap();
+            hr.records()
+                .map(|row| {
+                    let row = row.unwrap();
+                    (row[15].to_owned(), row[0].to_owned())
+                })
+                .collect()
+        };
+        for finding in findings {
+            let account = finding["account"].as_str().unwrap_or_default();
+            match finding["check"].as_str().unwrap() {
+                "shared_account" => {
+                    let mut named: Vec<&str> = finding["evidence"]["usual_hosts_of"]
+                        .as_object()
+                        .unwrap()
+                        .values()
+                        .map(|person| person.as_str().unwrap())
+                        .collect();
+                    named.sort_unstable();
+                    let mut staff: Vec<&str> = desks[account]
+                        .iter()
+                        .map(|user| person_of.get(user).unwrap_or(user).as_str())
+                        .collect();
+                    staff.sort_unstable();
+                    assert_eq!(named, staff, "{format}: {finding}");
+                }
+                "orphan_account" => assert!(finding["person"].is_null(), "{finding}"),
+                "dormant_account" => {
+                    let idle = &finding["evidence"]["idle_days"];
+                    assert!(idle.is_null() || idle.as_i64().unwrap() >= 90, "{finding}");
+                }
+                _ => {}
+            }
         }
     }
 }

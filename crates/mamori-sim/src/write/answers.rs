@@ -1,11 +1,13 @@
 //! The answer key, in the official CERT layout (`answers/insiders.csv` and one file per
 //! incident, `answers/r4.2-<scenario>/r4.2-<scenario>-<USER>.csv`, whose rows are the file type
 //! followed by the data row exactly as written in the data file), the identity-hygiene key in
-//! the same style (`answers/hygiene.csv` and `answers/hygiene/after-exit-<n>-<USER>.csv`), and
-//! our own `answers/truth.ndjson` with one object per person.
+//! the same style (`answers/hygiene.csv`, with the rows of accounts used after the last day in
+//! `answers/hygiene/after-exit-<n>-<USER>.csv` and those of desk accounts in
+//! `answers/hygiene/shared-<n>-<ACCOUNT>.csv`), and our own `answers/truth.ndjson` with one
+//! object per person.
 //!
-//! Only the rows of malicious incidents and careless events are kept in memory (a few per
-//! insider per day), never the background activity.
+//! Only the rows of malicious incidents, careless events and hygiene cases are kept in memory
+//! (a few per case per day), never the background activity.
 
 use std::io::Write;
 use std::path::Path;
@@ -15,6 +17,7 @@ use serde::Serialize;
 use super::{FileStats, create, csv_writer, file_size, write_cert_fields};
 use crate::calendar::{DayStamp, iso};
 use crate::error::SimError;
+use crate::inventory::Directory;
 use crate::org::Organisation;
 use crate::record::{Record, Tag};
 use crate::scenario::{Leaving, Plan};
@@ -23,8 +26,10 @@ use crate::scenario::{Leaving, Plan};
 pub const DATASET: &str = "4.2";
 pub const INSIDERS_HEADER: [&str; 6] = ["dataset", "scenario", "details", "user", "start", "end"];
 /// Columns of `hygiene.csv`: the `mamori hygiene` check that must fire, the case's variant
-/// (`returns`, `borrowed`), the account, the colleague who used it (empty when the leaver
-/// did), the last day, the first and last row's date, their number and the rows' file.
+/// (`returns`, `borrowed`, `not_disabled`, …), the account, who used it (the colleague of a
+/// `borrowed` case, the desk staff of a shared account), the owner's last day (leavers), the
+/// first and last row's date, their number and the rows' file. Columns that do not apply are
+/// empty (`rows` 0).
 pub const HYGIENE_HEADER: [&str; 9] = [
     "check",
     "variant",
@@ -72,14 +77,20 @@ pub struct Answers {
     incidents: Vec<Trail>,
     careless: Vec<Trail>,
     after_exit: Vec<Trail>,
+    shared: Vec<Trail>,
 }
 
 impl Answers {
-    pub fn new(plan: &Plan, people: usize) -> Self {
+    pub fn new(plan: &Plan, org: &Organisation) -> Self {
         Answers {
             incidents: plan.incidents.iter().map(|_| Trail::default()).collect(),
-            careless: (0..people).map(|_| Trail::default()).collect(),
+            careless: (0..org.people.len()).map(|_| Trail::default()).collect(),
             after_exit: plan.after_exit.iter().map(|_| Trail::default()).collect(),
+            shared: org
+                .shared_accounts
+                .iter()
+                .map(|_| Trail::default())
+                .collect(),
         }
     }
 
@@ -94,6 +105,7 @@ impl Answers {
                 Some(Tag::Incident(n)) => &mut self.incidents[n as usize],
                 Some(Tag::Careless(person)) => &mut self.careless[person as usize],
                 Some(Tag::AfterExit(n)) => &mut self.after_exit[n as usize],
+                Some(Tag::Shared(n)) => &mut self.shared[n as usize],
                 None => continue,
             };
             trail
@@ -109,6 +121,7 @@ impl Answers {
         dir: &Path,
         org: &Organisation,
         plan: &Plan,
+        directory: &Directory,
     ) -> Result<Vec<FileStats>, SimError> {
         let answers = dir.join("answers");
         let insiders_path = answers.join("insiders.csv");
@@ -139,7 +152,7 @@ impl Answers {
         }
         insiders.flush().map_err(SimError::io(&insiders_path))?;
         drop(insiders);
-        let hygiene = self.write_hygiene(&answers, org, plan)?;
+        let hygiene = self.write_hygiene(&answers, org, plan, directory)?;
         let truth = write_truth(&answers, org, plan, &self)?;
         let mut stats = vec![
             FileStats {
@@ -158,18 +171,20 @@ impl Answers {
         Ok(stats)
     }
 
-    /// `hygiene.csv` and the rows of each after-exit case.
+    /// `hygiene.csv` and the rows of each after-exit case, then the inventory's seeded cases
+    /// and the desk accounts with their rows.
     fn write_hygiene(
         &self,
         answers: &Path,
         org: &Organisation,
         plan: &Plan,
+        directory: &Directory,
     ) -> Result<Vec<FileStats>, SimError> {
         let key_path = answers.join("hygiene.csv");
         let mut key = csv_writer(create(&key_path)?);
         key.write_record(HYGIENE_HEADER)
             .map_err(SimError::csv(&key_path))?;
-        let (mut rows, mut bytes) = (0, 0);
+        let (mut rows, mut bytes, mut cases) = (0, 0, 0);
         for (case, trail) in plan.after_exit.iter().zip(&self.after_exit) {
             let (Some(start), Some(end)) = (&trail.first, &trail.last) else {
                 continue;
@@ -196,17 +211,90 @@ impl Answers {
             file.flush().map_err(SimError::io(&path))?;
             rows += trail.rows;
             bytes += trail.lines.len() as u64;
+            cases += 1;
+        }
+        // Inventory cases have no rows: the directory export is their evidence.
+        let mut inventory_cases: Vec<[&str; 4]> = Vec::new();
+        let terminations: Vec<String> = directory
+            .enabled_leavers
+            .iter()
+            .map(|leaver| {
+                org.person(*leaver)
+                    .termination_date
+                    .map(iso)
+                    .unwrap_or_default()
+            })
+            .collect();
+        for (leaver, termination) in directory.enabled_leavers.iter().zip(&terminations) {
+            let user = org.person(*leaver).user_id.as_str();
+            inventory_cases.push(["leaver_account_enabled", "not_disabled", user, termination]);
+        }
+        for &admin in &directory.admins_without_mfa {
+            let user = org.person(admin).user_id.as_str();
+            inventory_cases.push(["privileged_without_mfa", "admin_without_mfa", user, ""]);
+        }
+        for account in &directory.extra {
+            let (check, variant) = (account.kind.check(), account.kind.variant());
+            inventory_cases.push([check, variant, &account.name, ""]);
+        }
+        for [check, variant, account, last_day] in inventory_cases {
+            key.write_record([check, variant, account, "", last_day, "", "", "0", ""])
+                .map_err(SimError::csv(&key_path))?;
+            cases += 1;
+        }
+        for (number, (account, trail)) in org.shared_accounts.iter().zip(&self.shared).enumerate() {
+            key.write_record([
+                "generic_account_name",
+                "front_desk",
+                &account.name,
+                "",
+                "",
+                "",
+                "",
+                "0",
+                "",
+            ])
+            .map_err(SimError::csv(&key_path))?;
+            cases += 1;
+            let (Some(start), Some(end)) = (&trail.first, &trail.last) else {
+                continue;
+            };
+            let desks: Vec<&str> = account
+                .desks
+                .iter()
+                .map(|desk| org.person(*desk).user_id.as_str())
+                .collect();
+            let details = format!("shared-{number}-{}.csv", account.name);
+            key.write_record([
+                "shared_account",
+                "front_desk",
+                &account.name,
+                &desks.join(";"),
+                "",
+                start,
+                end,
+                &trail.rows.to_string(),
+                &details,
+            ])
+            .map_err(SimError::csv(&key_path))?;
+            cases += 1;
+            let path = answers.join("hygiene").join(&details);
+            let mut file = create(&path)?;
+            file.write_all(&trail.lines).map_err(SimError::io(&path))?;
+            file.flush().map_err(SimError::io(&path))?;
+            rows += trail.rows;
+            bytes += trail.lines.len() as u64;
         }
         key.flush().map_err(SimError::io(&key_path))?;
         drop(key);
         Ok(vec![
             FileStats {
                 file: "answers/hygiene.csv".into(),
-                rows: plan.after_exit.len() as u64,
+                rows: cases,
                 bytes: file_size(&key_path)?,
             },
             FileStats {
-                file: "answers/hygiene/ (after-exit rows)".into(),
+                file: "answers/hygiene/ (after-exit, shared rows)".into(),
                 rows,
                 bytes,
             },

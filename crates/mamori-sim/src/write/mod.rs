@@ -1,7 +1,9 @@
 //! Output. Both formats receive the same rows day by day (already sorted by time) and write
 //! them through buffered writers as they come, so memory does not grow with the number of
-//! days. [`answers`] writes the official answer key and our truth file in both formats.
+//! days. [`answers`] writes the official answer key and our truth file in both formats, and
+//! [`accounts`] the directory's account inventory.
 
+pub mod accounts;
 pub mod answers;
 pub mod cert;
 pub mod ndjson;
@@ -70,7 +72,7 @@ pub fn write_cert_fields<W: std::io::Write>(
 ) -> csv::Result<()> {
     writer.write_field(record.id.as_str())?;
     writer.write_field(stamp.cert_time(record.second))?;
-    writer.write_field(&org.person(record.user).user_id)?;
+    writer.write_field(org.account_name(record.user))?;
     writer.write_field(pc_name(record.pc))?;
     match &record.body {
         Body::Logon => writer.write_field("Logon")?,

@@ -294,7 +294,7 @@ fn write_event<W: Write>(
         time: stamp.rfc3339(record.second),
         kind,
         actor: ActorOut {
-            user: &org.person(record.user).user_id,
+            user: org.account_name(record.user),
             host: pc_name(record.pc),
         },
         object,
