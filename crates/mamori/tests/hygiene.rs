@@ -57,6 +57,21 @@ fn json(out: &std::process::Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {} / {}", stdout(out), stderr(out)))
 }
 
+/// The report's findings as sorted `(check, account or person)` pairs.
+fn checks_and_subjects(report: &serde_json::Value) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let subject = f["account"].as_str().or(f["person"].as_str()).unwrap();
+            (f["check"].as_str().unwrap().to_owned(), subject.to_owned())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 fn prepared() -> Env {
     let env = Env::new();
     let hr = env.file("hr.csv", HR);
@@ -79,14 +94,7 @@ fn hygiene_finds_each_planted_problem_once_and_analyze_alerts_once() {
     let out = env.run(&["--json", "hygiene", "--as-of", "2025-06-30"]);
     let report = json(&out);
     let findings = report["findings"].as_array().unwrap();
-    let mut found: Vec<(String, String)> = findings
-        .iter()
-        .map(|f| {
-            let subject = f["account"].as_str().or(f["person"].as_str()).unwrap();
-            (f["check"].as_str().unwrap().to_owned(), subject.to_owned())
-        })
-        .collect();
-    found.sort();
+    let found = checks_and_subjects(&report);
     let mut expected: Vec<(String, String)> = [
         ("account_used_after_termination", "leaver1"),
         ("leaver_account_enabled", "leaver1"),
@@ -423,14 +431,7 @@ fn simulated_inventory_cases_are_found_exactly_in_both_layouts() {
         // 100 days from 4 January 2010: the last is 13 April.
         let report = json(&env.run(&["--json", "hygiene", "--as-of", "2010-04-13"]));
         let findings = report["findings"].as_array().unwrap();
-        let mut found: Vec<(String, String)> = findings
-            .iter()
-            .map(|f| {
-                let subject = f["account"].as_str().or(f["person"].as_str()).unwrap();
-                (f["check"].as_str().unwrap().to_owned(), subject.to_owned())
-            })
-            .collect();
-        found.sort();
+        let found = checks_and_subjects(&report);
         assert_eq!(found, expected, "{format}: {report:#}");
 
         // The desk account's finding names the desk staff whose PCs it was used on. Their

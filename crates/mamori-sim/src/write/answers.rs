@@ -53,6 +53,13 @@ struct Trail {
 }
 
 impl Trail {
+    /// Writes the rows to their answer file.
+    fn write_to(&self, path: &Path) -> Result<(), SimError> {
+        let mut file = create(path)?;
+        file.write_all(&self.lines).map_err(SimError::io(path))?;
+        file.flush().map_err(SimError::io(path))
+    }
+
     fn push(&mut self, org: &Organisation, stamp: &DayStamp, record: &Record) -> csv::Result<()> {
         let mut writer = csv_writer(Vec::new());
         writer.write_field(record.file_type().as_str())?;
@@ -144,9 +151,7 @@ impl Answers {
             let path = answers
                 .join(format!("r{DATASET}-{scenario}"))
                 .join(&details);
-            let mut file = create(&path)?;
-            file.write_all(&trail.lines).map_err(SimError::io(&path))?;
-            file.flush().map_err(SimError::io(&path))?;
+            trail.write_to(&path)?;
             incident_rows += trail.rows;
             incident_bytes += trail.lines.len() as u64;
         }
@@ -206,9 +211,7 @@ impl Answers {
             ])
             .map_err(SimError::csv(&key_path))?;
             let path = answers.join("hygiene").join(&details);
-            let mut file = create(&path)?;
-            file.write_all(&trail.lines).map_err(SimError::io(&path))?;
-            file.flush().map_err(SimError::io(&path))?;
+            trail.write_to(&path)?;
             rows += trail.rows;
             bytes += trail.lines.len() as u64;
             cases += 1;
@@ -279,9 +282,7 @@ impl Answers {
             .map_err(SimError::csv(&key_path))?;
             cases += 1;
             let path = answers.join("hygiene").join(&details);
-            let mut file = create(&path)?;
-            file.write_all(&trail.lines).map_err(SimError::io(&path))?;
-            file.flush().map_err(SimError::io(&path))?;
+            trail.write_to(&path)?;
             rows += trail.rows;
             bytes += trail.lines.len() as u64;
         }
