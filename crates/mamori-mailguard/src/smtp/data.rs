@@ -100,7 +100,7 @@ impl Unstuffer {
                 }
                 State::Inside { prev_cr } => {
                     let rest = input.get(index..).unwrap_or_default();
-                    match rest.iter().position(|&b| b == b'\n') {
+                    match memchr::memchr(b'\n', rest) {
                         None => {
                             self.push(out, rest);
                             let ends_with_cr = rest.last().map_or(prev_cr, |&last| last == b'\r');
@@ -163,7 +163,7 @@ fn stuff_part(part: &[u8], out: &mut Vec<u8>) {
         if rest.first() == Some(&b'.') {
             out.push(b'.');
         }
-        let (text, after) = match rest.iter().position(|&byte| byte == b'\n') {
+        let (text, after) = match memchr::memchr(b'\n', rest) {
             Some(newline) => (
                 rest.get(..newline).unwrap_or_default(),
                 rest.get(newline + 1..).unwrap_or_default(),
