@@ -3,6 +3,7 @@
 //! (0 ok, 1 failure, 2 bad usage or bad input).
 
 mod analyze;
+mod api_client;
 mod bench;
 mod cases;
 mod demo;
@@ -12,6 +13,7 @@ mod history;
 mod hygiene;
 mod import;
 mod inspect;
+mod mailguard;
 mod progress;
 mod retention;
 mod review;
@@ -122,6 +124,11 @@ enum Command {
     /// code and disguised file types, one line per finding (docs/inspect.md). Values only with
     /// `--show-values`.
     Inspect(inspect::InspectArgs),
+    /// The outbound mail guard: an SMTP relay that checks every message (look-alike and
+    /// first-time recipient domains, many outside addresses, name/address mismatch, sensitive
+    /// content, departing and high-risk senders) and passes, delays, holds or rejects it;
+    /// `check` runs the look-alike check offline (docs/mailguard.md).
+    Mailguard(Box<mailguard::MailguardArgs>),
     /// Write a synthetic organisation's activity with planted insiders and the answer key
     /// (CERT r4.2 layout or Mamori events; see docs/simulator.md).
     Simulate(simulate::SimulateArgs),
@@ -345,6 +352,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cli.json,
         ),
         Command::Inspect(args) => inspect::run(&args, cli.json),
+        Command::Mailguard(args) => mailguard::run(*args, cli.json),
         Command::Verify { key } => verify::run(&data_dir, key.as_deref(), cli.json),
         Command::Keys(KeysCommand::Show) => {
             let data = mamori_store::DataDir::open(&data_dir)?;

@@ -2,8 +2,7 @@
 //! way agents send them (`POST /api/v1/events`, NDJSON batches, an `ingest` token), by
 //! several sender threads at once.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -149,7 +148,7 @@ fn send_all(address: &str, token: &str, bodies: &[(u64, Vec<u8>)]) -> anyhow::Re
     for (lines, body) in bodies {
         loop {
             let started = Instant::now();
-            let (status, answer) = post(address, token, body)?;
+            let (status, answer) = crate::api_client::post_events(address, token, body)?;
             if status == 429 {
                 sent.busy += 1;
                 std::thread::sleep(Duration::from_millis(100));
@@ -165,32 +164,4 @@ fn send_all(address: &str, token: &str, bodies: &[(u64, Vec<u8>)]) -> anyhow::Re
         }
     }
     Ok(sent)
-}
-
-/// One `POST /api/v1/events` on a fresh connection: status and body.
-fn post(address: &str, token: &str, body: &[u8]) -> anyhow::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(address)?;
-    write!(
-        stream,
-        "POST /api/v1/events HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/x-ndjson\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    stream.write_all(body)?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .context("no end of HTTP head")?;
-    let head = String::from_utf8_lossy(&response[..split]);
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .context("no HTTP status")?;
-    Ok((
-        status,
-        String::from_utf8_lossy(&response[split + 4..]).into_owned(),
-    ))
 }

@@ -1,0 +1,752 @@
+//! `mamori mailguard`: the outbound mail guard (docs/mailguard.md).
+//!
+//! - `mamori mailguard --listen ADDR --next-hop ADDR --policy FILE …` runs the relay: every
+//!   message is checked, then passed, delayed, held or rejected; every decision and delivery
+//!   outcome becomes a Mamori event, appended to `--events FILE` and/or sent to
+//!   `mamori serve` (`--server URL --token-file FILE`) before the relay's outbox forgets it.
+//! - `mamori mailguard release|cancel ID` act on a delayed or held message through the running
+//!   guard's control socket (`<spool>/control.sock`, owner only).
+//! - `mamori mailguard check --protected FILE --domains FILE` runs the look-alike check
+//!   offline, on the same code path as the relay.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use mamori_mailguard::checks::{History, SenderFacts, Senders};
+use mamori_mailguard::lookalike::Protected;
+use mamori_mailguard::policy::{MailGuard, Policy};
+use mamori_mailguard::relay::{Relay, RelayConfig, RelayEvent};
+use mamori_mailguard::smtp::client::NextHopTls;
+use mamori_mailguard::smtp::server::{Network, tls_from_pem_files};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tracing::{info, warn};
+
+use crate::BadInput;
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MailguardArgs {
+    #[command(subcommand)]
+    command: Option<MailguardCommand>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum MailguardCommand {
+    /// The look-alike check offline: one protected domain per line in `--protected`, one
+    /// candidate recipient domain per line in `--domains` (Unicode or punycode); one line per
+    /// candidate (`--json`: `{"domain","flagged","matched","reason",…}`).
+    Check {
+        #[arg(long)]
+        protected: PathBuf,
+        #[arg(long)]
+        domains: PathBuf,
+    },
+    /// Lets a delayed or held message go now (through the running guard).
+    Release {
+        /// The queue id (in the `Decided` event and the reply to the client).
+        id: String,
+        /// The guard's spool directory.
+        #[arg(long, default_value = "mailguard-spool")]
+        spool: PathBuf,
+    },
+    /// Cancels a delayed or held message: it is never delivered.
+    Cancel {
+        id: String,
+        #[arg(long, default_value = "mailguard-spool")]
+        spool: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Where to accept SMTP (e.g. `127.0.0.1:10025`, what Postfix's `relayhost` or
+    /// `content_filter` points at).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Where accepted mail goes: the organisation's outbound MTA or smarthost.
+    #[arg(long)]
+    next_hop: Option<SocketAddr>,
+    /// The policy (TOML, docs/mailguard.toml); its `[domains]` say what is internal.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// The queue, the sending history and the control socket.
+    #[arg(long, default_value = "mailguard-spool")]
+    spool: PathBuf,
+    /// Facts about senders (JSON object: address → `{"departing", "risk", "supervisor",
+    /// "user"}`); re-read when the file changes.
+    #[arg(long)]
+    senders: Option<PathBuf>,
+    /// Append every event (Mamori NDJSON) to this file, synced before it is forgotten.
+    #[arg(long)]
+    events: Option<PathBuf>,
+    /// Send every event to this `mamori serve` (`POST /api/v1/events`), e.g.
+    /// `http://127.0.0.1:8080`; plain HTTP only to a loopback address.
+    #[arg(long, requires = "token_file")]
+    server: Option<String>,
+    /// A file holding an `ingest` token for `--server` (never on the command line).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Our name in greetings and `Received:` lines (default: the host name).
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Offer STARTTLS with this certificate chain (PEM)…
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// …and this private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require STARTTLS to the next hop, verified with these CA certificates (PEM).
+    #[arg(long)]
+    next_hop_ca: Option<PathBuf>,
+    /// The name the next hop's certificate must carry (default: its IP address).
+    #[arg(long, requires = "next_hop_ca")]
+    next_hop_name: Option<String>,
+    /// Networks allowed to send through the guard (CIDR, repeatable; default loopback only).
+    #[arg(long = "allow")]
+    allow: Vec<String>,
+    /// Largest message accepted, in bytes.
+    #[arg(long, default_value_t = 25 * 1024 * 1024)]
+    max_message_bytes: usize,
+    /// How long a held message waits for a release before it is bounced.
+    #[arg(long, default_value_t = 72)]
+    hold_expiry_hours: u64,
+    /// Give up on (and bounce) a message not delivered after this long.
+    #[arg(long, default_value_t = 120)]
+    expire_hours: u64,
+    /// Seconds one minute of a policy delay lasts (tests shorten it; 60 in production).
+    #[arg(long, default_value_t = 60, hide = true)]
+    delay_minute_seconds: u64,
+}
+
+pub fn run(args: MailguardArgs, json: bool) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Some(MailguardCommand::Check { protected, domains }) => check(&protected, &domains, json),
+        Some(MailguardCommand::Release { id, spool }) => control(&spool, "release", &id, json),
+        Some(MailguardCommand::Cancel { id, spool }) => control(&spool, "cancel", &id, json),
+        None => serve(args.run),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// check
+
+/// Non-empty lines that are not `#` comments, with their 1-based line numbers.
+fn list_lines(path: &Path) -> anyhow::Result<Vec<(usize, String)>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+    Ok(text
+        .lines()
+        .enumerate()
+        .map(|(index, line)| (index + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+        .map(|(number, line)| (number, line.to_string()))
+        .collect())
+}
+
+fn check(protected_path: &Path, domains_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let protected_lines = list_lines(protected_path)?;
+    let protected = Protected::new(protected_lines.iter().map(|(_, domain)| domain)).map_err(
+        |mamori_mailguard::lookalike::LookalikeError::InvalidDomain {
+             line,
+             domain,
+             reason,
+         }| {
+            let number = protected_lines.get(line - 1).map_or(line, |(n, _)| *n);
+            BadInput(format!(
+                "{}:{number}: protected domain {domain:?}: {reason}",
+                protected_path.display()
+            ))
+        },
+    )?;
+    let file = std::fs::File::open(domains_path)
+        .map_err(|e| BadInput(format!("{}: {e}", domains_path.display())))?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let (mut checked, mut flagged) = (0u64, 0u64);
+    for (index, line) in BufReader::new(file).lines().enumerate() {
+        let line =
+            line.map_err(|e| BadInput(format!("{}:{}: {e}", domains_path.display(), index + 1)))?;
+        let domain = line.trim();
+        if domain.is_empty() || domain.starts_with('#') {
+            continue;
+        }
+        checked += 1;
+        let found = protected.check(domain);
+        flagged += u64::from(found.is_some());
+        if json {
+            let answer = match &found {
+                Some(m) => {
+                    let reason = m.reason();
+                    serde_json::json!({"domain": domain, "flagged": true, "matched": m.protected,
+                        "reason": m.kind.as_str(), "en": reason.en, "ja": reason.ja})
+                }
+                None => serde_json::json!({"domain": domain, "flagged": false,
+                    "matched": null, "reason": null}),
+            };
+            writeln!(out, "{answer}")?;
+        } else if let Some(m) = &found {
+            writeln!(out, "{domain}\tFLAGGED\t{}\t{}", m.protected, m.reason().en)?;
+        } else {
+            writeln!(out, "{domain}\tok")?;
+        }
+    }
+    out.flush()?;
+    if !json {
+        eprintln!("{checked} domains checked, {flagged} flagged");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// release / cancel through the control socket
+
+const CONTROL_SOCKET: &str = "control.sock";
+
+fn control(spool: &Path, verb: &str, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let path = spool.join(CONTROL_SOCKET);
+    let mut stream = std::os::unix::net::UnixStream::connect(&path).map_err(|e| {
+        BadInput(format!(
+            "{}: {e} (is `mamori mailguard` running with --spool {}?)",
+            path.display(),
+            spool.display()
+        ))
+    })?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    writeln!(stream, "{verb} {id}")?;
+    let mut answer = String::new();
+    BufReader::new(&stream).read_line(&mut answer)?;
+    let answer = answer.trim();
+    let ok = answer == "ok";
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"id": id, "action": verb, "ok": ok,
+                "error": (!ok).then_some(answer.strip_prefix("error ").unwrap_or(answer))})
+        );
+    } else if ok {
+        println!("{id}: {verb}d");
+    }
+    if ok {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(BadInput(answer.strip_prefix("error ").unwrap_or(answer).to_string()).into())
+    }
+}
+
+/// Answers `release ID` / `cancel ID` lines on the control socket. The socket is the
+/// owner's only (mode 0600): whoever can use it can already read the spool. The acting
+/// account is the peer's uid, recorded as `by` in the event.
+async fn control_loop(listener: tokio::net::UnixListener, relay: std::sync::Weak<Relay>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let relay = relay.clone();
+        tokio::spawn(async move {
+            let by = match stream.peer_cred() {
+                Ok(cred) => format!("local uid {}", cred.uid()),
+                Err(_) => "local".to_string(),
+            };
+            let (read, mut write) = stream.into_split();
+            let mut lines = tokio::io::BufReader::new(read).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let Some(relay) = relay.upgrade() else {
+                    let _ = write.write_all(b"error the guard is stopping\n").await;
+                    break;
+                };
+                let mut words = line.split_whitespace();
+                let result = match (words.next(), words.next(), words.next()) {
+                    (Some("release"), Some(id), None) => relay.release(id, &by).await,
+                    (Some("cancel"), Some(id), None) => relay.cancel(id, &by).await,
+                    _ => {
+                        let _ = write
+                            .write_all(b"error expected: release ID | cancel ID\n")
+                            .await;
+                        continue;
+                    }
+                };
+                let answer = match result {
+                    Ok(()) => "ok\n".to_string(),
+                    Err(error) => format!("error {error}\n"),
+                };
+                if write.write_all(answer.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the relay
+
+fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let (Some(listen), Some(next_hop), Some(policy_path)) =
+        (args.listen, args.next_hop, args.policy.as_deref())
+    else {
+        return Err(BadInput(
+            "mamori mailguard needs --listen ADDR, --next-hop ADDR and --policy FILE \
+             (or a subcommand: check, release, cancel)"
+                .into(),
+        )
+        .into());
+    };
+    let policy = Policy::load(policy_path).map_err(|e| BadInput(e.to_string()))?;
+    if policy.domains.own.is_empty() {
+        return Err(BadInput(format!(
+            "{}: domains.own is empty: every recipient would be outside the organisation",
+            policy_path.display()
+        ))
+        .into());
+    }
+    std::fs::create_dir_all(&args.spool)
+        .with_context(|| format!("creating {}", args.spool.display()))?;
+
+    let mut config = RelayConfig::new(listen, next_hop, &args.spool);
+    if let Some(hostname) = args.hostname {
+        config.hostname = hostname;
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(tls_from_pem_files(cert, key).map_err(|e| BadInput(e.to_string()))?);
+    }
+    if let Some(ca) = &args.next_hop_ca {
+        let name = args
+            .next_hop_name
+            .clone()
+            .unwrap_or_else(|| next_hop.ip().to_string());
+        config.next_hop_tls =
+            Some(NextHopTls::from_ca_file(ca, &name, true).map_err(|e| BadInput(e.to_string()))?);
+    }
+    if !args.allow.is_empty() {
+        config.allow = args
+            .allow
+            .iter()
+            .map(|text| {
+                text.parse::<Network>()
+                    .map_err(|e| BadInput(format!("--allow {text}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    config.max_message_bytes = args.max_message_bytes;
+    config.hold_expiry = Duration::from_secs(args.hold_expiry_hours.saturating_mul(3600));
+    config.retry.expire_after = Duration::from_secs(args.expire_hours.saturating_mul(3600));
+    config.delay_minute = Duration::from_secs(args.delay_minute_seconds.max(1));
+
+    let senders = Arc::new(Senders::new());
+    let senders_file = args.senders.map(SendersFile::new);
+    if let Some(file) = &senders_file {
+        file.load(&senders)
+            .map_err(|e| BadInput(format!("{e:#}")))?;
+    }
+    let history = History::open(args.spool.join("history.sqlite"))
+        .with_context(|| format!("opening the history in {}", args.spool.display()))?;
+    let guard = Arc::new(
+        MailGuard::from_policy(policy, senders.clone(), history)
+            .map_err(|e| BadInput(format!("{}: {e}", policy_path.display())))?,
+    );
+
+    let mut sinks = Vec::new();
+    if let Some(path) = &args.events {
+        sinks.push(EventSink::File(path.clone()));
+    }
+    if let Some(server) = &args.server {
+        let token_file = args
+            .token_file
+            .as_deref()
+            .context("--server needs --token-file")?;
+        sinks.push(EventSink::server(server, token_file)?);
+    }
+    if sinks.is_empty() {
+        warn!("no --events file and no --server: decisions are only logged");
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let relay = Arc::new(Relay::start(config, guard.clone()).await?);
+        let socket_path = args.spool.join(CONTROL_SOCKET);
+        let _ = std::fs::remove_file(&socket_path);
+        let listener = tokio::net::UnixListener::bind(&socket_path)
+            .with_context(|| format!("binding {}", socket_path.display()))?;
+        std::fs::set_permissions(
+            &socket_path,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )?;
+        tokio::spawn(control_loop(listener, Arc::downgrade(&relay)));
+        // The first line on stdout says where the guard listens (tests and scripts read it).
+        println!("mailguard listening on {}", relay.local_addr());
+        info!(listen = %relay.local_addr(), %next_hop, "mail guard started");
+
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let forwarder = tokio::spawn(forward_events(
+            relay.outbox().clone(),
+            senders.clone(),
+            sinks,
+            stop_rx.clone(),
+        ));
+        if let Some(file) = senders_file {
+            tokio::spawn(reload_senders(file, senders, stop_rx.clone()));
+        }
+        shutdown_signal().await;
+        info!("stopping the mail guard");
+        let _ = stop_tx.send(true);
+        let _ = forwarder.await;
+        let _ = std::fs::remove_file(&socket_path);
+        // A control command in progress holds the relay for a moment.
+        let mut relay = relay;
+        for _ in 0..100 {
+            match Arc::try_unwrap(relay) {
+                Ok(owned) => {
+                    owned.shutdown().await;
+                    return anyhow::Ok(());
+                }
+                Err(shared) => relay = shared,
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        warn!("a control command did not finish; stopping without grace");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// senders
+
+struct SendersFile {
+    path: PathBuf,
+    modified: std::sync::Mutex<Option<SystemTime>>,
+}
+
+impl SendersFile {
+    fn new(path: PathBuf) -> SendersFile {
+        SendersFile {
+            path,
+            modified: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Reads the file into `senders` if it changed since the last read.
+    fn load(&self, senders: &Senders) -> anyhow::Result<bool> {
+        let shown = self.path.display();
+        let modified = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .with_context(|| format!("{shown}"))?;
+        let mut last = self
+            .modified
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *last == Some(modified) {
+            return Ok(false);
+        }
+        let text = std::fs::read_to_string(&self.path).with_context(|| format!("{shown}"))?;
+        let deserializer = &mut serde_json::Deserializer::from_str(&text);
+        let map: HashMap<String, SenderFacts> = serde_path_to_error::deserialize(deserializer)
+            .map_err(|e| anyhow::anyhow!("{shown}: {}: {}", e.path(), e.inner()))?;
+        info!(senders = map.len(), file = %shown, "sender facts loaded");
+        senders.replace(map);
+        *last = Some(modified);
+        Ok(true)
+    }
+}
+
+/// Re-reads the senders file when it changes; a bad file keeps the facts in use.
+async fn reload_senders(
+    file: SendersFile,
+    senders: Arc<Senders>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(error) = file.load(&senders) {
+            warn!("{error:#}; keeping the sender facts in use");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// events
+
+/// Where the relay's events go before they are acknowledged (forgotten by the outbox).
+enum EventSink {
+    /// Appended and synced.
+    File(PathBuf),
+    /// `POST /api/v1/events` on a `mamori serve`.
+    Server { address: String, token: String },
+}
+
+impl EventSink {
+    fn server(url: &str, token_file: &Path) -> anyhow::Result<EventSink> {
+        let address = url
+            .strip_prefix("http://")
+            .map(|rest| rest.trim_end_matches('/'))
+            .filter(|rest| !rest.contains('/'))
+            .ok_or_else(|| BadInput(format!("--server {url}: expected http://HOST:PORT")))?;
+        let loopback = address
+            .parse::<SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback())
+            || address.starts_with("localhost:");
+        if !loopback {
+            // The token would cross the network in clear text.
+            return Err(BadInput(format!(
+                "--server {url}: plain HTTP is only allowed to a loopback address"
+            ))
+            .into());
+        }
+        let token = std::fs::read_to_string(token_file)
+            .map_err(|e| BadInput(format!("{}: {e}", token_file.display())))?
+            .trim()
+            .to_string();
+        if token.is_empty() {
+            return Err(BadInput(format!("{}: empty token", token_file.display())).into());
+        }
+        Ok(EventSink::Server {
+            address: address.to_string(),
+            token,
+        })
+    }
+
+    /// Delivers a batch of NDJSON lines; an error means "not delivered, try again".
+    fn deliver(&self, body: &[u8], lines: usize) -> anyhow::Result<()> {
+        match self {
+            EventSink::File(path) => {
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("{}", path.display()))?;
+                file.write_all(body)?;
+                file.sync_data()?;
+                Ok(())
+            }
+            EventSink::Server { address, token } => {
+                let (status, answer) = crate::api_client::post_events(address, token, body)?;
+                anyhow::ensure!(status == 200, "server answered {status}: {answer}");
+                let answer: serde_json::Value = serde_json::from_str(&answer)?;
+                let accepted = answer["accepted"].as_array().map_or(0, Vec::len);
+                if accepted != lines {
+                    // Rejected lines are quarantined by the server; sending them again would
+                    // not help, so they are reported, not retried.
+                    warn!(accepted, sent = lines, answer = %answer, "server rejected events");
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Drains the relay's outbox into the sinks, acknowledging a batch only once every sink has
+/// it: at least once, across restarts of the guard and outages of the server.
+async fn forward_events(
+    outbox: mamori_mailguard::relay::Outbox,
+    senders: Arc<Senders>,
+    sinks: Vec<EventSink>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let sinks = Arc::new(sinks);
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let batch = match outbox.take(500).await {
+            Ok(batch) => batch,
+            Err(error) => {
+                warn!(%error, "reading the outbox");
+                Vec::new()
+            }
+        };
+        if batch.is_empty() {
+            if *stop.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        let last = batch.last().map_or(0, |(seq, _)| *seq);
+        let mut body = Vec::new();
+        for (_, event) in &batch {
+            let line = to_event(event, &senders);
+            info!(target: "mamori::mailguard::event", "{line}");
+            body.extend_from_slice(line.to_string().as_bytes());
+            body.push(b'\n');
+        }
+        let lines = batch.len();
+        let sinks_for_task = sinks.clone();
+        let delivered = tokio::task::spawn_blocking(move || {
+            sinks_for_task
+                .iter()
+                .try_for_each(|sink| sink.deliver(&body, lines))
+        })
+        .await;
+        match delivered {
+            Ok(Ok(())) => {
+                backoff = Duration::from_millis(200);
+                if let Err(error) = outbox.ack(last).await {
+                    warn!(%error, "acknowledging events");
+                }
+            }
+            Ok(Err(error)) => {
+                warn!("events not delivered, retrying in {backoff:?}: {error:#}");
+                if *stop.borrow() {
+                    // Kept in the outbox; sent at the next start.
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+            Err(error) => {
+                warn!(%error, "event delivery task failed");
+                return;
+            }
+        }
+    }
+}
+
+/// A relay event as a Mamori event (docs/mailguard.md, "Events"): the decision about a
+/// message is `email.send` by its sender, with the action as the outcome; a release or cancel
+/// is a `policy.decision` by whoever took it; delivery outcomes are `log.record`s of the
+/// guard. The relay's own record is kept whole under `raw.mailguard` — metadata only, never
+/// a body or subject.
+fn to_event(event: &RelayEvent, senders: &Senders) -> serde_json::Value {
+    let raw = serde_json::json!({ "mailguard": event });
+    let source = serde_json::json!({"name": "mailguard", "ref": event.id()});
+    let system = |at: &jiff::Timestamp, kind: &str, outcome: &str| {
+        serde_json::json!({"v": 1, "time": at.to_string(), "kind": kind, "outcome": outcome,
+            "actor": {"user": "mailguard"}, "source": source, "raw": raw})
+    };
+    match event {
+        RelayEvent::Decided {
+            at,
+            envelope,
+            decision,
+            size,
+            ..
+        } => {
+            let user = senders
+                .get(&envelope.mail_from)
+                .and_then(|facts| facts.user)
+                .filter(|user| !user.is_empty())
+                .unwrap_or_else(|| {
+                    if envelope.mail_from.is_empty() {
+                        "<>".to_string()
+                    } else {
+                        envelope.mail_from.to_lowercase()
+                    }
+                });
+            let outcome = match decision.action.as_str() {
+                "pass" => "success",
+                "delay" => "warned",
+                _ => "blocked",
+            };
+            let ip = envelope
+                .client
+                .parse::<SocketAddr>()
+                .map(|a| a.ip().to_string())
+                .ok();
+            serde_json::json!({"v": 1, "time": at.to_string(), "kind": "email.send",
+                "outcome": outcome,
+                "actor": {"user": user, "host": envelope.helo, "ip": ip},
+                "destination": {"kind": "email", "recipients": envelope.rcpt_to},
+                "object": {"size": size},
+                "source": source, "raw": raw})
+        }
+        RelayEvent::Released { at, by, .. } => serde_json::json!({"v": 1,
+            "time": at.to_string(), "kind": "policy.decision", "outcome": "overridden",
+            "actor": {"user": by}, "source": source, "raw": raw}),
+        RelayEvent::Cancelled { at, by, .. } => serde_json::json!({"v": 1,
+            "time": at.to_string(), "kind": "policy.decision", "outcome": "blocked",
+            "actor": {"user": by}, "source": source, "raw": raw}),
+        RelayEvent::Delivered { at, .. } | RelayEvent::Injected { at, .. } => {
+            system(at, "log.record", "success")
+        }
+        RelayEvent::Deferred { at, .. }
+        | RelayEvent::Bounced { at, .. }
+        | RelayEvent::Expired { at, .. } => system(at, "log.record", "failure"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn every_relay_event_is_a_valid_mamori_event() {
+        let at = jiff::Timestamp::from_second(1_764_547_200).unwrap();
+        let decided: RelayEvent = serde_json::from_value(serde_json::json!({
+            "event": "decided", "id": "q1", "at": at, "size": 1234, "message_id": "<m@x>",
+            "state": "held",
+            "envelope": {"mail_from": "Taro@Example.co.jp", "rcpt_to": ["a@examp1e.co.jp"],
+                "helo": "pc1", "client": "127.0.0.1:50000", "smtputf8": false,
+                "body_8bit": false},
+            "decision": {"action": "hold_sender", "delay_minutes": null, "approver": null,
+                "move_to_bcc": false, "reasons": [{"check": "lookalike_domain", "en": "e",
+                "ja": "j"}]}
+        }))
+        .unwrap();
+        let senders = Senders::new();
+        let value = to_event(&decided, &senders);
+        let event = mamori_event::Event::from_value(value.clone()).unwrap();
+        assert_eq!(event.actor.user, "taro@example.co.jp");
+        assert_eq!(value["outcome"], "blocked");
+        assert_eq!(
+            value["raw"]["mailguard"]["decision"]["reasons"][0]["check"],
+            "lookalike_domain"
+        );
+
+        senders.replace(HashMap::from([(
+            "taro@example.co.jp".to_string(),
+            SenderFacts {
+                user: Some("taro".into()),
+                ..SenderFacts::default()
+            },
+        )]));
+        assert_eq!(to_event(&decided, &senders)["actor"]["user"], "taro");
+
+        for other in [
+            serde_json::json!({"event": "released", "id": "q1", "at": at, "by": "local uid 0"}),
+            serde_json::json!({"event": "cancelled", "id": "q1", "at": at, "by": "taro"}),
+            serde_json::json!({"event": "delivered", "id": "q1", "at": at,
+                "recipients": ["a@b.test"], "attempts": 1, "reply": "250 ok"}),
+            serde_json::json!({"event": "expired", "id": "q1", "at": at, "was": "held"}),
+        ] {
+            let event: RelayEvent = serde_json::from_value(other.clone()).unwrap();
+            let value = to_event(&event, &senders);
+            mamori_event::Event::from_value(value.clone())
+                .unwrap_or_else(|e| panic!("{other}: {e}: {value}"));
+        }
+    }
+}
