@@ -11,6 +11,7 @@ use mamori_ledger::merkle::{leaf_hash, verify_inclusion};
 use mamori_store::DataDir;
 
 mod http_ingest;
+mod mailguard;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -78,6 +79,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 256)]
         megabytes: u64,
     },
+    /// The latency the mail guard adds to a passing message: a paced load of `--rate`
+    /// messages/s of `--kilobytes` each for `--seconds`, first straight to a discarding next
+    /// hop, then through the relay and the real guard (docs/mailguard.md).
+    Mailguard {
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        #[arg(long, default_value_t = 100)]
+        kilobytes: usize,
+    },
     /// Inclusion proofs from the on-disk tiles of a log of `--leaves` entries, and the audit rate.
     Proofs {
         #[arg(long, default_value_t = 10_000_000)]
@@ -113,6 +127,12 @@ pub fn run(command: BenchCommand, json: bool) -> anyhow::Result<ExitCode> {
         }
         BenchCommand::Proofs { leaves, proofs } => proofs_bench(leaves, proofs)?,
         BenchCommand::Inspect { megabytes } => inspect_bench(megabytes)?,
+        BenchCommand::Mailguard {
+            rate,
+            seconds,
+            clients,
+            kilobytes,
+        } => mailguard::run(rate, seconds, clients, kilobytes)?,
         BenchCommand::HttpIngest {
             events,
             batch,
