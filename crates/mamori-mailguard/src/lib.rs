@@ -14,6 +14,8 @@
 //! - [`message`], [`checks`], [`policy`] — a message read (MIME, Japanese encodings,
 //!   recipients, display names, attachments), the checks run on it, and the policy that turns
 //!   their findings into a decision.
+//! - [`notice`] — the note to the sender (and the approver) when a message is delayed or
+//!   held: what, why and what next, in Japanese and English.
 //! - [`smtp`], [`spool`], [`relay`] — the ESMTP server and client, the durable queue (a
 //!   message is acknowledged only once it is on disk), and the relay that ties them: accept,
 //!   decide, spool, deliver to the next hop with back-off, bounce on expiry.
@@ -25,6 +27,7 @@ pub mod checks;
 pub mod decision;
 pub mod lookalike;
 pub mod message;
+pub mod notice;
 pub mod policy;
 pub mod relay;
 pub mod smtp;

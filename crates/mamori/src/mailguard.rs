@@ -95,6 +95,13 @@ struct RunArgs {
     /// A file holding an `ingest` token for `--server` (never on the command line).
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// The sender of notices about delayed and held messages (default: `mail-guard@` the
+    /// first own domain).
+    #[arg(long)]
+    notify_from: Option<String>,
+    /// Send no notices (the sender learns of a hold only from the events).
+    #[arg(long, conflicts_with = "notify_from")]
+    no_notify: bool,
     /// Our name in greetings and `Received:` lines (default: the host name).
     #[arg(long)]
     hostname: Option<String>,
@@ -308,6 +315,15 @@ fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
+    let notify_from = match (&args.notify_from, args.no_notify) {
+        (_, true) => None,
+        (Some(address), false) => Some(address.clone()),
+        (None, false) => policy
+            .domains
+            .own
+            .first()
+            .map(|domain| format!("mail-guard@{}", domain.trim())),
+    };
     std::fs::create_dir_all(&args.spool)
         .with_context(|| format!("creating {}", args.spool.display()))?;
 
@@ -373,6 +389,7 @@ fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    let hostname = config.hostname.clone();
     runtime.block_on(async move {
         let relay = Arc::new(Relay::start(config, guard.clone()).await?);
         let socket_path = args.spool.join(CONTROL_SOCKET);
@@ -389,10 +406,16 @@ fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
         info!(listen = %relay.local_addr(), %next_hop, "mail guard started");
 
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let notices = notify_from.map(|from| Notices {
+            relay: relay.clone(),
+            from,
+            hostname,
+        });
         let forwarder = tokio::spawn(forward_events(
             relay.outbox().clone(),
             senders.clone(),
             sinks,
+            notices,
             stop_rx.clone(),
         ));
         if let Some(file) = senders_file {
@@ -564,12 +587,55 @@ impl EventSink {
     }
 }
 
+/// Notices about delayed and held messages, queued through the relay itself.
+struct Notices {
+    relay: Arc<Relay>,
+    from: String,
+    /// For the notices' `Message-ID`s.
+    hostname: String,
+}
+
+impl Notices {
+    /// Queues the notices `event` calls for. A notice that cannot be queued is logged, not
+    /// retried: the event itself is what must not be lost.
+    async fn send(&self, event: &RelayEvent) {
+        let RelayEvent::Decided {
+            id,
+            at,
+            envelope,
+            decision,
+            message_id,
+            state: Some(_),
+            ..
+        } = event
+        else {
+            return;
+        };
+        let held = mamori_mailguard::notice::Held {
+            id,
+            at: *at,
+            mail_from: &envelope.mail_from,
+            rcpt_to: &envelope.rcpt_to,
+            message_id: message_id.as_deref(),
+            decision,
+        };
+        for (to, message) in mamori_mailguard::notice::notices(&held, &self.from, &self.hostname) {
+            match self.relay.inject(&self.from, std::slice::from_ref(&to), message).await {
+                Ok(notice) => info!(id, notice, to, "notice queued"),
+                Err(error) => warn!(id, to, %error, "notice not queued"),
+            }
+        }
+    }
+}
+
 /// Drains the relay's outbox into the sinks, acknowledging a batch only once every sink has
-/// it: at least once, across restarts of the guard and outages of the server.
+/// it (and the notices it calls for are queued): at least once, across restarts of the guard
+/// and outages of the server.
 async fn forward_events(
     outbox: mamori_mailguard::relay::Outbox,
     senders: Arc<Senders>,
     sinks: Vec<EventSink>,
+    notices: Option<Notices>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let sinks = Arc::new(sinks);
@@ -611,6 +677,11 @@ async fn forward_events(
         match delivered {
             Ok(Ok(())) => {
                 backoff = Duration::from_millis(200);
+                if let Some(notices) = &notices {
+                    for (_, event) in &batch {
+                        notices.send(event).await;
+                    }
+                }
                 if let Err(error) = outbox.ack(last).await {
                     warn!(%error, "acknowledging events");
                 }

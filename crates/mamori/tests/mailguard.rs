@@ -65,19 +65,25 @@ fn start_sink(dir: &Path) -> (Peer, u16) {
     (Peer(child), port)
 }
 
-/// The `X-Key` of every message at the sink.
-fn sink_keys(dir: &Path) -> Vec<String> {
-    let mut keys = Vec::new();
+/// Every message at the sink.
+fn sink_messages(dir: &Path) -> Vec<String> {
+    let mut messages = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "eml") {
-            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
-            if let Some(key) = text.lines().find_map(|l| l.strip_prefix("X-Key: ")) {
-                keys.push(key.trim().to_string());
-            }
+            messages.push(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned());
         }
     }
-    keys
+    messages
+}
+
+/// The `X-Key` of every message at the sink.
+fn sink_keys(dir: &Path) -> Vec<String> {
+    sink_messages(dir)
+        .iter()
+        .filter_map(|text| text.lines().find_map(|l| l.strip_prefix("X-Key: ")))
+        .map(|key| key.trim().to_string())
+        .collect()
 }
 
 fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
@@ -268,7 +274,10 @@ fn mail_through_the_guard_survives_sigkill_and_every_decision_reaches_the_ledger
     let guard = Guard::start(&env, &format!("127.0.0.1:{port}"), &args);
     let (ids, retried) = acknowledged(sender);
     assert_eq!(ids.len(), 400, "every message was acknowledged in the end");
-    assert!(retried > 0, "the guard was not killed in the middle of the batch");
+    assert!(
+        retried > 0,
+        "the guard was not killed in the middle of the batch"
+    );
 
     // Nothing acknowledged is lost (at least once: a message may arrive twice).
     let delivered = wait_for(
@@ -310,6 +319,35 @@ fn mail_through_the_guard_survives_sigkill_and_every_decision_reaches_the_ledger
                 .then_some(())
         },
     );
+    // The sender was told, in the thread of the held message, with the queue id and why.
+    let notice = wait_for(
+        "the notice about the held message",
+        Duration::from_secs(30),
+        || {
+            sink_messages(&dir.join("sink"))
+                .into_iter()
+                .find(|m| m.contains("In-Reply-To: <held@example.co.jp>"))
+        },
+    );
+    assert!(notice.contains("To: <taro@example.co.jp>"), "{notice}");
+    assert!(
+        notice.contains("Auto-Submitted: auto-generated"),
+        "{notice}"
+    );
+    let body = notice.split("\r\n\r\n").nth(1).unwrap().replace("\r\n", "");
+    let body = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, body).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        body.contains(&held) && body.contains("examp1e.co.jp"),
+        "{body}"
+    );
+    assert!(
+        body.contains("送信メールは、確認が済むまで送信されません"),
+        "{body}"
+    );
+
     let again = env.run(&["mailguard", "release", &cancelled, "--spool", spool_arg]);
     assert_eq!(
         again.status.code(),
