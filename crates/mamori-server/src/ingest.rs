@@ -110,7 +110,10 @@ async fn store_events(
 }
 
 /// The agent named by the request's `ingest` token, or the refusal.
-async fn authenticate(jobs: &SyncSender<Job>, headers: &HeaderMap) -> Result<String, Refusal> {
+pub(crate) async fn authenticate(
+    jobs: &SyncSender<Job>,
+    headers: &HeaderMap,
+) -> Result<String, Refusal> {
     match bearer(jobs, headers).await? {
         TokenInfo {
             owner: Owner::Agent(name),

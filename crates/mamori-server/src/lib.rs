@@ -7,6 +7,8 @@
 //! - `api` and `names`: alerts, persons, cases, reveals and evidence exports, pseudonymised
 //!   unless revealed, every read written to the access ledger before it is answered.
 //! - `ingest`: `POST /api/v1/events` for agents.
+//! - `mail`: the release and cancel links of mail the guard holds: the guard registers them and
+//!   reads the decisions back with its ingest token; the pages need only the link's token.
 //! - For the console: `dashboard` (counts only), `triage` (alerts in bulk, case updates),
 //!   `search` (organisation-wide, matched on the pseudonymised event), `admin` (users,
 //!   preferences, purposes, rule settings), `backtest` (a rule over the stored history, on a
@@ -28,6 +30,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::connect_info::Connected;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, RawQuery, Request};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -50,6 +53,7 @@ mod backtest;
 mod console;
 mod dashboard;
 mod ingest;
+mod mail;
 mod names;
 mod openapi;
 pub mod review;
@@ -301,6 +305,41 @@ fn handler(route: &openapi::Route) -> Option<MethodRouter<Arc<Served>>> {
             ingest::post_events(state.jobs.clone(), headers, body)
         })
         .layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES)),
+        ("post", "/api/v1/mail/links") => post(
+            |State(state): State<Arc<Served>>,
+             headers: HeaderMap,
+             body: Result<Bytes, BytesRejection>| async move {
+                mail::register(state.jobs.clone(), headers, body).await
+            },
+        )
+        .layer(DefaultBodyLimit::max(mail::MAX_LINKS_BODY)),
+        ("get", "/api/v1/mail/actions") => get(
+            |State(state): State<Arc<Served>>, headers: HeaderMap, RawQuery(raw): RawQuery| async move {
+                mail::actions(state.jobs.clone(), headers, raw).await
+            },
+        ),
+        ("get", "/mail/hold/{token}") => get(
+            |State(state): State<Arc<Served>>,
+             token: Result<UrlPath<String>, PathRejection>,
+             headers: HeaderMap,
+             RawQuery(raw): RawQuery| async move {
+                let query: LangQuery = api::query(raw.as_deref()).unwrap_or_default();
+                let token = token.ok().map(|UrlPath(token)| token);
+                mail::page(state.jobs.clone(), token, headers, query.lang).await
+            },
+        ),
+        ("post", "/mail/hold/{token}") => post(
+            |State(state): State<Arc<Served>>,
+             token: Result<UrlPath<String>, PathRejection>,
+             headers: HeaderMap,
+             RawQuery(raw): RawQuery,
+             body: Result<Bytes, BytesRejection>| async move {
+                let query: LangQuery = api::query(raw.as_deref()).unwrap_or_default();
+                let token = token.ok().map(|UrlPath(token)| token);
+                mail::decide(state.jobs.clone(), token, headers, query.lang, body).await
+            },
+        )
+        .layer(DefaultBodyLimit::max(mail::MAX_FORM_BODY)),
         ("post", "/api/v1/login") => post(
             |State(state): State<Arc<Served>>,
              ConnectInfo(Client(client)): ConnectInfo<Client>,

@@ -27,6 +27,8 @@ pub enum Media {
     Octets,
     Zip,
     Ndjson,
+    /// An HTML form (`application/x-www-form-urlencoded`) with this schema.
+    Form(fn() -> Value),
     /// No body (`204`).
     Empty,
     /// JSON with this schema.
@@ -41,7 +43,7 @@ pub struct Route {
     pub summary: &'static str,
     pub access: Access,
     /// Query or path parameters: name, location (`query`, `path`), type (`string`,
-    /// `integer` from 1, `leaf` from 0), description.
+    /// `integer` from 1, `leaf` from 0, `token` a mail link's token), description.
     pub parameters: &'static [(&'static str, &'static str, &'static str, &'static str)],
     /// The request body, if it takes one.
     pub body: Option<Media>,
@@ -149,6 +151,101 @@ pub const ROUTES: &[Route] = &[
             ),
             (413, "Over 16 MiB, or over 64 MiB decompressed.", ERROR),
             (415, "A Content-Encoding other than gzip.", ERROR),
+        ],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/mail/links",
+        summary: "The mail guard registers the release and cancel links it e-mailed for a delayed or held message: the SHA-256 of each link's token, never the token (docs/api.md). Registering a link again changes nothing and counts it.",
+        access: Access::IngestToken,
+        parameters: &[],
+        body: Some(Media::Json(schema::mail_links)),
+        responses: &[
+            (
+                200,
+                "Registered (or registered before).",
+                Media::Json(schema::mail_registered),
+            ),
+            (
+                400,
+                "A field is missing or wrong: the message names it.",
+                ERROR,
+            ),
+            (413, "Over 1 MiB.", ERROR),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/mail/actions",
+        summary: "The decisions taken through the links the calling agent registered, after `after`, oldest first, at most 500.",
+        access: Access::IngestToken,
+        parameters: &[(
+            "after",
+            "query",
+            "leaf",
+            "Only decisions with a greater `seq` (default 0): the last one applied.",
+        )],
+        body: None,
+        responses: &[(200, "The decisions.", Media::Json(schema::mail_actions))],
+    },
+    Route {
+        method: "get",
+        path: "/mail/hold/{token}",
+        summary: "The page of a release or cancel link of held mail: the message, why it was stopped, its state and, while undecided, the buttons. Needs no sign-in (the token is the capability) and never changes anything.",
+        access: Access::Public,
+        parameters: &[
+            MAIL_TOKEN,
+            (
+                "lang",
+                "query",
+                "string",
+                "`ja` or `en`; otherwise from Accept-Language, then Japanese.",
+            ),
+        ],
+        body: None,
+        responses: MAIL_PAGE_RESPONSES,
+    },
+    Route {
+        method: "post",
+        path: "/mail/hold/{token}",
+        summary: "Releases (sends) or cancels the link's message: the first decision on the message, through the sender's or the approver's link, is the one taken; it is recorded in the access log as the link's reader.",
+        access: Access::Public,
+        parameters: &[
+            MAIL_TOKEN,
+            (
+                "lang",
+                "query",
+                "string",
+                "`ja` or `en`; otherwise from Accept-Language, then Japanese.",
+            ),
+        ],
+        body: Some(Media::Form(schema::mail_decision)),
+        responses: &[
+            (200, "Decided: the page with the new state.", Media::Html),
+            (
+                400,
+                "The form is not `action=release` or `action=cancel`: the page again.",
+                Media::Html,
+            ),
+            (
+                403,
+                "A sender's link asked to release a message held for approval.",
+                Media::Html,
+            ),
+            (404, "No such link.", Media::Html),
+            (
+                409,
+                "The message was decided before: the page with that decision.",
+                Media::Html,
+            ),
+            (410, "The link has expired.", Media::Html),
+            (413, "The form is over 1 KiB.", Media::Html),
+            (
+                429,
+                "The store is busy: open the page again after Retry-After.",
+                Media::Html,
+            ),
+            (503, "The store is not available.", Media::Html),
         ],
     },
     Route {
@@ -695,6 +792,26 @@ const REQUEST_RESPONSES: &[(u16, &str, Media)] = &[
         ERROR,
     ),
 ];
+const MAIL_TOKEN: (&str, &str, &str, &str) = (
+    "token",
+    "path",
+    "token",
+    "The link's token: 32 random bytes, unpadded base64url (43 characters).",
+);
+const MAIL_PAGE_RESPONSES: &[(u16, &str, Media)] = &[
+    (200, "The page.", Media::Html),
+    (
+        404,
+        "No such link (the same page for every unknown token).",
+        Media::Html,
+    ),
+    (
+        429,
+        "The store is busy: open the page again after Retry-After.",
+        Media::Html,
+    ),
+    (503, "The store is not available.", Media::Html),
+];
 const TILE_PATH: (&str, &str, &str, &str) = (
     "path",
     "path",
@@ -738,6 +855,7 @@ fn media_type(media: Media) -> Option<&'static str> {
         Media::Octets => Some("application/octet-stream"),
         Media::Zip => Some("application/zip"),
         Media::Ndjson => Some("application/x-ndjson"),
+        Media::Form(_) => Some("application/x-www-form-urlencoded"),
         Media::Empty => None,
         Media::Json(_) => Some("application/json"),
     }
@@ -745,7 +863,7 @@ fn media_type(media: Media) -> Option<&'static str> {
 
 fn content(media: Media) -> Value {
     let schema = match media {
-        Media::Json(schema) => schema(),
+        Media::Json(schema) | Media::Form(schema) => schema(),
         Media::Empty => return json!({}),
         // One event object per line (docs/events.md).
         Media::Ndjson => json!({"type": "array", "items": {"type": "object"}}),
@@ -774,6 +892,7 @@ pub fn document() -> Value {
                     let schema = match *kind {
                         "integer" => json!({"type": "integer", "minimum": 1}),
                         "leaf" => json!({"type": "integer", "minimum": 0}),
+                        "token" => json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"}),
                         other => json!({"type": other}),
                     };
                     json!({
@@ -892,6 +1011,88 @@ mod schema {
                     "line": {"type": "integer"}, "reason": {"type": "string"}}))},
             }),
         )
+    }
+
+    pub fn mail_links() -> Value {
+        let address = json!({"type": "string", "minLength": 1, "maxLength": 320});
+        let time = json!({"type": "string", "description": "RFC 3339"});
+        let reason = object(
+            &["check", "en", "ja"],
+            json!({
+                "check": {"type": "string", "minLength": 1, "maxLength": 64},
+                "en": {"type": "string", "maxLength": 2000},
+                "ja": {"type": "string", "maxLength": 2000},
+            }),
+        );
+        let mut reason = reason;
+        reason["additionalProperties"] = json!(false);
+        let mut link = object(
+            &[
+                "token_sha256",
+                "id",
+                "reader",
+                "reader_address",
+                "sender",
+                "recipients",
+                "action",
+                "reasons",
+                "received",
+                "expires",
+            ],
+            json!({
+                "token_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$",
+                                 "description": "SHA-256 of the link's token (the 43 characters in the link), in lowercase hex."},
+                "id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$", "description": "The message's queue id."},
+                "reader": {"enum": ["sender", "approver"]},
+                "reader_address": address,
+                "sender": {"type": "string", "maxLength": 320},
+                "recipients": {"type": "array", "items": address, "maxItems": 1000},
+                "action": {"enum": ["delay", "hold_sender", "hold_approval"]},
+                "reasons": {"type": "array", "items": reason, "maxItems": 50},
+                "received": time,
+                "send_at": {"type": ["string", "null"], "description": "RFC 3339: when a delayed message is sent by itself."},
+                "expires": time,
+            }),
+        );
+        link["additionalProperties"] = json!(false);
+        let mut schema = object(
+            &["links"],
+            json!({"links": {"type": "array", "items": link, "maxItems": 100}}),
+        );
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    pub fn mail_registered() -> Value {
+        object(
+            &["registered"],
+            json!({"registered": {"type": "integer", "minimum": 0}}),
+        )
+    }
+
+    pub fn mail_actions() -> Value {
+        list(
+            "actions",
+            object(
+                &["seq", "id", "action", "by", "at"],
+                json!({
+                    "seq": {"type": "integer", "minimum": 1},
+                    "id": {"type": "string"},
+                    "action": {"enum": ["release", "cancel"]},
+                    "by": {"type": "string"},
+                    "at": {"type": TIME},
+                }),
+            ),
+        )
+    }
+
+    pub fn mail_decision() -> Value {
+        let mut schema = object(
+            &["action"],
+            json!({"action": {"enum": ["release", "cancel"]}}),
+        );
+        schema["additionalProperties"] = json!(false);
+        schema
     }
 
     pub fn login() -> Value {

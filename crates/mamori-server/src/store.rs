@@ -58,7 +58,8 @@ impl Ctx<'_, '_> {
 }
 
 /// The store's thread: answers jobs until every sender is gone, then signs a checkpoint.
-/// With retention periods declared, it applies them when it starts and then daily.
+/// With retention periods declared, it applies them when it starts and then daily; it deletes
+/// mail links 30 days after their expiry when it starts and then daily.
 pub fn own_store(
     mut data: DataDir,
     jobs: Receiver<Job>,
@@ -67,6 +68,7 @@ pub fn own_store(
 ) -> Result<(), crate::ServeError> {
     data.store().sync_every_commit()?;
     let mut retention_due = Instant::now();
+    let mut mail_links_due = Instant::now();
     let mut idle_since = Instant::now();
     let mut ingest = crate::dashboard::IngestStats::default();
     let root = data.paths().root.clone();
@@ -81,6 +83,18 @@ pub fn own_store(
                     Ok(kinds) => tracing::info!(kinds = kinds.len(), "retention applied"),
                     // The server keeps serving; the next run tries again.
                     Err(error) => tracing::error!(%error, "retention"),
+                }
+            }
+            // Mail links go 30 days after they expire, with the decisions on their messages.
+            if Instant::now() >= mail_links_due {
+                mail_links_due += RETENTION_EVERY;
+                let before = crate::now_us().saturating_sub(mamori_store::MAIL_LINK_KEEP_US);
+                match appender.store_mut().purge_mail_links(before) {
+                    Ok((0, _)) => {}
+                    Ok((links, decisions)) => {
+                        tracing::info!(links, decisions, "expired mail links deleted");
+                    }
+                    Err(error) => tracing::error!(%error, "deleting expired mail links"),
                 }
             }
             // Reads recorded in the last second get their signed checkpoint once it is due.
@@ -125,6 +139,7 @@ pub fn own_store(
 }
 
 /// A request answered with an error status before anything was stored.
+#[derive(Debug)]
 pub(crate) struct Refusal {
     status: StatusCode,
     message: String,

@@ -13,7 +13,7 @@ use mamori_privacy::{Privacy, Text};
 
 /// Page language: `?lang=` wins, then the first of `ja`/`en` in `Accept-Language`, then
 /// Japanese.
-fn language(headers: &HeaderMap, query: Option<&str>) -> Lang {
+pub(crate) fn language(headers: &HeaderMap, query: Option<&str>) -> Lang {
     match query {
         Some("en") => return Lang::En,
         Some("ja") => return Lang::Ja,
@@ -41,7 +41,7 @@ fn language(headers: &HeaderMap, query: Option<&str>) -> Lang {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Lang {
+pub(crate) enum Lang {
     En,
     Ja,
 }
@@ -179,7 +179,7 @@ pub fn page(privacy: Option<&Privacy>, headers: &HeaderMap, query: Option<&str>)
 }
 
 /// Text made safe for HTML (configuration is the operator's, but a page must never run it).
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

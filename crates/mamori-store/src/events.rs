@@ -184,6 +184,7 @@ impl EventStore {
         tx.execute_batch(crate::inventory::SCHEMA)?;
         tx.execute_batch(crate::scim::SCHEMA)?;
         tx.execute_batch(crate::review::SCHEMA)?;
+        tx.execute_batch(crate::mail_links::SCHEMA)?;
         tx.commit()?;
         let version: Option<String> = conn
             .query_row(

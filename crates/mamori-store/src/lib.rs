@@ -49,6 +49,7 @@ mod events;
 mod findings;
 mod hygiene;
 mod inventory;
+mod mail_links;
 mod overview;
 mod people;
 mod postings;
@@ -73,6 +74,10 @@ pub use hygiene::GroupAddition;
 pub use inventory::{
     GroupChange, GroupChangeKind, InventoryAccount, InventoryOutcome, InventorySnapshot,
     LinkConflict,
+};
+pub use mail_links::{
+    MAIL_LINK_KEEP_US, MailAction, MailDecided, MailDecision, MailHold, MailLink, MailReader,
+    MailReason, mail_link_token_hash,
 };
 pub use overview::KindSummary;
 pub use people::PeopleOutcome;
