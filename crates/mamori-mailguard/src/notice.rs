@@ -29,9 +29,10 @@ pub enum Reader {
     Approver,
 }
 
-/// The notices a decision calls for: `(recipient, message)` pairs (none for a pass or a
-/// reject — a rejected message is answered with its reasons at once).
-pub fn notices(held: &Held<'_>, from: &str, hostname: &str) -> Vec<(String, Vec<u8>)> {
+/// Who is to be told about a decision, with their address: the sender of a delayed or held
+/// message, and the approver of a hold for approval (none for a pass or a reject — a
+/// rejected message is answered with its reasons at once — nor for a null sender).
+pub fn readers(held: &Held<'_>) -> Vec<(Reader, String)> {
     let mut out = Vec::new();
     let wanted = matches!(
         held.decision.action.as_str(),
@@ -41,28 +42,30 @@ pub fn notices(held: &Held<'_>, from: &str, hostname: &str) -> Vec<(String, Vec<
         return out;
     }
     if !held.mail_from.is_empty() {
-        out.push((
-            held.mail_from.to_string(),
-            compose(held, Reader::Sender, from, held.mail_from, hostname),
-        ));
+        out.push((Reader::Sender, held.mail_from.to_string()));
     }
     if held.decision.action == "hold_approval"
         && let Some(approver) = &held.decision.approver
         && !approver.eq_ignore_ascii_case(held.mail_from)
     {
-        out.push((
-            approver.clone(),
-            compose(held, Reader::Approver, from, approver, hostname),
-        ));
+        out.push((Reader::Approver, approver.clone()));
     }
     out
 }
 
 /// One notice as an RFC 5322 message.
-pub fn compose(held: &Held<'_>, reader: Reader, from: &str, to: &str, hostname: &str) -> Vec<u8> {
+/// `link`, when there is one, is the page where the reader sends or cancels the message.
+pub fn compose(
+    held: &Held<'_>,
+    reader: Reader,
+    from: &str,
+    to: &str,
+    hostname: &str,
+    link: Option<&str>,
+) -> Vec<u8> {
     let (subject_ja, subject_en) = subject(held, reader);
     let subject = format!("[Mamori] {subject_ja} / {subject_en}");
-    let body = body(held, reader);
+    let body = body(held, reader, link);
     let mut message = String::new();
     message.push_str(&format!("From: Mamori <{from}>\r\n"));
     message.push_str(&format!("To: <{to}>\r\n"));
@@ -115,7 +118,7 @@ fn subject(held: &Held<'_>, reader: Reader) -> (&'static str, &'static str) {
 /// Recipients of a notice, at most this many listed.
 const LISTED: usize = 20;
 
-fn body(held: &Held<'_>, reader: Reader) -> String {
+fn body(held: &Held<'_>, reader: Reader, link: Option<&str>) -> String {
     let decision = held.decision;
     let recipients = {
         let mut list = held
@@ -190,16 +193,41 @@ fn body(held: &Held<'_>, reader: Reader) -> String {
         ja.push_str(&format!("  - {}\n", reason.ja));
         en.push_str(&format!("  - {}\n", reason.en));
     }
-    ja.push_str(&format!(
-        "\n送信・取り消しは、受付番号 {} を添えて情報システム部門（メールガードの管理者）に\n\
-         依頼してください。期限までに送信されない場合、メールは差し戻されます。\n",
-        held.id
-    ));
-    en.push_str(&format!(
-        "\nTo have it sent or cancelled, ask the mail guard's administrators, quoting queue id {}.\n\
-         A message not released in time is returned to the sender.\n",
-        held.id
-    ));
+    match link {
+        Some(link) => {
+            // The sender of a message held for approval may only take it back.
+            let (what_ja, what_en) =
+                if reader == Reader::Sender && decision.action == "hold_approval" {
+                    ("取り消す", "cancel it")
+                } else if reader == Reader::Approver {
+                    (
+                        "承認して送信する・差し戻す",
+                        "approve and send it, or cancel it",
+                    )
+                } else {
+                    ("送信する・取り消す", "send it now or cancel it")
+                };
+            ja.push_str(&format!(
+                "\n{what_ja}場合は、次のページを開いてください:\n  {link}\n"
+            ));
+            en.push_str(&format!("\nTo {what_en}, open this page:\n  {link}\n"));
+        }
+        None => {
+            ja.push_str(&format!(
+                "\n送信・取り消しは、受付番号 {} を添えて情報システム部門（メールガードの管理者）に\n\
+                 依頼してください。\n",
+                held.id
+            ));
+            en.push_str(&format!(
+                "\nTo have it sent or cancelled, ask the mail guard's administrators, quoting queue id {}.\n",
+                held.id
+            ));
+        }
+    }
+    if decision.action != "delay" {
+        ja.push_str("期限までに送信されない場合、メールは差出人に返送されます。\n");
+        en.push_str("A message not released in time is returned to the sender.\n");
+    }
     format!("{ja}\n---\n\n{en}")
 }
 
@@ -263,11 +291,29 @@ mod tests {
             message_id: Some("<m1@example.co.jp>"),
             decision: &decision,
         };
-        let notices = notices(&held, "mail-guard@example.co.jp", "guard.example.co.jp");
-        let to: Vec<&str> = notices.iter().map(|(to, _)| to.as_str()).collect();
-        assert_eq!(to, ["taro@example.co.jp", "boss@example.co.jp"]);
+        let readers = readers(&held);
+        assert_eq!(
+            readers,
+            [
+                (Reader::Sender, "taro@example.co.jp".to_string()),
+                (Reader::Approver, "boss@example.co.jp".to_string())
+            ]
+        );
+        let notices: Vec<Vec<u8>> = readers
+            .iter()
+            .map(|(reader, to)| {
+                compose(
+                    &held,
+                    *reader,
+                    "mail-guard@example.co.jp",
+                    to,
+                    "guard.example.co.jp",
+                    None,
+                )
+            })
+            .collect();
 
-        let (message, text) = read(&notices[0].1);
+        let (message, text) = read(&notices[0]);
         assert_eq!(
             message.subject.as_deref(),
             Some("[Mamori] 送信メールを承認待ちで保留しました / Your message is held for approval")
@@ -281,13 +327,13 @@ mod tests {
             text.contains("abc123") && text.contains("boss@example.co.jp"),
             "{text}"
         );
-        let raw = String::from_utf8(notices[0].1.clone()).unwrap();
+        let raw = String::from_utf8(notices[0].clone()).unwrap();
         assert!(raw.contains("In-Reply-To: <m1@example.co.jp>\r\n"));
         assert!(raw.contains("Auto-Submitted: auto-generated\r\n"));
         assert!(raw.is_ascii(), "a notice must pass any next hop");
         assert!(raw.lines().all(|line| line.len() <= 78), "{raw}");
 
-        let (message, text) = read(&notices[1].1);
+        let (message, text) = read(&notices[1]);
         assert!(message.subject.unwrap().contains("承認依頼"));
         assert!(
             text.contains("taro@example.co.jp さんの送信メール"),
@@ -308,11 +354,32 @@ mod tests {
             message_id: None,
             decision: &delay,
         };
-        let notices = notices(&held, "g@example.co.jp", "g");
-        assert_eq!(notices.len(), 1);
-        let (_, text) = read(&notices[0].1);
+        assert_eq!(
+            readers(&held),
+            [(Reader::Sender, "taro@example.co.jp".to_string())]
+        );
+        let link = "https://mamori.example.co.jp/mail/hold/abc";
+        let raw = compose(
+            &held,
+            Reader::Sender,
+            "g@example.co.jp",
+            "taro@example.co.jp",
+            "g",
+            Some(link),
+        );
+        let (_, text) = read(&raw);
         assert!(
             text.contains("2025-12-01 00:05 UTC に送信されます"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "送信する・取り消す場合は、次のページを開いてください:\n  {link}"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("To send it now or cancel it, open this page"),
             "{text}"
         );
         for action in ["pass", "reject"] {
@@ -321,12 +388,12 @@ mod tests {
                 decision: &decision,
                 ..held
             };
-            assert!(super::notices(&held, "g@example.co.jp", "g").is_empty());
+            assert!(readers(&held).is_empty());
         }
         let null_sender = Held {
             mail_from: "",
             ..held
         };
-        assert!(super::notices(&null_sender, "g@example.co.jp", "g").is_empty());
+        assert!(readers(&null_sender).is_empty());
     }
 }

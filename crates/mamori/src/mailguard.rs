@@ -21,6 +21,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use mamori_mailguard::checks::{History, SenderFacts, Senders};
 use mamori_mailguard::lookalike::Protected;
+use mamori_mailguard::notice;
 use mamori_mailguard::policy::{MailGuard, Policy};
 use mamori_mailguard::relay::{Relay, RelayConfig, RelayEvent};
 use mamori_mailguard::smtp::client::NextHopTls;
@@ -95,6 +96,11 @@ struct RunArgs {
     /// A file holding an `ingest` token for `--server` (never on the command line).
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// The address senders open `mamori serve`'s release/cancel pages at, e.g.
+    /// `https://mamori.example.co.jp` (default: `--server`). Without `--server`, notices
+    /// carry no link.
+    #[arg(long, requires = "server")]
+    link_base: Option<String>,
     /// The sender of notices about delayed and held messages (default: `mail-guard@` the
     /// first own domain).
     #[arg(long)]
@@ -327,9 +333,137 @@ fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.spool)
         .with_context(|| format!("creating {}", args.spool.display()))?;
 
+    let config = relay_config(&args, listen, next_hop)?;
+
+    let senders = Arc::new(Senders::new());
+    let senders_file = args.senders.map(SendersFile::new);
+    if let Some(file) = &senders_file {
+        file.load(&senders)
+            .map_err(|e| BadInput(format!("{e:#}")))?;
+    }
+    let history = History::open(args.spool.join("history.sqlite"))
+        .with_context(|| format!("opening the history in {}", args.spool.display()))?;
+    let guard = Arc::new(
+        MailGuard::from_policy(policy, senders.clone(), history)
+            .map_err(|e| BadInput(format!("{}: {e}", policy_path.display())))?,
+    );
+
+    let mut sinks = Vec::new();
+    if let Some(path) = &args.events {
+        sinks.push(EventSink::File(path.clone()));
+    }
+    let server = match &args.server {
+        Some(url) => {
+            let token_file = args
+                .token_file
+                .as_deref()
+                .context("--server needs --token-file")?;
+            Some(Server::new(url, token_file)?)
+        }
+        None => None,
+    };
+    if let Some(server) = &server {
+        sinks.push(EventSink::Server(server.clone()));
+    }
+    let link_base = args
+        .link_base
+        .clone()
+        .or_else(|| args.server.clone())
+        .map(|base| base.trim_end_matches('/').to_string());
+    if sinks.is_empty() {
+        warn!("no --events file and no --server: decisions are only logged");
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let hostname = config.hostname.clone();
+    let hold_expiry = config.hold_expiry;
+    runtime.block_on(async move {
+        let relay = Arc::new(Relay::start(config, guard.clone()).await?);
+        let socket_path = args.spool.join(CONTROL_SOCKET);
+        let _ = std::fs::remove_file(&socket_path);
+        let listener = tokio::net::UnixListener::bind(&socket_path)
+            .with_context(|| format!("binding {}", socket_path.display()))?;
+        std::fs::set_permissions(
+            &socket_path,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )?;
+        tokio::spawn(control_loop(listener, Arc::downgrade(&relay)));
+        // The first line on stdout says where the guard listens (tests and scripts read it).
+        println!("mailguard listening on {}", relay.local_addr());
+        info!(listen = %relay.local_addr(), %next_hop, "mail guard started");
+
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let links = match (&server, link_base) {
+            (Some(server), Some(base)) => Some(Links {
+                server: server.clone(),
+                base,
+                hold_expiry,
+            }),
+            _ => None,
+        };
+        let notices = notify_from.map(|from| Notices {
+            relay: relay.clone(),
+            from,
+            hostname,
+            links,
+        });
+        let actions = server.map(|server| {
+            tokio::spawn(apply_actions(
+                Arc::downgrade(&relay),
+                server,
+                args.spool.join(ACTIONS_CURSOR),
+                stop_rx.clone(),
+            ))
+        });
+        let forwarder = tokio::spawn(forward_events(
+            relay.outbox().clone(),
+            senders.clone(),
+            sinks,
+            notices,
+            stop_rx.clone(),
+        ));
+        if let Some(file) = senders_file {
+            tokio::spawn(reload_senders(file, senders, stop_rx.clone()));
+        }
+        shutdown_signal().await;
+        info!("stopping the mail guard");
+        let _ = stop_tx.send(true);
+        let _ = forwarder.await;
+        if let Some(actions) = actions {
+            let _ = actions.await;
+        }
+        let _ = std::fs::remove_file(&socket_path);
+        // A control command in progress holds the relay for a moment.
+        let mut relay = relay;
+        for _ in 0..100 {
+            match Arc::try_unwrap(relay) {
+                Ok(owned) => {
+                    owned.shutdown().await;
+                    return anyhow::Ok(());
+                }
+                Err(shared) => relay = shared,
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        warn!("a control command did not finish; stopping without grace");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The relay's configuration from the command line; a bad certificate, CA file or network is
+/// bad input.
+fn relay_config(
+    args: &RunArgs,
+    listen: SocketAddr,
+    next_hop: SocketAddr,
+) -> anyhow::Result<RelayConfig> {
     let mut config = RelayConfig::new(listen, next_hop, &args.spool);
-    if let Some(hostname) = args.hostname {
-        config.hostname = hostname;
+    if let Some(hostname) = &args.hostname {
+        config.hostname = hostname.clone();
     }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         config.tls = Some(tls_from_pem_files(cert, key).map_err(|e| BadInput(e.to_string()))?);
@@ -356,92 +490,7 @@ fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
     config.hold_expiry = Duration::from_secs(args.hold_expiry_hours.saturating_mul(3600));
     config.retry.expire_after = Duration::from_secs(args.expire_hours.saturating_mul(3600));
     config.delay_minute = Duration::from_secs(args.delay_minute_seconds.max(1));
-
-    let senders = Arc::new(Senders::new());
-    let senders_file = args.senders.map(SendersFile::new);
-    if let Some(file) = &senders_file {
-        file.load(&senders)
-            .map_err(|e| BadInput(format!("{e:#}")))?;
-    }
-    let history = History::open(args.spool.join("history.sqlite"))
-        .with_context(|| format!("opening the history in {}", args.spool.display()))?;
-    let guard = Arc::new(
-        MailGuard::from_policy(policy, senders.clone(), history)
-            .map_err(|e| BadInput(format!("{}: {e}", policy_path.display())))?,
-    );
-
-    let mut sinks = Vec::new();
-    if let Some(path) = &args.events {
-        sinks.push(EventSink::File(path.clone()));
-    }
-    if let Some(server) = &args.server {
-        let token_file = args
-            .token_file
-            .as_deref()
-            .context("--server needs --token-file")?;
-        sinks.push(EventSink::server(server, token_file)?);
-    }
-    if sinks.is_empty() {
-        warn!("no --events file and no --server: decisions are only logged");
-    }
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    let hostname = config.hostname.clone();
-    runtime.block_on(async move {
-        let relay = Arc::new(Relay::start(config, guard.clone()).await?);
-        let socket_path = args.spool.join(CONTROL_SOCKET);
-        let _ = std::fs::remove_file(&socket_path);
-        let listener = tokio::net::UnixListener::bind(&socket_path)
-            .with_context(|| format!("binding {}", socket_path.display()))?;
-        std::fs::set_permissions(
-            &socket_path,
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )?;
-        tokio::spawn(control_loop(listener, Arc::downgrade(&relay)));
-        // The first line on stdout says where the guard listens (tests and scripts read it).
-        println!("mailguard listening on {}", relay.local_addr());
-        info!(listen = %relay.local_addr(), %next_hop, "mail guard started");
-
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let notices = notify_from.map(|from| Notices {
-            relay: relay.clone(),
-            from,
-            hostname,
-        });
-        let forwarder = tokio::spawn(forward_events(
-            relay.outbox().clone(),
-            senders.clone(),
-            sinks,
-            notices,
-            stop_rx.clone(),
-        ));
-        if let Some(file) = senders_file {
-            tokio::spawn(reload_senders(file, senders, stop_rx.clone()));
-        }
-        shutdown_signal().await;
-        info!("stopping the mail guard");
-        let _ = stop_tx.send(true);
-        let _ = forwarder.await;
-        let _ = std::fs::remove_file(&socket_path);
-        // A control command in progress holds the relay for a moment.
-        let mut relay = relay;
-        for _ in 0..100 {
-            match Arc::try_unwrap(relay) {
-                Ok(owned) => {
-                    owned.shutdown().await;
-                    return anyhow::Ok(());
-                }
-                Err(shared) => relay = shared,
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        warn!("a control command did not finish; stopping without grace");
-        anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
+    Ok(config)
 }
 
 async fn shutdown_signal() {
@@ -519,16 +568,15 @@ async fn reload_senders(
 // ---------------------------------------------------------------------------------------------
 // events
 
-/// Where the relay's events go before they are acknowledged (forgotten by the outbox).
-enum EventSink {
-    /// Appended and synced.
-    File(PathBuf),
-    /// `POST /api/v1/events` on a `mamori serve`.
-    Server { address: String, token: String },
+/// The `mamori serve` the guard reports to, with its `ingest` token.
+#[derive(Clone)]
+struct Server {
+    address: String,
+    token: String,
 }
 
-impl EventSink {
-    fn server(url: &str, token_file: &Path) -> anyhow::Result<EventSink> {
+impl Server {
+    fn new(url: &str, token_file: &Path) -> anyhow::Result<Server> {
         let address = url
             .strip_prefix("http://")
             .map(|rest| rest.trim_end_matches('/'))
@@ -552,12 +600,40 @@ impl EventSink {
         if token.is_empty() {
             return Err(BadInput(format!("{}: empty token", token_file.display())).into());
         }
-        Ok(EventSink::Server {
+        Ok(Server {
             address: address.to_string(),
             token,
         })
     }
 
+    /// One API call on the blocking pool: status and body.
+    async fn call(
+        &self,
+        method: &'static str,
+        path: String,
+        json: Option<serde_json::Value>,
+    ) -> anyhow::Result<(u16, String)> {
+        let server = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let body = json.map(|value| value.to_string());
+            let body = body
+                .as_deref()
+                .map(|text| ("application/json", text.as_bytes()));
+            crate::api_client::call(&server.address, &server.token, method, &path, body)
+        })
+        .await?
+    }
+}
+
+/// Where the relay's events go before they are acknowledged (forgotten by the outbox).
+enum EventSink {
+    /// Appended and synced.
+    File(PathBuf),
+    /// `POST /api/v1/events` on a `mamori serve`.
+    Server(Server),
+}
+
+impl EventSink {
     /// Delivers a batch of NDJSON lines; an error means "not delivered, try again".
     fn deliver(&self, body: &[u8], lines: usize) -> anyhow::Result<()> {
         match self {
@@ -571,8 +647,9 @@ impl EventSink {
                 file.sync_data()?;
                 Ok(())
             }
-            EventSink::Server { address, token } => {
-                let (status, answer) = crate::api_client::post_events(address, token, body)?;
+            EventSink::Server(server) => {
+                let (status, answer) =
+                    crate::api_client::post_events(&server.address, &server.token, body)?;
                 anyhow::ensure!(status == 200, "server answered {status}: {answer}");
                 let answer: serde_json::Value = serde_json::from_str(&answer)?;
                 let accepted = answer["accepted"].as_array().map_or(0, Vec::len);
@@ -593,6 +670,7 @@ struct Notices {
     from: String,
     /// For the notices' `Message-ID`s.
     hostname: String,
+    links: Option<Links>,
 }
 
 impl Notices {
@@ -611,7 +689,7 @@ impl Notices {
         else {
             return;
         };
-        let held = mamori_mailguard::notice::Held {
+        let held = notice::Held {
             id,
             at: *at,
             mail_from: &envelope.mail_from,
@@ -619,13 +697,198 @@ impl Notices {
             message_id: message_id.as_deref(),
             decision,
         };
-        for (to, message) in mamori_mailguard::notice::notices(&held, &self.from, &self.hostname) {
-            match self.relay.inject(&self.from, std::slice::from_ref(&to), message).await {
+        for (reader, to) in notice::readers(&held) {
+            let link = match &self.links {
+                Some(links) => links.register(&held, reader, &to).await,
+                None => None,
+            };
+            let message = notice::compose(
+                &held,
+                reader,
+                &self.from,
+                &to,
+                &self.hostname,
+                link.as_deref(),
+            );
+            match self
+                .relay
+                .inject(&self.from, std::slice::from_ref(&to), message)
+                .await
+            {
                 Ok(notice) => info!(id, notice, to, "notice queued"),
                 Err(error) => warn!(id, to, %error, "notice not queued"),
             }
         }
     }
+}
+
+/// Release/cancel pages on `mamori serve` for the readers of notices.
+struct Links {
+    server: Server,
+    /// What the links start with.
+    base: String,
+    hold_expiry: Duration,
+}
+
+impl Links {
+    /// A fresh link for `reader`, registered with the server (which keeps only the SHA-256 of
+    /// its token: the token itself exists only in the notice). `None` when the server cannot
+    /// take it now: the notice then says whom to ask instead.
+    async fn register(
+        &self,
+        held: &notice::Held<'_>,
+        reader: notice::Reader,
+        to: &str,
+    ) -> Option<String> {
+        let mut secret = [0u8; 32];
+        if let Err(error) = getrandom::fill(&mut secret) {
+            warn!(%error, "no random bytes for a link");
+            return None;
+        }
+        let token =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, secret);
+        let token_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
+        let decision = held.decision;
+        let send_at = decision.delay_minutes.and_then(|minutes| {
+            held.at
+                .checked_add(jiff::SignedDuration::from_mins(i64::from(minutes)))
+                .ok()
+        });
+        let expires = match send_at {
+            Some(at) => at,
+            None => held.at.checked_add(self.hold_expiry).unwrap_or(held.at),
+        };
+        let link = serde_json::json!({
+            "token_sha256": token_sha256,
+            "id": held.id,
+            "reader": match reader {
+                notice::Reader::Sender => "sender",
+                notice::Reader::Approver => "approver",
+            },
+            "reader_address": to,
+            "sender": held.mail_from,
+            "recipients": held.rcpt_to,
+            "action": decision.action,
+            "reasons": decision.reasons,
+            "received": held.at.to_string(),
+            "send_at": send_at.map(|at| at.to_string()),
+            "expires": expires.to_string(),
+        });
+        let answer = self
+            .server
+            .call(
+                "POST",
+                "/api/v1/mail/links".into(),
+                Some(serde_json::json!({"links": [link]})),
+            )
+            .await;
+        match answer {
+            Ok((200, _)) => Some(format!("{}/mail/hold/{token}", self.base)),
+            Ok((status, body)) => {
+                warn!(id = held.id, status, body, "link not registered");
+                None
+            }
+            Err(error) => {
+                warn!(id = held.id, "link not registered: {error:#}");
+                None
+            }
+        }
+    }
+}
+
+/// Where the last applied decision's sequence number is kept, in the spool directory.
+const ACTIONS_CURSOR: &str = "link-actions.cursor";
+
+/// Applies the decisions taken on the server's release/cancel pages: polls
+/// `GET /api/v1/mail/actions`, releases or cancels, and remembers how far it got. At least
+/// once: a decision applied twice is refused by the relay the second time, harmlessly.
+async fn apply_actions(
+    relay: std::sync::Weak<Relay>,
+    server: Server,
+    cursor_path: PathBuf,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut after: u64 = std::fs::read_to_string(&cursor_path)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+        let actions = match server
+            .call("GET", format!("/api/v1/mail/actions?after={after}"), None)
+            .await
+        {
+            Ok((200, body)) => match serde_json::from_str::<LinkActions>(&body) {
+                Ok(answer) => answer.actions,
+                Err(error) => {
+                    warn!(%error, "unexpected answer from /api/v1/mail/actions");
+                    continue;
+                }
+            },
+            Ok((status, body)) => {
+                warn!(status, body, "reading the decisions taken on links");
+                continue;
+            }
+            Err(error) => {
+                warn!("reading the decisions taken on links: {error:#}");
+                continue;
+            }
+        };
+        let Some(relay) = relay.upgrade() else {
+            return;
+        };
+        for action in actions {
+            let by = format!("{} (link)", action.by);
+            let done = match action.action.as_str() {
+                "release" => relay.release(&action.id, &by).await,
+                "cancel" => relay.cancel(&action.id, &by).await,
+                other => {
+                    warn!(id = action.id, action = other, "unknown decision skipped");
+                    Ok(())
+                }
+            };
+            match done {
+                Ok(()) => info!(
+                    id = action.id,
+                    action = action.action,
+                    by,
+                    "decision applied"
+                ),
+                // Tried again at the next poll.
+                Err(mamori_mailguard::relay::RelayError::BeingDelivered { .. }) => break,
+                Err(error) => warn!(id = action.id, %error, "decision not applied"),
+            }
+            after = action.seq;
+            if let Err(error) = write_cursor(&cursor_path, after) {
+                warn!(%error, "saving the decisions cursor");
+            }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LinkActions {
+    actions: Vec<LinkAction>,
+}
+
+#[derive(serde::Deserialize)]
+struct LinkAction {
+    seq: u64,
+    id: String,
+    action: String,
+    by: String,
+}
+
+/// Replaces the cursor file atomically (write, sync, rename).
+fn write_cursor(path: &Path, seq: u64) -> std::io::Result<()> {
+    let temporary = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&temporary)?;
+    writeln!(file, "{seq}")?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
 }
 
 /// Drains the relay's outbox into the sinks, acknowledging a batch only once every sink has

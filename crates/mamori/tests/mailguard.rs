@@ -169,6 +169,11 @@ fn message(key: &str, to: &str) -> serde_json::Value {
 
 /// Starts smtplib on `messages`, retrying each until it is acknowledged.
 fn start_sender(port: u16, messages: Vec<serde_json::Value>) -> Child {
+    start_sender_with(port, messages, None)
+}
+
+/// …over STARTTLS, verified with `cafile`, when one is given.
+fn start_sender_with(port: u16, messages: Vec<serde_json::Value>, cafile: Option<&Path>) -> Child {
     let mut child = Command::new(PYTHON)
         .arg(peer("send.py"))
         .stdin(Stdio::piped())
@@ -176,7 +181,7 @@ fn start_sender(port: u16, messages: Vec<serde_json::Value>) -> Child {
         .spawn()
         .unwrap();
     let job = serde_json::json!({"host": "127.0.0.1", "port": port, "messages": messages,
-        "until_acknowledged": true, "deadline_seconds": 60});
+        "until_acknowledged": true, "deadline_seconds": 60, "cafile": cafile});
     child
         .stdin
         .take()
@@ -293,33 +298,9 @@ fn mail_through_the_guard_survives_sigkill_and_every_decision_reaches_the_ledger
     // A look-alike domain is held until released, or cancelled.
     let held = send_one(port, "held", "bob@examp1e.co.jp");
     let cancelled = send_one(port, "cancelled", "carol@partner-co.jp");
-    std::thread::sleep(Duration::from_secs(1));
-    assert!(
-        !sink_keys(&dir.join("sink")).contains(&"held".to_string()),
-        "delivered while held"
-    );
-    let spool_arg = spool.to_str().unwrap();
-    let released = env.run(&["mailguard", "release", &held, "--spool", spool_arg]);
-    assert!(released.status.success(), "{}", stderr(&released));
-    let out = env.run(&[
-        "--json",
-        "mailguard",
-        "cancel",
-        &cancelled,
-        "--spool",
-        spool_arg,
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    wait_for(
-        "the released message at the sink",
-        Duration::from_secs(30),
-        || {
-            sink_keys(&dir.join("sink"))
-                .contains(&"held".to_string())
-                .then_some(())
-        },
-    );
-    // The sender was told, in the thread of the held message, with the queue id and why.
+
+    // The sender is told, in the thread of the held message, with the queue id, why, and a
+    // link to serve's page where they send or cancel it.
     let notice = wait_for(
         "the notice about the held message",
         Duration::from_secs(30),
@@ -347,6 +328,55 @@ fn mail_through_the_guard_survives_sigkill_and_every_decision_reaches_the_ledger
         body.contains("送信メールは、確認が済むまで送信されません"),
         "{body}"
     );
+    let link = body
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with(&format!("{base}/mail/hold/")))
+        .unwrap_or_else(|| panic!("no link in the notice: {body}"))
+        .to_string();
+    assert!(
+        !sink_keys(&dir.join("sink")).contains(&"held".to_string()),
+        "delivered while held"
+    );
+
+    // Opening the page does nothing; sending it from the page does.
+    let (status, _, page) = http(&link, "GET", &[], &[]);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains("examp1e.co.jp"));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!sink_keys(&dir.join("sink")).contains(&"held".to_string()));
+    let (status, _, page) = http(
+        &link,
+        "POST",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"action=release",
+    );
+    assert!(
+        status == 200 || status == 303,
+        "{status}: {}",
+        String::from_utf8_lossy(&page)
+    );
+    wait_for(
+        "the released message at the sink",
+        Duration::from_secs(30),
+        || {
+            sink_keys(&dir.join("sink"))
+                .contains(&"held".to_string())
+                .then_some(())
+        },
+    );
+
+    // An operator cancels the other one on the guard's host.
+    let spool_arg = spool.to_str().unwrap();
+    let out = env.run(&[
+        "--json",
+        "mailguard",
+        "cancel",
+        &cancelled,
+        "--spool",
+        spool_arg,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
 
     let again = env.run(&["mailguard", "release", &cancelled, "--spool", spool_arg]);
     assert_eq!(
@@ -406,6 +436,11 @@ fn mail_through_the_guard_survives_sigkill_and_every_decision_reaches_the_ledger
             .count()
     };
     assert_eq!(count(&held, "released"), 1);
+    let released = lines
+        .iter()
+        .find(|e| e["raw"]["mailguard"]["event"] == "released")
+        .unwrap();
+    assert_eq!(released["actor"]["user"], "taro@example.co.jp (link)");
     assert_eq!(count(&cancelled, "cancelled"), 1);
     assert_eq!(count(&cancelled, "delivered"), 0);
     assert!(count(&held, "delivered") >= 1);
@@ -425,6 +460,68 @@ fn mail_through_the_guard_survives_sigkill_and_every_decision_reaches_the_ledger
     assert_eq!(stored as usize, distinct.len());
     let verify = env.run(&["verify"]);
     assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
+#[test]
+fn clients_can_use_starttls_with_the_configured_certificate() {
+    let env = Env::new();
+    let dir = env.dir.path();
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let cert = env.file("cert.pem", &certified.cert.pem());
+    let key = env.file("key.pem", &certified.signing_key.serialize_pem());
+    let policy = env.file("policy.toml", POLICY);
+    let (_sink, sink_port) = start_sink(&dir.join("sink"));
+    let guard = Guard::start(
+        &env,
+        "127.0.0.1:0",
+        &[
+            "--next-hop",
+            &format!("127.0.0.1:{sink_port}"),
+            "--policy",
+            policy.to_str().unwrap(),
+            "--spool",
+            dir.join("spool").to_str().unwrap(),
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let sender = start_sender_with(
+        guard.port,
+        vec![message("tls", "bob@partner.co.jp")],
+        Some(&cert),
+    );
+    let (ids, _) = acknowledged(sender);
+    assert_eq!(ids.len(), 1);
+    let received = wait_for("the message at the sink", Duration::from_secs(30), || {
+        sink_messages(&dir.join("sink"))
+            .into_iter()
+            .find(|m| m.contains("X-Key: tls"))
+    });
+    assert!(
+        received.contains("with ESMTPS id"),
+        "the guard's Received: line does not say TLS: {received}"
+    );
+    guard.stop();
+
+    let out = env.run(&[
+        "mailguard",
+        "--listen",
+        "127.0.0.1:0",
+        "--next-hop",
+        "127.0.0.1:25",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--spool",
+        dir.join("spool2").to_str().unwrap(),
+        "--tls-cert",
+        key.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
 #[test]
