@@ -701,27 +701,7 @@ impl Shared {
         let id = message.id.clone();
         let deliver_now = message.state == State::Queued;
         let reserved = deliver_now && self.try_start(&id);
-        let queued = QueuedMessage {
-            id: id.clone(),
-            state: message.state,
-            origin: message.origin,
-            envelope: message.envelope.clone(),
-            pending: message
-                .envelope
-                .rcpt_to
-                .iter()
-                .enumerate()
-                .map(|(position, address)| crate::spool::PendingRecipient {
-                    position: u32::try_from(position).unwrap_or(u32::MAX),
-                    address: address.clone(),
-                })
-                .collect(),
-            attempts: 0,
-            received_at: message.received_at,
-            not_before: message.not_before,
-            expires_at: message.expires_at,
-            message_id: message.message_id.clone(),
-        };
+        let queued = QueuedMessage::new(&message);
         if let Err(error) = self.spool.store(message, events).await {
             if reserved {
                 self.finish(&id);
@@ -1048,27 +1028,7 @@ impl Shared {
     /// Hands a just-committed (and reserved) queued message to a worker.
     fn dispatch_stored(&self, message: NewMessage, content: Arc<Content>) {
         let id = message.id.clone();
-        let queued = QueuedMessage {
-            id: id.clone(),
-            state: message.state,
-            origin: message.origin,
-            pending: message
-                .envelope
-                .rcpt_to
-                .iter()
-                .enumerate()
-                .map(|(position, address)| crate::spool::PendingRecipient {
-                    position: u32::try_from(position).unwrap_or(u32::MAX),
-                    address: address.clone(),
-                })
-                .collect(),
-            envelope: message.envelope,
-            attempts: 0,
-            received_at: message.received_at,
-            not_before: message.not_before,
-            expires_at: message.expires_at,
-            message_id: message.message_id,
-        };
+        let queued = QueuedMessage::new(&message);
         let job = Job::Fresh {
             message: Box::new(queued),
             content,
@@ -1173,31 +1133,8 @@ impl Shared {
             return;
         }
         error!(id = message.id, "message file missing from the spool");
-        let detail = "the message file is missing from the spool".to_string();
-        let failed: Vec<FailedRecipient> = message
-            .pending
-            .iter()
-            .map(|recipient| FailedRecipient {
-                address: recipient.address.clone(),
-                status: [4, 3, 0],
-                diagnostic: detail.clone(),
-                from_next_hop: false,
-            })
-            .collect();
-        let outcome = AttemptOutcome {
-            id: message.id.clone(),
-            now,
-            recipients: message
-                .pending
-                .iter()
-                .map(|recipient| (recipient.position, RecipientState::Failed, detail.clone()))
-                .collect(),
-            retry_at: now,
-            attempted: false,
-            only_if: None,
-            events: Vec::new(),
-            bounce: None,
-        };
+        let detail = "the message file is missing from the spool";
+        let (failed, outcome) = fail_all(&message, now, [4, 3, 0], detail, None, Vec::new());
         self.finish_with_bounce(&message, outcome, failed, &[])
             .await;
     }
@@ -1212,34 +1149,19 @@ impl Shared {
             "the message was held and not released within {}",
             human_duration(self.config.hold_expiry)
         );
-        let failed: Vec<FailedRecipient> = message
-            .pending
-            .iter()
-            .map(|recipient| FailedRecipient {
-                address: recipient.address.clone(),
-                status: [5, 7, 1],
-                diagnostic: detail.clone(),
-                from_next_hop: false,
-            })
-            .collect();
-        let outcome = AttemptOutcome {
+        let expired = vec![RelayEvent::Expired {
             id: message.id.clone(),
+            at: now,
+            was: State::Held,
+        }];
+        let (failed, outcome) = fail_all(
+            &message,
             now,
-            recipients: message
-                .pending
-                .iter()
-                .map(|recipient| (recipient.position, RecipientState::Failed, detail.clone()))
-                .collect(),
-            retry_at: now,
-            attempted: false,
-            only_if: Some(State::Held),
-            events: vec![RelayEvent::Expired {
-                id: message.id.clone(),
-                at: now,
-                was: State::Held,
-            }],
-            bounce: None,
-        };
+            [5, 7, 1],
+            &detail,
+            Some(State::Held),
+            expired,
+        );
         let spool = self.spool.clone();
         let read_id = message.id.clone();
         let original = tokio::task::spawn_blocking(move || spool.read_message(&read_id))
@@ -1561,6 +1483,49 @@ fn split_field(line: &[u8]) -> Option<(&[u8], &[u8])> {
     let field = line.get(..colon)?.trim_ascii_end();
     let rest = line.get(colon + 1..)?;
     Some((field, rest))
+}
+
+/// Every pending recipient of `message` failed with `status` for `detail`, without an
+/// attempt: the recipients for the bounce, and the outcome to record.
+fn fail_all(
+    message: &QueuedMessage,
+    now: Timestamp,
+    status: [u16; 3],
+    detail: &str,
+    only_if: Option<State>,
+    events: Vec<RelayEvent>,
+) -> (Vec<FailedRecipient>, AttemptOutcome) {
+    let failed = message
+        .pending
+        .iter()
+        .map(|recipient| FailedRecipient {
+            address: recipient.address.clone(),
+            status,
+            diagnostic: detail.to_string(),
+            from_next_hop: false,
+        })
+        .collect();
+    let outcome = AttemptOutcome {
+        id: message.id.clone(),
+        now,
+        recipients: message
+            .pending
+            .iter()
+            .map(|recipient| {
+                (
+                    recipient.position,
+                    RecipientState::Failed,
+                    detail.to_string(),
+                )
+            })
+            .collect(),
+        retry_at: now,
+        attempted: false,
+        only_if,
+        events,
+        bounce: None,
+    };
+    (failed, outcome)
 }
 
 fn check_injected_address(address: &str, may_be_empty: bool) -> Result<(), RelayError> {

@@ -228,6 +228,33 @@ pub struct QueuedMessage {
     pub message_id: Option<String>,
 }
 
+impl QueuedMessage {
+    /// A message as just stored: every recipient pending, no attempt yet.
+    pub fn new(message: &NewMessage) -> QueuedMessage {
+        QueuedMessage {
+            id: message.id.clone(),
+            state: message.state,
+            origin: message.origin,
+            envelope: message.envelope.clone(),
+            pending: message
+                .envelope
+                .rcpt_to
+                .iter()
+                .enumerate()
+                .map(|(position, address)| PendingRecipient {
+                    position: u32::try_from(position).unwrap_or(u32::MAX),
+                    address: address.clone(),
+                })
+                .collect(),
+            attempts: 0,
+            received_at: message.received_at,
+            not_before: message.not_before,
+            expires_at: message.expires_at,
+            message_id: message.message_id.clone(),
+        }
+    }
+}
+
 /// What became of one recipient in an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecipientState {

@@ -172,6 +172,14 @@ pub fn run(command: BenchCommand, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The `fraction` percentile of sorted latencies, in milliseconds (0 when there are none).
+fn percentile_ms(sorted: &[std::time::Duration], fraction: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted
+        .get(index)
+        .map_or(0.0, |d| round(d.as_secs_f64() * 1000.0))
+}
+
 /// `bench inspect`: the whole detector set over `megabytes` of generated plain text on one
 /// thread, for two kinds of document: office prose (Japanese and English paragraphs, a
 /// paragraph with personal data or a label in ten) and a personnel list (every line holds a

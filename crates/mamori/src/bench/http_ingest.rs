@@ -111,13 +111,7 @@ pub fn run(events: u64, batch: usize, senders: usize) -> anyhow::Result<serde_js
         total.accepted
     );
     total.latencies.sort_unstable();
-    let percentile = |p: f64| {
-        let index = ((total.latencies.len() as f64 - 1.0) * p).round() as usize;
-        total
-            .latencies
-            .get(index)
-            .map_or(0.0, |d| round(d.as_secs_f64() * 1000.0))
-    };
+    let percentile = |p: f64| super::percentile_ms(&total.latencies, p);
     Ok(serde_json::json!({
         "events": events,
         "batch": batch,

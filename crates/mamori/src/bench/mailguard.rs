@@ -97,12 +97,7 @@ pub fn run(
     runtime.block_on(relay.shutdown());
     let _ = stop_tx.send(true);
 
-    let ms = |latencies: &[Duration], fraction: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * fraction).round() as usize;
-        latencies
-            .get(index)
-            .map_or(0.0, |d| round(d.as_secs_f64() * 1000.0))
-    };
+    let ms = super::percentile_ms;
     Ok(serde_json::json!({
         "messages_per_second": rate,
         "seconds": seconds,
