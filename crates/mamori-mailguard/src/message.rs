@@ -294,8 +294,11 @@ fn lines(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
     raw.split_inclusive(|&b| b == b'\n')
 }
 
+/// The line that ends the header section. As the MIME parser behind [`read`] sees it: a line
+/// of nothing but whitespace that is not a folded continuation (`\r\n`, `\n`, but also
+/// `\r\r\n`), so that what is rewritten is what was checked.
 fn is_blank_line(line: &[u8]) -> bool {
-    line == b"\r\n" || line == b"\n"
+    line.ends_with(b"\n") && !is_continuation(line) && line.iter().all(u8::is_ascii_whitespace)
 }
 
 fn is_continuation(line: &[u8]) -> bool {
@@ -337,7 +340,15 @@ fn transcode_raw_header_fields(raw: &[u8]) -> Cow<'_, [u8]> {
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 4);
     for field in fields {
         if needs_transcoding(field) {
-            out.extend_from_slice(decode_legacy_japanese(field).as_bytes());
+            // Line by line: a field left in ISO-2022-JP's two-byte mode at the end of a line
+            // must not take the line break with it (the next field, or the end of the
+            // header, would disappear into this one).
+            for line in lines(field) {
+                let text = line.strip_suffix(b"\n").unwrap_or(line);
+                let text = text.strip_suffix(b"\r").unwrap_or(text);
+                out.extend_from_slice(decode_legacy_japanese(text).as_bytes());
+                out.extend_from_slice(&line[text.len()..]);
+            }
         } else {
             out.extend_from_slice(field);
         }
@@ -418,11 +429,31 @@ pub fn move_to_bcc(raw: &[u8]) -> Vec<u8> {
 /// Whether a header field is called `name` (ASCII case-insensitive, spaces before the colon
 /// allowed as in obsolete syntax).
 fn field_name_is(field: &[u8], name: &str) -> bool {
-    let Some(colon) = field.iter().position(|&b| b == b':') else {
+    // Read as the MIME parser behind `read` reads a name, so that every field it takes for a
+    // To or Cc is also one here: whitespace and colons before the name are skipped,
+    // whitespace inside it is ignored (`C c:` is a Cc), and a line break before the colon
+    // means there is no name.
+    let start = field
+        .iter()
+        .position(|&b| !(b == b':' || (b.is_ascii_whitespace() && b != b'\n')))
+        .unwrap_or(field.len());
+    let Some(length) = field[start..].iter().position(|&b| b == b':' || b == b'\n') else {
         return false;
     };
-    let field_name = field[..colon].trim_ascii_end();
-    field_name.eq_ignore_ascii_case(name.as_bytes())
+    if field.get(start + length) != Some(&b':') {
+        return false;
+    }
+    let mut letters = field[start..start + length]
+        .iter()
+        .filter(|b| !b.is_ascii_whitespace());
+    let mut expected = name.bytes();
+    loop {
+        match (letters.next(), expected.next()) {
+            (None, None) => return true,
+            (Some(got), Some(want)) if got.eq_ignore_ascii_case(&want) => {}
+            _ => return false,
+        }
+    }
 }
 
 /// The line ending of a field's first line: `\r\n`, `\n`, or none (a header without body
@@ -441,6 +472,44 @@ fn line_ending_of(field: &[u8]) -> &'static [u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unterminated_iso_2022_jp_field_keeps_the_fields_after_it() {
+        // Found by fuzzing: still in two-byte mode at the line end, the decoder took the
+        // line break and the Cc after it vanished into the subject.
+        let raw = b"To: b@example.co.jp\r\nSubject: \x1b$B%F%9%H\r\nCc: evil@t0yota.co.jp\r\n\r\nbody\r\n";
+        let message = read(raw);
+        assert_eq!(message.cc.len(), 1, "{message:?}");
+        assert_eq!(message.cc[0].address, "evil@t0yota.co.jp");
+        assert!(message.subject.unwrap().starts_with("テスト"));
+        // A blank line in two-byte mode still ends the header.
+        let message = read(b"To: a@x.jp\r\nSubject: \x1b$B\r\n\r\nCC: c@j.jp\r\n");
+        assert!(message.cc.is_empty(), "{message:?}");
+    }
+
+    #[test]
+    fn move_to_bcc_removes_every_field_read_as_to_or_cc() {
+        // Found by fuzzing: the parser behind `read` skips whitespace and colons before a
+        // name and ignores whitespace inside it; move_to_bcc must see the same fields.
+        for raw in [
+            &b"\rTo: a@a.jp\r\nSubject: s\r\n\r\nbody"[..],
+            b":Cc: c@c.jp\r\nSubject: s\r\n\r\nbody",
+            b"Subject: s\r\nC c: c@x.jp\r\n\r\nbody",
+            b" To: a@x.jp\r\nSubject: s\r\n\r\nbody",
+        ] {
+            assert!(read(raw).visible_recipients().next().is_some());
+            let rewritten = move_to_bcc(raw);
+            let again = read(&rewritten);
+            assert!(
+                again.visible_recipients().next().is_none(),
+                "{:?} left {:?}",
+                String::from_utf8_lossy(raw),
+                again.visible_recipients().collect::<Vec<_>>()
+            );
+        }
+        assert!(!field_name_is(b"Subject: To: x\r\n", "to"));
+        assert!(!field_name_is(b"To\r\n: x", "to"));
+    }
 
     #[test]
     fn header_fields_keep_continuations_with_their_field() {

@@ -30,6 +30,9 @@ pub struct Unstuffer {
     max_bytes: usize,
     max_line: usize,
     line_len: usize,
+    /// Message bytes read so far, kept or not: what `max_bytes` is about, the same however
+    /// the input was split.
+    total: usize,
     too_big: bool,
     line_too_long: bool,
 }
@@ -41,6 +44,7 @@ impl Unstuffer {
             max_bytes,
             max_line,
             line_len: 0,
+            total: 0,
             too_big: false,
             line_too_long: false,
         }
@@ -134,7 +138,8 @@ impl Unstuffer {
         if self.line_len > self.max_line {
             self.line_too_long = true;
         }
-        if out.len().saturating_add(bytes.len()) > self.max_bytes {
+        self.total = self.total.saturating_add(bytes.len());
+        if self.total > self.max_bytes {
             self.too_big = true;
         }
         if !self.too_big && !self.line_too_long {
@@ -223,6 +228,24 @@ mod tests {
         assert!(unstuffer.is_done());
         assert!(out.is_empty());
         assert_eq!(used, 3);
+    }
+
+    #[test]
+    fn the_limits_found_do_not_depend_on_how_the_data_came_in() {
+        // Found by fuzzing: after a line over the limit, whether the size limit was also
+        // found depended on where a TCP segment ended (552 or 554 for the same message).
+        let wire = b"abcd\r\nefgh\r\n.\r\n";
+        for piece in 1..wire.len() {
+            let mut unstuffer = Unstuffer::new(6, 3);
+            let mut out = Vec::new();
+            for chunk in wire.chunks(piece) {
+                unstuffer.feed(chunk, &mut out);
+            }
+            assert!(
+                unstuffer.line_too_long() && unstuffer.too_big(),
+                "pieces of {piece}"
+            );
+        }
     }
 
     #[test]
