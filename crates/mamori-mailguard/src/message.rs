@@ -317,7 +317,11 @@ fn header_fields(raw: &[u8]) -> (Vec<&[u8]>, &[u8]) {
         if is_blank_line(line) {
             break;
         }
-        if at > field_start && !is_continuation(line) {
+        // A folded line continues a field only if that field has a name; after a line that
+        // is no field, the parser reads it as a field of its own.
+        if at > field_start
+            && (!is_continuation(line) || field_name(&head[field_start..at]).is_none())
+        {
             fields.push(&head[field_start..at]);
             field_start = at;
         }
@@ -429,31 +433,29 @@ pub fn move_to_bcc(raw: &[u8]) -> Vec<u8> {
 /// Whether a header field is called `name` (ASCII case-insensitive, spaces before the colon
 /// allowed as in obsolete syntax).
 fn field_name_is(field: &[u8], name: &str) -> bool {
-    // Read as the MIME parser behind `read` reads a name, so that every field it takes for a
-    // To or Cc is also one here: whitespace and colons before the name are skipped,
-    // whitespace inside it is ignored (`C c:` is a Cc), and a line break before the colon
-    // means there is no name.
+    field_name(field).is_some_and(|found| found.eq_ignore_ascii_case(name.as_bytes()))
+}
+
+/// A field's name as the MIME parser behind [`read`] reads it, so that every field it takes
+/// for a To or Cc is one here too: whitespace and colons before the name are skipped,
+/// whitespace inside it is ignored (`C c:` is a Cc); `None` when a line break comes before
+/// the colon (then the line is no field, and a folded line after it starts one).
+fn field_name(field: &[u8]) -> Option<Vec<u8>> {
     let start = field
         .iter()
-        .position(|&b| !(b == b':' || (b.is_ascii_whitespace() && b != b'\n')))
-        .unwrap_or(field.len());
-    let Some(length) = field[start..].iter().position(|&b| b == b':' || b == b'\n') else {
-        return false;
-    };
-    if field.get(start + length) != Some(&b':') {
-        return false;
+        .position(|&b| !(b == b':' || (b.is_ascii_whitespace() && b != b'\n')))?;
+    let rest = field.get(start..)?;
+    let length = rest.iter().position(|&b| b == b':' || b == b'\n')?;
+    if rest.get(length) != Some(&b':') {
+        return None;
     }
-    let mut letters = field[start..start + length]
-        .iter()
-        .filter(|b| !b.is_ascii_whitespace());
-    let mut expected = name.bytes();
-    loop {
-        match (letters.next(), expected.next()) {
-            (None, None) => return true,
-            (Some(got), Some(want)) if got.eq_ignore_ascii_case(&want) => {}
-            _ => return false,
-        }
-    }
+    Some(
+        rest[..length]
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect(),
+    )
 }
 
 /// The line ending of a field's first line: `\r\n`, `\n`, or none (a header without body
@@ -496,6 +498,7 @@ mod tests {
             b":Cc: c@c.jp\r\nSubject: s\r\n\r\nbody",
             b"Subject: s\r\nC c: c@x.jp\r\n\r\nbody",
             b" To: a@x.jp\r\nSubject: s\r\n\r\nbody",
+            b"C\r\n To: a@b.jp\r\nSubject: x\r\n\r\nbody",
         ] {
             assert!(read(raw).visible_recipients().next().is_some());
             let rewritten = move_to_bcc(raw);
