@@ -161,9 +161,9 @@ fn paced_load(
                 let envelope = envelope.as_bytes();
                 scope.spawn(move || -> anyhow::Result<Vec<Duration>> {
                     let mut smtp = Smtp::connect(port)?;
-                    smtp.expect(&[220])?;
+                    smtp.expect_replies(&[220])?;
                     smtp.send(b"EHLO bench.test\r\n")?;
-                    smtp.expect(&[250])?;
+                    smtp.expect_replies(&[250])?;
                     let start = Instant::now() + interval.mul_f64(client as f64 / clients as f64);
                     let mut latencies = Vec::with_capacity(count as usize);
                     for index in 0..count {
@@ -174,9 +174,9 @@ fn paced_load(
                         }
                         let began = Instant::now();
                         smtp.send(envelope)?;
-                        smtp.expect(&[250, 250, 354])?;
+                        smtp.expect_replies(&[250, 250, 354])?;
                         smtp.send(message)?;
-                        smtp.expect(&[250])?;
+                        smtp.expect_replies(&[250])?;
                         latencies.push(began.elapsed());
                     }
                     smtp.send(b"QUIT\r\n")?;
@@ -218,7 +218,7 @@ impl Smtp {
     }
 
     /// Reads one reply per expected code and fails on any other.
-    fn expect(&mut self, codes: &[u16]) -> anyhow::Result<()> {
+    fn expect_replies(&mut self, codes: &[u16]) -> anyhow::Result<()> {
         for expected in codes {
             let mut text = String::new();
             loop {
