@@ -137,12 +137,9 @@ fn parse_links(body: &[u8], agent: &str) -> Result<Vec<MailLink>, Refusal> {
     for (n, link) in registration.links.into_iter().enumerate() {
         let field = |name: &str| format!("links[{n}].{name}");
         let mut token_sha256 = [0u8; 32];
-        let lower_hex = link.token_sha256.len() == 64
-            && link
-                .token_sha256
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !lower_hex || hex_decode(&link.token_sha256, &mut token_sha256).is_none() {
+        // `hex` also takes upper case; the API asks for the one spelling.
+        let lower_case = !link.token_sha256.bytes().any(|b| b.is_ascii_uppercase());
+        if !lower_case || hex::decode_to_slice(&link.token_sha256, &mut token_sha256).is_err() {
             return Err(bad(format!(
                 "{}: 64 lowercase hexadecimal digits (the SHA-256 of the link's token) expected",
                 field("token_sha256")
@@ -225,19 +222,6 @@ fn parse_links(body: &[u8], agent: &str) -> Result<Vec<MailLink>, Refusal> {
         });
     }
     Ok(links)
-}
-
-/// Lowercase or uppercase hex into `out`; `None` unless it fills `out` exactly.
-fn hex_decode(text: &str, out: &mut [u8; 32]) -> Option<()> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        let digit = |b: u8| (b as char).to_digit(16);
-        *slot = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
-    }
-    Some(())
 }
 
 /// `POST /api/v1/mail/links`: the guard registers the links it sent.
