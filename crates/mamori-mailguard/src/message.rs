@@ -433,29 +433,31 @@ pub fn move_to_bcc(raw: &[u8]) -> Vec<u8> {
 /// Whether a header field is called `name` (ASCII case-insensitive, spaces before the colon
 /// allowed as in obsolete syntax).
 fn field_name_is(field: &[u8], name: &str) -> bool {
-    field_name(field).is_some_and(|found| found.eq_ignore_ascii_case(name.as_bytes()))
+    let Some(span) = field_name(field) else {
+        return false;
+    };
+    let mut letters = span.iter().filter(|b| !b.is_ascii_whitespace());
+    let mut expected = name.bytes();
+    loop {
+        match (letters.next(), expected.next()) {
+            (None, None) => return true,
+            (Some(got), Some(want)) if got.eq_ignore_ascii_case(&want) => {}
+            _ => return false,
+        }
+    }
 }
 
-/// A field's name as the MIME parser behind [`read`] reads it, so that every field it takes
-/// for a To or Cc is one here too: whitespace and colons before the name are skipped,
-/// whitespace inside it is ignored (`C c:` is a Cc); `None` when a line break comes before
-/// the colon (then the line is no field, and a folded line after it starts one).
-fn field_name(field: &[u8]) -> Option<Vec<u8>> {
+/// Where a field's name is, as the MIME parser behind [`read`] reads it, so that every field
+/// it takes for a To or Cc is one here too: whitespace and colons before the name are
+/// skipped, whitespace inside it does not count (`C c:` is a Cc); `None` when a line break
+/// comes before the colon (then the line is no field, and a folded line after it starts one).
+fn field_name(field: &[u8]) -> Option<&[u8]> {
     let start = field
         .iter()
         .position(|&b| !(b == b':' || (b.is_ascii_whitespace() && b != b'\n')))?;
     let rest = field.get(start..)?;
     let length = rest.iter().position(|&b| b == b':' || b == b'\n')?;
-    if rest.get(length) != Some(&b':') {
-        return None;
-    }
-    Some(
-        rest[..length]
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect(),
-    )
+    (rest.get(length) == Some(&b':')).then(|| &rest[..length])
 }
 
 /// The line ending of a field's first line: `\r\n`, `\n`, or none (a header without body
