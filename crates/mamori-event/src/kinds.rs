@@ -150,6 +150,12 @@ vocabulary! {
         AccountPrivilegeChange = "account.privilege_change",
         /// A Mamori policy decision (e.g. a block or a warning) about another action.
         PolicyDecision = "policy.decision",
+        /// An endpoint agent started collecting (`raw.previous` says how its last run ended).
+        AgentStart = "agent.start",
+        /// An endpoint agent is alive and collecting (sent periodically).
+        AgentHeartbeat = "agent.heartbeat",
+        /// An endpoint agent stopped collecting (service stop, signal, tampering).
+        AgentStop = "agent.stop",
         /// A log record no more specific kind describes (its fields are in `raw`).
         LogRecord = "log.record",
     }

@@ -239,6 +239,9 @@ pub const fn class_of(kind: Kind) -> OcsfClass {
         Kind::AccountGroupRemove => group_management(4, "Remove User"),
         Kind::AccountPrivilegeChange => user_access(99, "Privilege Change"),
         Kind::PolicyDecision => base_event("Policy Decision"),
+        Kind::AgentStart => base_event("Agent Start"),
+        Kind::AgentHeartbeat => base_event("Agent Heartbeat"),
+        Kind::AgentStop => base_event("Agent Stop"),
         Kind::LogRecord => base_event("Log Record"),
     }
 }

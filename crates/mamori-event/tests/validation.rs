@@ -373,7 +373,7 @@ fn vocabularies() {
     for k in Kind::ALL {
         assert_eq!(k.as_str().parse::<Kind>().unwrap(), *k);
     }
-    assert_eq!(Kind::ALL.len(), 34);
+    assert_eq!(Kind::ALL.len(), 37);
     for k in DestinationKind::ALL {
         assert_eq!(k.as_str().parse::<DestinationKind>().unwrap(), *k);
     }
