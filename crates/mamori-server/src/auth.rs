@@ -253,14 +253,30 @@ struct PasswordBody {
     new_password: String,
 }
 
-/// A JSON request body, or `400` naming what is wrong with it.
+/// A JSON request body of one value, or `400` naming what is wrong with it and where (the
+/// field path, when a field is at fault).
 pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
-    serde_json::from_slice(body).map_err(|error| {
-        Refusal::new(
-            StatusCode::BAD_REQUEST,
-            format!("the body is not the JSON this route takes: {error}"),
-        )
-    })
+    let bad = |message: String| Refusal::new(StatusCode::BAD_REQUEST, message);
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Ok(value) => {
+            deserializer
+                .end()
+                .map_err(|e| bad(format!("the body is not one JSON object: {e}")))?;
+            Ok(value)
+        }
+        Err(error) => {
+            let path = error.path().to_string();
+            Err(bad(if path == "." {
+                format!(
+                    "the body is not the JSON this route takes: {}",
+                    error.inner()
+                )
+            } else {
+                format!("{path}: {}", error.inner())
+            }))
+        }
+    }
 }
 
 /// `POST /api/v1/login`: a session for a name and password.

@@ -9,6 +9,9 @@
 //! - `ingest`: `POST /api/v1/events` for agents.
 //! - `mail`: the release and cancel links of mail the guard holds: the guard registers them and
 //!   reads the decisions back with its ingest token; the pages need only the link's token.
+//! - `policy`: the prevention policy in force (`policy/policy.toml`), read by agents and
+//!   administrators, installed by administrators, and the decisions taken under it for agents,
+//!   recorded in the events ledger.
 //! - For the console: `dashboard` (counts only), `triage` (alerts in bulk, case updates),
 //!   `search` (organisation-wide, matched on the pseudonymised event), `admin` (users,
 //!   preferences, purposes, rule settings), `backtest` (a rule over the stored history, on a
@@ -56,6 +59,7 @@ mod ingest;
 mod mail;
 mod names;
 mod openapi;
+mod policy;
 pub mod review;
 mod scim;
 mod search;
@@ -76,6 +80,8 @@ struct Served {
     /// The data directory (rules, the store for back-tests).
     root: PathBuf,
     backtests: backtest::Running,
+    /// The prevention policy in force (`policy/policy.toml`).
+    policy: Arc<policy::Current>,
 }
 
 /// The address a request came from (for the sign-in rate limit).
@@ -153,6 +159,17 @@ pub struct Options<'a> {
 }
 
 pub fn run(options: Options<'_>) -> Result<(), ServeError> {
+    run_until(options, |_| {}, shutdown_signal())
+}
+
+/// [`run`], stopping when `shutdown` completes instead of at SIGTERM or Ctrl-C; `listening` is
+/// told the address the server is bound to before it takes requests (with `listen` on port 0,
+/// the port the system chose). For tests and programs that embed the server.
+pub fn run_until(
+    options: Options<'_>,
+    listening: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let Options {
         data_dir,
         listen,
@@ -181,6 +198,7 @@ pub fn run(options: Options<'_>) -> Result<(), ServeError> {
         Path::to_path_buf,
     );
     let names = names::Names::new(PseudonymKey::load_or_create(&key_path)?);
+    let policy = Arc::new(policy::load(data_dir)?);
     let data = mamori_store::DataDir::open(data_dir)?;
     let (jobs, queue) = std::sync::mpsc::sync_channel(store::QUEUE_JOBS);
     let store = std::thread::Builder::new()
@@ -198,6 +216,7 @@ pub fn run(options: Options<'_>) -> Result<(), ServeError> {
         logins: auth::LoginLimiter::default(),
         root: data_dir.to_path_buf(),
         backtests: backtest::Running::default(),
+        policy,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -208,13 +227,14 @@ pub fn run(options: Options<'_>) -> Result<(), ServeError> {
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("serving {scheme}://{address}/tlog/events/checkpoint");
         tracing::info!(%address, scheme, "listening");
+        listening(address);
         match tls {
             Some(config) => {
                 axum::serve(
                     tls::TlsListener::new(listener, config),
                     router(state).into_make_service_with_connect_info::<Client>(),
                 )
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(shutdown)
                 .await?;
             }
             None => {
@@ -222,7 +242,7 @@ pub fn run(options: Options<'_>) -> Result<(), ServeError> {
                     listener,
                     router(state).into_make_service_with_connect_info::<Client>(),
                 )
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(shutdown)
                 .await?;
             }
         }
@@ -313,6 +333,36 @@ fn handler(route: &openapi::Route) -> Option<MethodRouter<Arc<Served>>> {
             },
         )
         .layer(DefaultBodyLimit::max(mail::MAX_LINKS_BODY)),
+        ("get", "/api/v1/policy") => get(
+            |State(state): State<Arc<Served>>, method: Method, headers: HeaderMap| async move {
+                policy::get_policy(state.jobs.clone(), &state.policy, method, headers).await
+            },
+        ),
+        ("put", "/api/v1/policy") => on(
+            MethodFilter::PUT,
+            |State(state): State<Arc<Served>>,
+             method: Method,
+             headers: HeaderMap,
+             body: Result<Bytes, BytesRejection>| async move {
+                policy::put_policy(
+                    state.jobs.clone(),
+                    Arc::clone(&state.policy),
+                    method,
+                    headers,
+                    body,
+                )
+                .await
+            },
+        )
+        .layer(DefaultBodyLimit::max(policy::MAX_POLICY_BODY)),
+        ("post", "/api/v1/decisions") => post(
+            |State(state): State<Arc<Served>>,
+             headers: HeaderMap,
+             body: Result<Bytes, BytesRejection>| async move {
+                policy::decide(state.jobs.clone(), &state.policy, headers, body).await
+            },
+        )
+        .layer(DefaultBodyLimit::max(policy::MAX_DECISION_BODY)),
         ("get", "/api/v1/mail/actions") => get(
             |State(state): State<Arc<Served>>, headers: HeaderMap, RawQuery(raw): RawQuery| async move {
                 mail::actions(state.jobs.clone(), headers, raw).await

@@ -109,27 +109,7 @@ fn instant(field: &str, text: &str) -> Result<i64, Refusal> {
 
 /// The links of a registration body for `agent`, or `400` naming the field at fault.
 fn parse_links(body: &[u8], agent: &str) -> Result<Vec<MailLink>, Refusal> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let parsed: Result<Registration, _> = serde_path_to_error::deserialize(&mut deserializer);
-    let registration = match parsed {
-        Ok(registration) => {
-            deserializer
-                .end()
-                .map_err(|e| bad(format!("the body is not one JSON object: {e}")))?;
-            registration
-        }
-        Err(error) => {
-            let path = error.path().to_string();
-            return Err(bad(if path == "." {
-                format!(
-                    "the body is not the JSON this route takes: {}",
-                    error.inner()
-                )
-            } else {
-                format!("{path}: {}", error.inner())
-            }));
-        }
-    };
+    let registration: Registration = crate::auth::json_body(body)?;
     if registration.links.len() > MAX_LINKS {
         return Err(bad(format!("links: more than {MAX_LINKS}")));
     }

@@ -17,6 +17,8 @@ pub enum Access {
     /// A signed-in user (API token or session) with one of these roles; everyone else is
     /// refused (default deny: a route names the roles it admits).
     Roles(&'static [Role]),
+    /// An agent's `ingest` token, or a signed-in user with one of these roles.
+    IngestTokenOrRoles(&'static [Role]),
 }
 
 /// What a request body or an answer holds.
@@ -187,6 +189,80 @@ pub const ROUTES: &[Route] = &[
         )],
         body: None,
         responses: &[(200, "The decisions.", Media::Json(schema::mail_actions))],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/policy",
+        summary: "The prevention policy in force (docs/policy.md): its name, revision, mode and TOML text, for agents to enforce and administrators to read. The ETag is the revision: agents poll with If-None-Match and keep their copy while the answer is 304.",
+        access: Access::IngestTokenOrRoles(api::ADMINS),
+        parameters: &[],
+        body: None,
+        responses: &[
+            (
+                200,
+                "The policy; header ETag: \"<revision>\".",
+                Media::Json(schema::policy),
+            ),
+            (
+                304,
+                "If-None-Match names the installed revision: the caller's copy is current.",
+                Media::Empty,
+            ),
+            (404, "No policy is installed.", ERROR),
+        ],
+    },
+    Route {
+        method: "put",
+        path: "/api/v1/policy",
+        summary: "Installs a new prevention policy: its TOML text (text/plain or application/toml, at most 1 MiB), validated, with a revision above the installed one's; stored in the data directory and recorded in the access log.",
+        access: Access::Roles(api::ADMINS),
+        parameters: &[],
+        body: Some(Media::Text),
+        responses: &[
+            (200, "Installed.", Media::Json(schema::policy_installed)),
+            (
+                400,
+                "Not a valid policy: the message names the line or the key.",
+                ERROR,
+            ),
+            (
+                409,
+                "The revision is not above the installed policy's.",
+                ERROR,
+            ),
+            (413, "Over 1 MiB.", ERROR),
+            (
+                415,
+                "A Content-Type other than text/plain or application/toml.",
+                ERROR,
+            ),
+        ],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/decisions",
+        summary: "Decides one request (who sends what, where, how) under the policy in force: the action, the verdict, the rules that matched and the message to show. A decision other than a plain allow is stored in the events ledger as a policy.decision event before the answer names its leaf.",
+        access: Access::IngestToken,
+        parameters: &[],
+        body: Some(Media::Json(schema::decision_request)),
+        responses: &[
+            (
+                200,
+                "The decision, with the leaf of its event (null when not recorded).",
+                Media::Json(schema::policy_decision),
+            ),
+            (
+                400,
+                "The body is not a request: the message names the field.",
+                ERROR,
+            ),
+            (413, "Over 64 KiB.", ERROR),
+            (
+                503,
+                "No policy is installed, or the store is not available.",
+                ERROR,
+            ),
+        ],
     },
     Route {
         method: "get",
@@ -936,6 +1012,14 @@ pub fn document() -> Value {
                 operation.insert("x-mamori-roles".into(), json!(names));
                 operation.insert("security".into(), json!([{"api": []}, {"session": []}]))
             }
+            Access::IngestTokenOrRoles(roles) => {
+                let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                operation.insert("x-mamori-roles".into(), json!(names));
+                operation.insert(
+                    "security".into(),
+                    json!([{"ingest": []}, {"api": []}, {"session": []}]),
+                )
+            }
         };
         let entry = paths
             .entry(path)
@@ -1083,6 +1167,121 @@ mod schema {
                     "at": {"type": TIME},
                 }),
             ),
+        )
+    }
+
+    fn policy_summary() -> Value {
+        json!({
+            "name": {"type": "string"},
+            "revision": {"type": "integer", "minimum": 0},
+            "mode": {"enum": ["enforce", "simulate"]},
+        })
+    }
+
+    pub fn policy() -> Value {
+        let mut properties = policy_summary();
+        properties["toml"] =
+            json!({"type": "string", "description": "The policy file as it was installed."});
+        object(&["name", "revision", "mode", "toml"], properties)
+    }
+
+    pub fn policy_installed() -> Value {
+        object(&["name", "revision", "mode"], policy_summary())
+    }
+
+    fn closed(required: &[&str], properties: Value) -> Value {
+        let mut schema = object(required, properties);
+        schema["additionalProperties"] = json!(false);
+        schema
+    }
+
+    const CHANNELS: [&str; 8] = [
+        "removable_media",
+        "print",
+        "web_upload",
+        "cloud_sync",
+        "email",
+        "clipboard",
+        "app_launch",
+        "network_share",
+    ];
+    const ACTIONS: [&str; 5] = ["allow", "audit", "warn", "justify", "block"];
+
+    /// `mamori_policy::Request` (docs/policy.md, "Requests").
+    pub fn decision_request() -> Value {
+        let text = || json!({"type": "string", "maxLength": 4096});
+        let optional = || json!({"type": ["string", "null"], "maxLength": 4096});
+        let texts = || json!({"type": "array", "items": text(), "maxItems": 1000});
+        let usb_id = json!({"type": "string", "pattern": "^[0-9A-Fa-f]{4}$"});
+        closed(
+            &["user"],
+            json!({
+                "channel": {"enum": CHANNELS, "description": "How the data leaves; without one, the policy's default action."},
+                "time": {"type": ["string", "null"], "description": "RFC 3339: when the action is attempted (default: now). A request with a time is stored once however often it is sent."},
+                "user": {"type": "string", "minLength": 1, "maxLength": 4096, "description": "The account acting."},
+                "host": optional(),
+                "person": closed(&[], json!({
+                    "groups": texts(),
+                    "department": optional(),
+                    "departing": {"type": "boolean"},
+                    "risk": {"enum": ["none", "low", "medium", "high", "critical", null]},
+                })),
+                "object": closed(&[], json!({
+                    "path": optional(),
+                    "labels": texts(),
+                    "findings": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 4_294_967_295_u64},
+                                 "description": "Content findings by kind, e.g. {\"my_number\": 3} (docs/inspect.md)."},
+                    "extension": optional(),
+                    "size": {"type": ["integer", "null"], "minimum": 0, "maximum": 9_007_199_254_740_991_u64},
+                })),
+                "destination": closed(&[], json!({
+                    "device": {"oneOf": [{"type": "null"}, closed(&["vendor", "product"], json!({
+                        "vendor": usb_id,
+                        "product": usb_id,
+                        "serial": optional(),
+                    }))]},
+                    "domain": optional(),
+                    "name": optional(),
+                    "recipients": texts(),
+                })),
+                "process": {"oneOf": [{"type": "null"}, closed(&[], json!({
+                    "name": optional(),
+                    "path": optional(),
+                    "pid": {"type": ["integer", "null"], "minimum": 0, "maximum": 4_294_967_295_u64},
+                }))]},
+                "justification": optional(),
+            }),
+        )
+    }
+
+    pub fn policy_decision() -> Value {
+        let rule = || nullable("string");
+        object(
+            &[
+                "action",
+                "verdict",
+                "permitted",
+                "rule",
+                "matched",
+                "simulated",
+                "message",
+                "policy",
+                "leaf",
+            ],
+            json!({
+                "action": {"enum": ACTIONS},
+                "verdict": {"enum": ["allowed", "warned", "blocked", "overridden"]},
+                "permitted": {"type": "boolean"},
+                "rule": rule(),
+                "matched": {"type": "array", "items": {"type": "string"}},
+                "simulated": {"oneOf": [{"type": "null"}, object(&["action", "rule"], json!({
+                    "action": {"enum": ACTIONS}, "rule": rule()}))]},
+                "message": {"oneOf": [{"type": "null"}, object(&["en", "ja"], json!({
+                    "en": {"type": "string"}, "ja": {"type": "string"}}))]},
+                "policy": object(&["name", "revision", "mode"], policy_summary()),
+                "leaf": {"type": ["integer", "null"], "minimum": 0,
+                         "description": "The ledger leaf of the decision's policy.decision event; null when the decision is not recorded (a plain allow)."},
+            }),
         )
     }
 

@@ -499,9 +499,15 @@ fn every_route_answers_every_role_as_its_description_says() {
             .replace("{manager}", "P-0000000000")
             .replace("{id}", "1");
         for (method, operation) in methods.as_object().unwrap() {
-            let scheme = operation["security"][0]
-                .as_object()
-                .and_then(|s| s.keys().next().cloned());
+            // Every scheme the route takes (GET /api/v1/policy: an agent's or an admin's).
+            let schemes: Vec<String> = operation["security"]
+                .as_array()
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|s| s.as_object()?.keys().next().cloned())
+                        .collect()
+                })
+                .unwrap_or_default();
             let roles: Vec<&str> = operation["x-mamori-roles"]
                 .as_array()
                 .map(|r| r.iter().map(|v| v.as_str().unwrap()).collect())
@@ -521,11 +527,15 @@ fn every_route_answers_every_role_as_its_description_says() {
                 // Admitted callers get past the checks of who they are (the empty body or
                 // the made-up id may still be refused: 400, 404, 422); everyone else is
                 // stopped there. Nobody gets a server error.
-                let admitted = match scheme.as_deref() {
-                    None => None,
-                    Some(_) if matches!(who.as_str(), "stranger" | "nobody") => Some(false),
-                    Some("ingest") => Some(who == "agent"),
-                    Some(_) => Some(roles.contains(&who.as_str())),
+                let admitted = if schemes.is_empty() {
+                    None
+                } else if matches!(who.as_str(), "stranger" | "nobody") {
+                    Some(false)
+                } else {
+                    Some(schemes.iter().any(|scheme| match scheme.as_str() {
+                        "ingest" => who == "agent",
+                        _ => roles.contains(&who.as_str()),
+                    }))
                 };
                 let ok = match admitted {
                     // A tile or checkpoint may not exist yet; a sign-in needs a body.
