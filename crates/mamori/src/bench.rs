@@ -10,8 +10,10 @@ use mamori_ledger::TileLog;
 use mamori_ledger::merkle::{leaf_hash, verify_inclusion};
 use mamori_store::DataDir;
 
+mod agent;
 mod http_ingest;
 mod mailguard;
+mod policy;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -92,6 +94,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100)]
         kilobytes: usize,
     },
+    /// The endpoint agent's CPU and memory at a steady file load: a real `serve` and `agent`
+    /// on temporary directories, files written and read back in the watched directory at
+    /// `--rate` file events/s for `--seconds` (docs/agent.md).
+    Agent {
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+    /// Policy decisions on one core over a generated mix of requests against the example
+    /// policy (docs/policy.toml): decisions per second, latency percentiles, and the rate
+    /// with each recorded decision turned into its ledger event (docs/policy.md).
+    Policy {
+        #[arg(long, default_value_t = 2_000_000)]
+        decisions: usize,
+    },
     /// Inclusion proofs from the on-disk tiles of a log of `--leaves` entries, and the audit rate.
     Proofs {
         #[arg(long, default_value_t = 10_000_000)]
@@ -127,6 +145,8 @@ pub fn run(command: BenchCommand, json: bool) -> anyhow::Result<ExitCode> {
         }
         BenchCommand::Proofs { leaves, proofs } => proofs_bench(leaves, proofs)?,
         BenchCommand::Inspect { megabytes } => inspect_bench(megabytes)?,
+        BenchCommand::Policy { decisions } => policy::run(decisions)?,
+        BenchCommand::Agent { rate, seconds } => agent::run(rate, seconds)?,
         BenchCommand::Mailguard {
             rate,
             seconds,

@@ -90,9 +90,12 @@ struct RunArgs {
     #[arg(long)]
     events: Option<PathBuf>,
     /// Send every event to this `mamori serve` (`POST /api/v1/events`), e.g.
-    /// `http://127.0.0.1:8080`; plain HTTP only to a loopback address.
+    /// `https://mamori.example.co.jp:8443`; plain HTTP only to a loopback address.
     #[arg(long, requires = "token_file")]
     server: Option<String>,
+    /// The CA certificate(s) (PEM) an `https://` `--server` is verified against.
+    #[arg(long)]
+    server_ca: Option<PathBuf>,
     /// A file holding an `ingest` token for `--server` (never on the command line).
     #[arg(long)]
     token_file: Option<PathBuf>,
@@ -358,7 +361,7 @@ fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .token_file
                 .as_deref()
                 .context("--server needs --token-file")?;
-            Some(Server::new(url, token_file)?)
+            Some(Server::new(url, args.server_ca.as_deref(), token_file)?)
         }
         None => None,
     };
@@ -571,28 +574,14 @@ async fn reload_senders(
 /// The `mamori serve` the guard reports to, with its `ingest` token.
 #[derive(Clone)]
 struct Server {
-    address: String,
+    endpoint: crate::api_client::Endpoint,
     token: String,
 }
 
 impl Server {
-    fn new(url: &str, token_file: &Path) -> anyhow::Result<Server> {
-        let address = url
-            .strip_prefix("http://")
-            .map(|rest| rest.trim_end_matches('/'))
-            .filter(|rest| !rest.contains('/'))
-            .ok_or_else(|| BadInput(format!("--server {url}: expected http://HOST:PORT")))?;
-        let loopback = address
-            .parse::<SocketAddr>()
-            .is_ok_and(|a| a.ip().is_loopback())
-            || address.starts_with("localhost:");
-        if !loopback {
-            // The token would cross the network in clear text.
-            return Err(BadInput(format!(
-                "--server {url}: plain HTTP is only allowed to a loopback address"
-            ))
-            .into());
-        }
+    fn new(url: &str, ca: Option<&Path>, token_file: &Path) -> anyhow::Result<Server> {
+        let endpoint = crate::api_client::Endpoint::parse(url, ca)
+            .map_err(|e| BadInput(format!("--server {e}")))?;
         let token = std::fs::read_to_string(token_file)
             .map_err(|e| BadInput(format!("{}: {e}", token_file.display())))?
             .trim()
@@ -600,10 +589,7 @@ impl Server {
         if token.is_empty() {
             return Err(BadInput(format!("{}: empty token", token_file.display())).into());
         }
-        Ok(Server {
-            address: address.to_string(),
-            token,
-        })
+        Ok(Server { endpoint, token })
     }
 
     /// One API call on the blocking pool: status and body.
@@ -619,7 +605,7 @@ impl Server {
             let body = body
                 .as_deref()
                 .map(|text| ("application/json", text.as_bytes()));
-            crate::api_client::call(&server.address, &server.token, method, &path, body)
+            server.endpoint.call(&server.token, method, &path, body)
         })
         .await?
     }
@@ -648,8 +634,7 @@ impl EventSink {
                 Ok(())
             }
             EventSink::Server(server) => {
-                let (status, answer) =
-                    crate::api_client::post_events(&server.address, &server.token, body)?;
+                let (status, answer) = server.endpoint.post_events(&server.token, body)?;
                 anyhow::ensure!(status == 200, "server answered {status}: {answer}");
                 let answer: serde_json::Value = serde_json::from_str(&answer)?;
                 let accepted = answer["accepted"].as_array().map_or(0, Vec::len);

@@ -2,6 +2,7 @@
 //! this is the only place that prints to stdout or decides exit codes
 //! (0 ok, 1 failure, 2 bad usage or bad input).
 
+mod agent;
 mod analyze;
 mod api_client;
 mod bench;
@@ -14,6 +15,7 @@ mod hygiene;
 mod import;
 mod inspect;
 mod mailguard;
+mod policy;
 mod progress;
 mod retention;
 mod review;
@@ -129,6 +131,14 @@ enum Command {
     /// content, departing and high-risk senders) and passes, delays, holds or rejects it;
     /// `check` runs the look-alike check offline (docs/mailguard.md).
     Mailguard(Box<mailguard::MailguardArgs>),
+    /// The Linux endpoint agent: file activity (fanotify) with writes of classified files to
+    /// removable media decided by the policy and denied where the kernel allows, USB
+    /// authorisation, a local spool delivered at least once, heartbeats (docs/agent.md).
+    Agent(Box<agent::AgentArgs>),
+    /// Prevention policies: check, decide, compile to USBGuard rules or Windows Device
+    /// Control XML, back-test over the stored history, install (docs/policy.md).
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Write a synthetic organisation's activity with planted insiders and the answer key
     /// (CERT r4.2 layout or Mamori events; see docs/simulator.md).
     Simulate(simulate::SimulateArgs),
@@ -353,6 +363,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ),
         Command::Inspect(args) => inspect::run(&args, cli.json),
         Command::Mailguard(args) => mailguard::run(*args, cli.json),
+        Command::Agent(args) => agent::run(*args),
+        Command::Policy(command) => policy::run(&data_dir, command, cli.json),
         Command::Verify { key } => verify::run(&data_dir, key.as_deref(), cli.json),
         Command::Keys(KeysCommand::Show) => {
             let data = mamori_store::DataDir::open(&data_dir)?;

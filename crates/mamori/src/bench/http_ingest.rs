@@ -142,7 +142,9 @@ fn send_all(address: &str, token: &str, bodies: &[(u64, Vec<u8>)]) -> anyhow::Re
     for (lines, body) in bodies {
         loop {
             let started = Instant::now();
-            let (status, answer) = crate::api_client::post_events(address, token, body)?;
+            let (status, answer) =
+                crate::api_client::Endpoint::parse(&format!("http://{address}"), None)?
+                    .post_events(token, body)?;
             if status == 429 {
                 sent.busy += 1;
                 std::thread::sleep(Duration::from_millis(100));

@@ -133,13 +133,18 @@ impl Drop for Server {
 /// Starts `mamori serve` on a free loopback port, its request log appended to `serve.log` in
 /// the test's directory; returns the tile API's URL.
 pub fn start_server(env: &Env) -> (Server, String) {
+    start_server_on(env, "127.0.0.1:0")
+}
+
+/// [`start_server`] on a given address (a server restarted on the same port).
+pub fn start_server_on(env: &Env, listen: &str) -> (Server, String) {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(env.dir.path().join("serve.log"))
         .unwrap();
     let mut child = env
-        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .command(&["serve", "--listen", listen])
         .env("MAMORI_LOG", "warn,mamori::request=info")
         .stdout(Stdio::piped())
         .stderr(log)
