@@ -700,12 +700,7 @@ impl Worker {
         let decision = policy.decide(&request, now);
         let verdict = decision.verdict(None);
         let denied = enforced && !verdict.permits();
-        self.stats.decisions += 1;
-        if denied {
-            self.stats.denied += 1;
-            tracing::info!(source = %source.path, destination = %path.display(), pid, "write to removable media denied");
-        }
-        self.send(Record::Decision(Box::new(DecisionRecord {
+        let record = DecisionRecord {
             request,
             decision,
             verdict,
@@ -715,12 +710,32 @@ impl Worker {
             denied,
             latency: read_at.elapsed(),
             time: now,
-        })));
-        Ok(if denied {
+        };
+        Ok(self.conclude(record, true))
+    }
+
+    /// Counts a decision, reports it when `report`, and gives the kernel's answer.
+    fn conclude(&mut self, record: DecisionRecord, report: bool) -> Response {
+        self.stats.decisions += 1;
+        let denied = record.denied;
+        if denied {
+            self.stats.denied += 1;
+            tracing::info!(
+                channel = record.request.channel.map_or("", |c| c.as_str()),
+                source = record.request.object.path.as_deref().unwrap_or(""),
+                destination = %record.destination_path,
+                pid = record.request.process.as_ref().and_then(|p| p.pid).unwrap_or(0),
+                "denied"
+            );
+        }
+        if report {
+            self.send(Record::Decision(Box::new(record)));
+        }
+        if denied {
             Response::FAN_DENY
         } else {
             Response::FAN_ALLOW
-        })
+        }
     }
 
     /// A launch (a permission event when `enforced`, else a notification): reports it and,
@@ -746,29 +761,19 @@ impl Worker {
         let Some((verdict, denied)) = judge_launch(&decision, enforced) else {
             return Ok(Response::FAN_ALLOW);
         };
-        self.stats.decisions += 1;
-        if denied {
-            self.stats.denied += 1;
-            tracing::info!(executable = %path.display(), pid, "launch denied");
-        }
-        if decision.is_recorded() {
-            self.send(Record::Decision(Box::new(DecisionRecord {
-                request,
-                decision,
-                verdict,
-                policy,
-                destination_path: path.to_string_lossy().into_owned(),
-                enforced,
-                denied,
-                latency: read_at.elapsed(),
-                time: now,
-            })));
-        }
-        Ok(if denied {
-            Response::FAN_DENY
-        } else {
-            Response::FAN_ALLOW
-        })
+        let report = decision.is_recorded();
+        let record = DecisionRecord {
+            request,
+            decision,
+            verdict,
+            policy,
+            destination_path: path.to_string_lossy().into_owned(),
+            enforced,
+            denied,
+            latency: read_at.elapsed(),
+            time: now,
+        };
+        Ok(self.conclude(record, report))
     }
 
     /// Marks the exec mounts for permission events (when wanted and allowed) or for
