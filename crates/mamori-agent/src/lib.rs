@@ -18,7 +18,8 @@
 //!    when the verdict does not permit; program launches on exec mounts reported and, when
 //!    the policy has enforced `app_launch` rules, decided and denied likewise.
 //! 7. **Logon sessions** ([`sessions`]): who is logged on, from where, from utmp.
-//! 8. **USB authorisation** ([`usb`]): new USB devices start unauthorised; removable storage
+//! 8. **Print jobs** ([`print`]): CUPS's page log, followed across restarts and rotation.
+//! 9. **USB authorisation** ([`usb`]): new USB devices start unauthorised; removable storage
 //!    the policy's device control blocks stays so (sysfs `authorized`, as USBGuard does).
 //!
 //! It decides nothing itself (the policy does) and stores nothing (the caller turns
@@ -27,6 +28,7 @@
 
 pub mod classify;
 pub mod mounts;
+pub mod print;
 pub mod probe;
 pub mod process;
 pub mod sensor;

@@ -99,6 +99,8 @@ impl Agent {
             .arg(dir.join("sys"))
             .arg("--watch")
             .arg(dir.join("src"))
+            .arg("--cups-page-log")
+            .arg(dir.join("page_log"))
             .args(["--heartbeat-seconds", "1", "--policy-seconds", "1"])
             .args(extra)
             .env("MAMORI_LOG", "info")
@@ -174,6 +176,14 @@ fn events_survive_a_server_restart_and_an_unclean_stop_with_nothing_lost() {
     )
     .unwrap();
     let utmp_arg = utmp.to_str().unwrap().to_string();
+    // A job printed before the agent ever ran is not reported.
+    let page_log = dir.join("page_log");
+    let job = |id: u32, name: &str| {
+        format!(
+            "Office-MFP yamada {id} [02/Dec/2026:10:15:07 +0900] total 3 - localhost {name} iso_a4_210x297mm one-sided\n"
+        )
+    };
+    std::fs::write(&page_log, job(1, "old.pdf")).unwrap();
 
     let out = env.run(&["policy", "install", EXAMPLE]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -207,6 +217,16 @@ fn events_survive_a_server_restart_and_an_unclean_stop_with_nothing_lost() {
     terminate(&mut server.0);
     let before = of_kind(&stored(&env), "agent.heartbeat").len();
     usb_device(&sysfs, "1-3", "dead", "beef", "Y2", 8);
+    // A print job while the server is down.
+    {
+        use std::io::Write as _;
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&page_log)
+            .unwrap();
+        log.write_all(job(2, "設計 レビュー.pdf").as_bytes())
+            .unwrap();
+    }
     // sato logs off while the server is down.
     std::fs::write(
         &utmp,
@@ -317,6 +337,11 @@ fn events_survive_a_server_restart_and_an_unclean_stop_with_nothing_lost() {
     assert_eq!(logoffs.len(), 1);
     assert_eq!(logoffs[0]["actor"]["user"], "sato");
     assert_eq!(device("X1")["actor"]["user"], "yamada");
+    let prints = of_kind(&events, "print");
+    assert_eq!(prints.len(), 1, "{prints:?}");
+    assert_eq!(prints[0]["object"]["name"], "設計 レビュー.pdf");
+    assert_eq!(prints[0]["destination"]["name"], "Office-MFP");
+    assert_eq!(prints[0]["actor"]["user"], "yamada");
     assert!(env.run(&["verify"]).status.success());
 }
 

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
+use mamori_agent::print::{PageLog, Position, PrintJob};
 use mamori_agent::sessions::{Change, Sessions};
 use mamori_agent::usb::{Authoriser, Judged};
 use mamori_agent::{
@@ -103,6 +104,9 @@ pub struct AgentArgs {
     /// The utmp file logon sessions are read from (default: `/run/utmp` or `/var/run/utmp`).
     #[arg(long)]
     utmp: Option<PathBuf>,
+    /// CUPS's page log, followed for print jobs.
+    #[arg(long, default_value = "/var/log/cups/page_log")]
+    cups_page_log: PathBuf,
 }
 
 /// Why and how the last run ended, from the state directory's marker.
@@ -310,6 +314,9 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         .or_else(Sessions::system_file)
         .map(|path| Sessions::new(&path));
     let mut last_sessions = Instant::now() - Duration::from_secs(10);
+    let print_position = args.state.join("print-position");
+    let mut page_log = PageLog::new(&args.cups_page_log, read_position(&print_position));
+    let mut last_print = Instant::now();
 
     let mut pending: Vec<Event> = vec![agent_event(
         Kind::AgentStart,
@@ -360,6 +367,26 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             last_sessions = Instant::now();
             for change in sessions.poll() {
                 pending.push(session_event(&change, &host));
+            }
+        }
+        if last_print.elapsed() >= Duration::from_secs(2) {
+            last_print = Instant::now();
+            let (jobs, bad) = page_log.poll();
+            let policy = handle.load();
+            for job in &jobs {
+                print_events(job, &policy, &host, &mut pending);
+            }
+            for reason in bad {
+                warn!(%reason, "CUPS page log");
+            }
+            if !jobs.is_empty()
+                && let Some(position) = page_log.position()
+                && let Err(error) = write_private(
+                    &print_position,
+                    format!("{} {}", position.inode, position.offset).as_bytes(),
+                )
+            {
+                warn!("{error:#}: keeping the page log's position");
             }
         }
         if last_usb.elapsed() >= Duration::from_millis(500) {
@@ -830,6 +857,80 @@ fn notify(request: &Request, message: &mamori_policy::Message) {
         .spawn();
     if let Err(error) = spawned {
         info!(%error, "desktop notification");
+    }
+}
+
+/// Where the page log was read to at the last run (`inode offset`).
+fn read_position(path: &Path) -> Option<Position> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let (inode, offset) = text.trim().split_once(' ')?;
+    Some(Position {
+        inode: inode.parse().ok()?,
+        offset: offset.parse().ok()?,
+    })
+}
+
+/// A print job's `print` event and, when the policy has something to say about printing
+/// (it can only be recorded: the job has been printed), its decision.
+fn print_events(job: &PrintJob, policy: &Policy, host: &str, pending: &mut Vec<Event>) {
+    let extension = job
+        .name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| !e.is_empty() && e.len() <= 8 && !e.contains(['/', ' ']));
+    let mut raw = raw(json!({
+        "job": job.job,
+        "copies": job.copies,
+        "media": job.media,
+        "sides": job.sides,
+        "from": job.host,
+    }));
+    if let Some(page) = job.page {
+        raw.insert("page".into(), json!(page));
+    }
+    if let Some(billing) = &job.billing {
+        raw.insert("billing".into(), json!(billing));
+    }
+    let mut event = agent_event(Kind::Print, host, raw);
+    event.actor.user = job.user.clone();
+    event.time = job.time;
+    event.object = (!job.name.is_empty()).then(|| Object {
+        name: Some(job.name.clone()),
+        extension: extension.clone(),
+        ..Object::default()
+    });
+    event.destination = Some(Destination {
+        kind: Some(DestinationKind::Printer),
+        name: Some(job.printer.clone()),
+        ..Destination::default()
+    });
+    pending.push(event);
+    let request = Request {
+        channel: Some(Channel::Print),
+        time: Some(job.time),
+        user: job.user.clone(),
+        host: Some(host.to_string()),
+        object: mamori_policy::ObjectFacts {
+            path: (!job.name.is_empty()).then(|| job.name.clone()),
+            extension,
+            ..Default::default()
+        },
+        destination: mamori_policy::DestinationFacts {
+            name: Some(job.printer.clone()),
+            ..Default::default()
+        },
+        ..Request::default()
+    };
+    if request.check().is_err() {
+        return;
+    }
+    let decision = policy.decide(&request, job.time);
+    if decision.is_recorded() {
+        let mut event = mamori_policy::decision_event(policy, &request, &decision, host, job.time);
+        // Printed already: what the policy says is recorded, not carried out.
+        event.raw.insert("enforced".into(), json!(false));
+        event.outcome = Outcome::Success;
+        pending.push(event);
     }
 }
 
