@@ -96,6 +96,7 @@ const INSIDER_RULES: &[(&str, &str)] = insider_rules![
     "mamori_account_change_by_departing_admin.yml",
     "mamori_account_group_add_privileged_by_departing_admin.yml",
     "mamori_activity_after_termination.yml",
+    "mamori_agent_collection_interrupted.yml",
     "mamori_clipboard_classified_paste_to_external_web.yml",
     "mamori_egress_by_departing_employee.yml",
     "mamori_egress_classified_to_first_time_domain.yml",

@@ -342,6 +342,15 @@ fn events_survive_a_server_restart_and_an_unclean_stop_with_nothing_lost() {
     assert_eq!(prints[0]["object"]["name"], "設計 レビュー.pdf");
     assert_eq!(prints[0]["destination"]["name"], "Office-MFP");
     assert_eq!(prints[0]["actor"]["user"], "yamada");
+    // The insider pack flags the gap the kill left.
+    let pack = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules/insider");
+    let out = env.run(&["--json", "rules", "backtest", pack]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Mamori Agent Collection Interrupted"),
+        "{}",
+        stdout(&out)
+    );
     assert!(env.run(&["verify"]).status.success());
 }
 
