@@ -34,7 +34,8 @@ use mamori_content::detect::{DetectorConfig, FindingKind, LabelRule};
 use serde::{Deserialize, Serialize};
 
 use crate::checks::{
-    self, ContentInspector, History, OwnDomains, Recipients, RiskLevel, SenderFacts, Senders,
+    self, ContentInspector, ContentScan, History, OwnDomains, Recipients, RiskLevel, SenderFacts,
+    Senders,
 };
 use crate::decision::{Action, Decision, Envelope, Guard, Reason};
 use crate::lookalike::{LookalikeError, Protected};
@@ -596,6 +597,9 @@ pub struct MailGuard {
     content: ContentInspector,
     /// Until when first-time domains are reported but not acted on.
     learning_until: Option<jiff::Timestamp>,
+    /// The organisation's prevention policy (docs/policy.md), asked about every message to
+    /// outside recipients on its `email` channel, next to the guard's own checks.
+    prevention: Option<Arc<mamori_policy::Policy>>,
 }
 
 impl std::fmt::Debug for MailGuard {
@@ -654,7 +658,16 @@ impl MailGuard {
             history,
             content,
             learning_until,
+            prevention: None,
         }
+    }
+
+    /// Also asks `policy`'s `email` rules about every message to outside recipients: `block`
+    /// rejects it, `justify` holds it for the sender, `warn` delays it (cancellable, with a
+    /// notice), `audit` records the match; each matching rule is a reason.
+    pub fn with_prevention(mut self, policy: mamori_policy::Policy) -> MailGuard {
+        self.prevention = Some(Arc::new(policy));
+        self
     }
 
     /// A guard whose protected domains are the policy's own and partner domains.
@@ -738,7 +751,14 @@ impl MailGuard {
                     rule.minutes,
                 );
             }
-            self.content_checks(message, &mut add);
+            let scan = self.content_checks(message, &mut add);
+            if let Some(prevention) = &self.prevention {
+                let scan = scan.unwrap_or_else(|| self.content.scan(message));
+                let request = prevention_request(&sender, facts.as_ref(), &recipients, &scan, now);
+                for (reasons, act) in prevention_findings(prevention, &request, now) {
+                    add(reasons, act, DEFAULT_DELAY_MINUTES);
+                }
+            }
         }
 
         // The sender's context changes the others' actions, so it comes last.
@@ -841,14 +861,18 @@ impl MailGuard {
     }
 
     /// `sensitive_content`, `encrypted_archive` and `uninspectable_attachment`, from one
-    /// inspection of the body and attachments.
-    fn content_checks(&self, message: &Message, add: &mut impl FnMut(Vec<Reason>, Act, u32)) {
+    /// inspection of the body and attachments (returned, for the prevention policy).
+    fn content_checks(
+        &self,
+        message: &Message,
+        add: &mut impl FnMut(Vec<Reason>, Act, u32),
+    ) -> Option<ContentScan> {
         let policy = &self.policy;
         let sensitive = &policy.sensitive_content;
         let encrypted = &policy.encrypted_archive;
         let uninspectable = &policy.uninspectable_attachment;
         if !(sensitive.enabled || encrypted.enabled || uninspectable.enabled) {
-            return;
+            return None;
         }
         let scan = self.content.scan(message);
         if sensitive.enabled {
@@ -872,6 +896,7 @@ impl MailGuard {
                 uninspectable.minutes,
             );
         }
+        Some(scan)
     }
 
     /// [`Guard::delivered`] at a given time.
@@ -888,6 +913,115 @@ impl MailGuard {
         }
     }
 }
+
+/// The prevention policy's request for a message: channel `email`, the sender (and what the
+/// server says of them), the labels and findings of the body and attachments, the outside
+/// recipients and the first outside domain.
+fn prevention_request(
+    sender: &str,
+    facts: Option<&SenderFacts>,
+    recipients: &Recipients,
+    scan: &ContentScan,
+    now: jiff::Timestamp,
+) -> mamori_policy::Request {
+    let mut object = mamori_policy::ObjectFacts::default();
+    for (_, counts) in &scan.places {
+        for (kind, count) in &counts.by_kind {
+            if let Some(kind) = FindingKind::ALL.into_iter().find(|k| k.as_str() == *kind) {
+                object.findings.add(kind, *count);
+            }
+        }
+        for label in &counts.labels {
+            if !object.labels.contains(label) {
+                object.labels.push(label.clone());
+            }
+        }
+    }
+    let outside: Vec<&checks::Recipient> = recipients.list.iter().filter(|r| !r.internal).collect();
+    mamori_policy::Request {
+        channel: Some(mamori_policy::Channel::Email),
+        time: Some(now),
+        user: facts.and_then(|f| f.user.clone()).unwrap_or_else(|| {
+            if sender.is_empty() {
+                "(null sender)".into()
+            } else {
+                sender.to_string()
+            }
+        }),
+        person: mamori_policy::PersonFacts {
+            departing: facts.is_some_and(|f| f.departing),
+            risk: facts.and_then(|f| f.risk),
+            ..Default::default()
+        },
+        object,
+        destination: mamori_policy::DestinationFacts {
+            domain: outside.first().map(|r| r.domain.clone()),
+            recipients: outside.iter().map(|r| r.address.clone()).collect(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// What the prevention policy's decision adds: one reason per matching rule, with the act the
+/// decision maps to (`block` → reject, `justify` → hold for the sender, `warn` → delay,
+/// `audit` and simulated rules → recorded only).
+fn prevention_findings(
+    policy: &mamori_policy::Policy,
+    request: &mamori_policy::Request,
+    now: jiff::Timestamp,
+) -> Vec<(Vec<Reason>, Act)> {
+    use mamori_policy::Action as P;
+    let decision = policy.decide(request, now);
+    decision
+        .matched
+        .iter()
+        .filter_map(|index| policy.rules().get(*index))
+        .map(|rule| {
+            let deciding = rule.mode == mamori_policy::Mode::Enforce
+                && policy.mode == mamori_policy::Mode::Enforce;
+            let act = match rule.action {
+                P::Block if deciding => Act::Reject,
+                P::Justify if deciding => Act::HoldSender,
+                P::Warn if deciding => Act::Delay,
+                _ => Act::Pass,
+            };
+            let en = if rule.message.en.is_empty() {
+                format!(
+                    "prevention policy {} rule {} ({})",
+                    policy.name, rule.id, rule.action
+                )
+            } else {
+                format!(
+                    "{} (policy {} rule {})",
+                    rule.message.en, policy.name, rule.id
+                )
+            };
+            let ja = if rule.message.ja.is_empty() {
+                format!(
+                    "情報保護ポリシー {} のルール {}（{}）",
+                    policy.name, rule.id, rule.action
+                )
+            } else {
+                format!(
+                    "{}（ポリシー {} ルール {}）",
+                    rule.message.ja, policy.name, rule.id
+                )
+            };
+            (
+                vec![Reason {
+                    check: PREVENTION_POLICY,
+                    en,
+                    ja,
+                }],
+                act,
+            )
+        })
+        .collect()
+}
+
+/// The check name of the prevention policy's reasons.
+pub const PREVENTION_POLICY: &str = "prevention_policy";
 
 /// The reason recorded when the history cannot be read; the error itself (with the file's
 /// path) goes to the log, not into a reason the sender may be shown.

@@ -835,6 +835,106 @@ fn the_same_content_to_internal_recipients_passes() {
     assert_eq!(decision, Decision::pass());
 }
 
+/// The shared prevention policy's `email` rules act on mail too: a departing sender's
+/// labelled attachment to an unsanctioned domain is held for them (justify), a classified
+/// message to a domain outside the sanctioned list warns (a delay), and a block rejects.
+#[test]
+fn the_prevention_policy_is_asked_about_mail_to_outside_recipients() {
+    let prevention = mamori_policy::Policy::from_toml(
+        r#"format = 1
+        name = "acme"
+        revision = 4
+        sanctioned_domains = ["partner.co.jp"]
+        [[rules]]
+        id = "mail-leaver"
+        action = "justify"
+        message.ja = "退職予定者の社外送信です。理由を確認してください。"
+        when.channels = ["email"]
+        when.departing = true
+        when.domain_sanctioned = false
+        [[rules]]
+        id = "mail-classified"
+        action = "warn"
+        when.channels = ["email"]
+        when.labels = ["社外秘"]
+        when.domain_sanctioned = false
+        [[rules]]
+        id = "mail-my-number"
+        action = "block"
+        when.channels = ["email"]
+        when.findings = ["my_number"]
+        unless.departments = ["人事部"]"#,
+    )
+    .unwrap();
+    let mut senders = HashMap::new();
+    senders.insert(
+        "taro@example.co.jp".to_owned(),
+        SenderFacts {
+            departing: true,
+            ..SenderFacts::default()
+        },
+    );
+    let facts = Senders::new();
+    facts.replace(senders);
+    // The guard's own checks off, except the content inspection the rules need: what
+    // happens is the prevention policy's doing.
+    let own_checks_off = format!(
+        "{POLICY}enabled = false\n[first_external_domain_org]\nenabled = false\n\
+         [sensitive_content]\naction = \"pass\"\n[sender_context]\nenabled = false\n"
+    );
+    let guard = guard_with(&own_checks_off, facts).with_prevention(prevention);
+    let text = "【社外秘】\r\n2025年度 事業計画\r\n".as_bytes();
+    let decide = |to: &str, raw: &[u8]| guard.decide(&envelope("taro@example.co.jp", &[to]), raw);
+
+    // To an unsanctioned domain: justify (hold for the sender) is the strictest.
+    let raw = mail_with_attachment("someone@gmail.com", "plan.txt", "text/plain", text);
+    let decision = decide("someone@gmail.com", &raw);
+    assert_eq!(decision.action, Action::HoldForSender, "{decision:?}");
+    let policy_reasons: Vec<&str> = decision
+        .reasons
+        .iter()
+        .filter(|r| r.check == mamori_mailguard::policy::PREVENTION_POLICY)
+        .map(|r| r.ja.as_str())
+        .collect();
+    assert_eq!(policy_reasons.len(), 2, "{decision:?}");
+    assert!(
+        policy_reasons[0].contains("退職予定者の社外送信です"),
+        "{policy_reasons:?}"
+    );
+    assert!(
+        policy_reasons[1].contains("mail-classified"),
+        "{policy_reasons:?}"
+    );
+
+    // A sanctioned domain: the leaver rule does not apply; the label only warns elsewhere.
+    let raw = mail_with_attachment("yamada@partner.co.jp", "plan.txt", "text/plain", text);
+    assert_eq!(decide("yamada@partner.co.jp", &raw).action, Action::Pass);
+    let raw = mail_with_attachment("a@contoso.com", "plan.txt", "text/plain", text);
+    let mut senders = HashMap::new();
+    senders.insert("taro@example.co.jp".to_owned(), SenderFacts::default());
+    guard.senders().replace(senders);
+    let decision = decide("a@contoso.com", &raw);
+    assert!(
+        matches!(decision.action, Action::Delay { .. }),
+        "warn delays: {decision:?}"
+    );
+
+    // A My Number in the body: rejected, whatever the domain.
+    let body = format!("個人番号：{MY_NUMBER}\r\n");
+    let raw = mail(
+        "From: taro@example.co.jp\r\nTo: yamada@partner.co.jp\r\n",
+        &body,
+    );
+    assert_eq!(decide("yamada@partner.co.jp", &raw).action, Action::Reject);
+
+    // Inside the organisation the prevention policy is not asked.
+    let raw = mail(
+        "From: taro@example.co.jp\r\nTo: suzuki@example.co.jp\r\n",
+        &body,
+    );
+    assert_eq!(decide("suzuki@example.co.jp", &raw), Decision::pass());
+}
+
 #[test]
 fn a_confidentiality_label_in_an_attachment_is_named() {
     let guard = guard();

@@ -79,6 +79,11 @@ struct RunArgs {
     /// The policy (TOML, docs/mailguard.toml); its `[domains]` say what is internal.
     #[arg(long)]
     policy: Option<PathBuf>,
+    /// The organisation's prevention policy (docs/policy.md): its `email` rules are asked
+    /// about every message to outside recipients too (`block` rejects, `justify` holds for
+    /// the sender, `warn` delays).
+    #[arg(long)]
+    prevention_policy: Option<PathBuf>,
     /// The queue, the sending history and the control socket.
     #[arg(long, default_value = "mailguard-spool")]
     spool: PathBuf,
@@ -346,10 +351,12 @@ fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let history = History::open(args.spool.join("history.sqlite"))
         .with_context(|| format!("opening the history in {}", args.spool.display()))?;
-    let guard = Arc::new(
-        MailGuard::from_policy(policy, senders.clone(), history)
-            .map_err(|e| BadInput(format!("{}: {e}", policy_path.display())))?,
-    );
+    let mut guard = MailGuard::from_policy(policy, senders.clone(), history)
+        .map_err(|e| BadInput(format!("{}: {e}", policy_path.display())))?;
+    if let Some(file) = &args.prevention_policy {
+        guard = guard.with_prevention(crate::policy::load(file)?);
+    }
+    let guard = Arc::new(guard);
 
     let mut sinks = Vec::new();
     if let Some(path) = &args.events {

@@ -636,3 +636,87 @@ fn the_guard_refuses_to_start_without_a_policy_or_with_a_broken_one() {
         stderr(&out)
     );
 }
+
+/// The shared prevention policy through the real relay: the example policy's
+/// `mail-my-number` rule (ten or more My Numbers, outside HR) rejects a personnel list sent
+/// outside with 550 and names its rule; an ordinary quote still passes and arrives.
+#[test]
+fn the_prevention_policy_rejects_mail_its_rules_block() {
+    require_aiosmtpd();
+    let env = Env::new();
+    let dir = env.dir.path();
+    let (_sink, sink_port) = start_sink(dir);
+    let policy = env.file("mailguard.toml", POLICY);
+    let prevention = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/policy.toml");
+    let events_file = dir.join("events.ndjson");
+    let guard = Guard::start(
+        &env,
+        "127.0.0.1:0",
+        &[
+            "--next-hop",
+            &format!("127.0.0.1:{sink_port}"),
+            "--policy",
+            policy.to_str().unwrap(),
+            "--prevention-policy",
+            prevention,
+            "--spool",
+            dir.join("spool").to_str().unwrap(),
+            "--events",
+            events_file.to_str().unwrap(),
+            "--no-notify",
+        ],
+    );
+    // Twelve valid My Numbers (check digits computed as the law defines them).
+    let my_number = |n: u64| {
+        let digits: Vec<u64> = format!("{n:011}")
+            .bytes()
+            .map(|b| u64::from(b - b'0'))
+            .collect();
+        let sum: u64 = digits
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, d)| d * if i < 6 { i as u64 + 2 } else { i as u64 - 4 })
+            .sum();
+        let check = match sum % 11 {
+            0 | 1 => 0,
+            r => 11 - r,
+        };
+        format!("{n:011}{check}")
+    };
+    let list: String = (0..12)
+        .map(|i| {
+            format!(
+                "社員{i} 個人番号：{}\r\n",
+                my_number(12_345_678_900 + i * 7_919)
+            )
+        })
+        .collect();
+    let data = format!(
+        "From: taro@example.co.jp\r\nTo: someone@contoso.com\r\nSubject: list\r\n\
+         Message-ID: <list@example.co.jp>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=UTF-8\r\n\r\n{list}"
+    );
+    let sender = start_sender(
+        guard.port,
+        vec![
+            serde_json::json!({"from": "taro@example.co.jp", "to": ["someone@contoso.com"],
+            "key": "list", "data_hex": hex::encode(data.as_bytes()), "eight_bit": true}),
+        ],
+    );
+    let out = sender.wait_with_output().unwrap();
+    let result: serde_json::Value =
+        serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    assert_eq!(result["code"], 550, "{result}");
+    send_one(guard.port, "quote", "yamada@partner.co.jp");
+    wait_for("the quote at the next hop", Duration::from_secs(30), || {
+        sink_keys(dir).contains(&"quote".to_string()).then_some(())
+    });
+    guard.stop();
+    let decided: Vec<serde_json::Value> = events(&events_file)
+        .into_iter()
+        .filter(|e| e["raw"]["event"] == "decided" || e["kind"] == "email.send")
+        .collect();
+    let text = serde_json::to_string(&decided).unwrap();
+    assert!(text.contains("mail-my-number"), "{text}");
+}
