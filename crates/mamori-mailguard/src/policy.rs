@@ -28,7 +28,7 @@
 //! anything but look-alike domains: what stays inside the organisation is not a leak.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use mamori_content::detect::{DetectorConfig, FindingKind, LabelRule};
 use serde::{Deserialize, Serialize};
@@ -598,8 +598,9 @@ pub struct MailGuard {
     /// Until when first-time domains are reported but not acted on.
     learning_until: Option<jiff::Timestamp>,
     /// The organisation's prevention policy (docs/policy.md), asked about every message to
-    /// outside recipients on its `email` channel, next to the guard's own checks.
-    prevention: Option<Arc<mamori_policy::Policy>>,
+    /// outside recipients on its `email` channel, next to the guard's own checks; replaced
+    /// whole when a newer revision arrives.
+    prevention: RwLock<Option<Arc<mamori_policy::Policy>>>,
 }
 
 impl std::fmt::Debug for MailGuard {
@@ -658,16 +659,33 @@ impl MailGuard {
             history,
             content,
             learning_until,
-            prevention: None,
+            prevention: RwLock::new(None),
         }
     }
 
     /// Also asks `policy`'s `email` rules about every message to outside recipients: `block`
     /// rejects it, `justify` holds it for the sender, `warn` delays it (cancellable, with a
     /// notice), `audit` records the match; each matching rule is a reason.
-    pub fn with_prevention(mut self, policy: mamori_policy::Policy) -> MailGuard {
-        self.prevention = Some(Arc::new(policy));
+    pub fn with_prevention(self, policy: mamori_policy::Policy) -> MailGuard {
+        self.set_prevention(policy);
         self
+    }
+
+    /// Puts `policy` in force for the messages decided from now on.
+    pub fn set_prevention(&self, policy: mamori_policy::Policy) {
+        *self
+            .prevention
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(policy));
+    }
+
+    /// The revision of the prevention policy in force, if there is one.
+    pub fn prevention_revision(&self) -> Option<u64> {
+        self.prevention
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|p| p.revision)
     }
 
     /// A guard whose protected domains are the policy's own and partner domains.
@@ -752,7 +770,12 @@ impl MailGuard {
                 );
             }
             let scan = self.content_checks(message, &mut add);
-            if let Some(prevention) = &self.prevention {
+            let prevention = self
+                .prevention
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            if let Some(prevention) = &prevention {
                 let scan = scan.unwrap_or_else(|| self.content.scan(message));
                 let request = prevention_request(&sender, facts.as_ref(), &recipients, &scan, now);
                 for (reasons, act) in prevention_findings(prevention, &request, now) {

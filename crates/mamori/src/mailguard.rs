@@ -383,6 +383,15 @@ fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
     if sinks.is_empty() {
         warn!("no --events file and no --server: decisions are only logged");
     }
+    // Without a file, the server's prevention policy (when it has one), fetched before the
+    // first message and followed afterwards.
+    let follow_prevention = match (&server, &args.prevention_policy) {
+        (Some(server), None) => {
+            fetch_prevention(&guard, server);
+            Some(server.clone())
+        }
+        _ => None,
+    };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -437,6 +446,13 @@ fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
         ));
         if let Some(file) = senders_file {
             tokio::spawn(reload_senders(file, senders, stop_rx.clone()));
+        }
+        if let Some(server) = follow_prevention {
+            tokio::spawn(follow_prevention_policy(
+                guard.clone(),
+                server,
+                stop_rx.clone(),
+            ));
         }
         shutdown_signal().await;
         info!("stopping the mail guard");
@@ -572,6 +588,66 @@ async fn reload_senders(
         if let Err(error) = file.load(&senders) {
             warn!("{error:#}; keeping the sender facts in use");
         }
+    }
+}
+
+/// Asks the server for a newer prevention policy than the guard's and puts it in force.
+/// Failures leave the policy in force (or none) and are logged.
+fn fetch_prevention(guard: &MailGuard, server: &Server) {
+    let etag = guard
+        .prevention_revision()
+        .map(|revision| format!("\"{revision}\""));
+    let headers: Vec<(&str, &str)> = etag
+        .as_deref()
+        .map(|etag| ("If-None-Match", etag))
+        .into_iter()
+        .collect();
+    let answer =
+        match server
+            .endpoint
+            .request(&server.token, "GET", "/api/v1/policy", &headers, None)
+        {
+            Ok(answer) => answer,
+            Err(error) => {
+                info!("{error:#}: fetching the prevention policy");
+                return;
+            }
+        };
+    match answer.status {
+        200 => {}
+        304 | 404 => return,
+        status => {
+            warn!(status, "fetching the prevention policy");
+            return;
+        }
+    }
+    let text = serde_json::from_str::<serde_json::Value>(&answer.body)
+        .ok()
+        .and_then(|v| v["toml"].as_str().map(str::to_string));
+    match text.as_deref().map(mamori_policy::Policy::from_toml) {
+        Some(Ok(policy)) if Some(policy.revision) > guard.prevention_revision() => {
+            info!(name = %policy.name, revision = policy.revision, "prevention policy");
+            guard.set_prevention(policy);
+        }
+        Some(Ok(_)) => {}
+        Some(Err(error)) => warn!("the server's prevention policy is not valid here: {error}"),
+        None => warn!("the server's policy answer has no toml"),
+    }
+}
+
+/// Fetches the server's prevention policy every minute until the guard stops.
+async fn follow_prevention_policy(
+    guard: Arc<MailGuard>,
+    server: Server,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = stop.changed() => return,
+        }
+        let (guard, server) = (guard.clone(), server.clone());
+        let _ = tokio::task::spawn_blocking(move || fetch_prevention(&guard, &server)).await;
     }
 }
 

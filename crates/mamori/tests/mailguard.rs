@@ -637,36 +637,9 @@ fn the_guard_refuses_to_start_without_a_policy_or_with_a_broken_one() {
     );
 }
 
-/// The shared prevention policy through the real relay: the example policy's
-/// `mail-my-number` rule (ten or more My Numbers, outside HR) rejects a personnel list sent
-/// outside with 550 and names its rule; an ordinary quote still passes and arrives.
-#[test]
-fn the_prevention_policy_rejects_mail_its_rules_block() {
-    require_aiosmtpd();
-    let env = Env::new();
-    let dir = env.dir.path();
-    let (_sink, sink_port) = start_sink(dir);
-    let policy = env.file("mailguard.toml", POLICY);
-    let prevention = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/policy.toml");
-    let events_file = dir.join("events.ndjson");
-    let guard = Guard::start(
-        &env,
-        "127.0.0.1:0",
-        &[
-            "--next-hop",
-            &format!("127.0.0.1:{sink_port}"),
-            "--policy",
-            policy.to_str().unwrap(),
-            "--prevention-policy",
-            prevention,
-            "--spool",
-            dir.join("spool").to_str().unwrap(),
-            "--events",
-            events_file.to_str().unwrap(),
-            "--no-notify",
-        ],
-    );
-    // Twelve valid My Numbers (check digits computed as the law defines them).
+/// A personnel list of twelve valid My Numbers (check digits as the law defines them) from
+/// taro to an outside address, as `send.py` takes a message.
+fn personnel_list() -> serde_json::Value {
     let my_number = |n: u64| {
         let digits: Vec<u64> = format!("{n:011}")
             .bytes()
@@ -697,14 +670,33 @@ fn the_prevention_policy_rejects_mail_its_rules_block() {
          Message-ID: <list@example.co.jp>\r\nMIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=UTF-8\r\n\r\n{list}"
     );
-    let sender = start_sender(
-        guard.port,
-        vec![
-            serde_json::json!({"from": "taro@example.co.jp", "to": ["someone@contoso.com"],
-            "key": "list", "data_hex": hex::encode(data.as_bytes()), "eight_bit": true}),
-        ],
-    );
-    let out = sender.wait_with_output().unwrap();
+    serde_json::json!({"from": "taro@example.co.jp", "to": ["someone@contoso.com"],
+        "key": "list", "data_hex": hex::encode(data.as_bytes()), "eight_bit": true})
+}
+
+/// Sends the personnel list through a guard started with `extra` and checks the example
+/// policy's `mail-my-number` rule rejects it (550) while an ordinary quote arrives.
+fn the_list_is_rejected_and_a_quote_passes(env: &Env, extra: &[&str]) -> Guard {
+    require_aiosmtpd();
+    let dir = env.dir.path();
+    let (sink, sink_port) = start_sink(dir);
+    let policy = env.file("mailguard.toml", POLICY);
+    let next_hop = format!("127.0.0.1:{sink_port}");
+    let spool = dir.join("spool");
+    let mut args = vec![
+        "--next-hop",
+        next_hop.as_str(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--spool",
+        spool.to_str().unwrap(),
+        "--no-notify",
+    ];
+    args.extend_from_slice(extra);
+    let guard = Guard::start(env, "127.0.0.1:0", &args);
+    let out = start_sender(guard.port, vec![personnel_list()])
+        .wait_with_output()
+        .unwrap();
     let result: serde_json::Value =
         serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
     assert_eq!(result["code"], 550, "{result}");
@@ -712,11 +704,54 @@ fn the_prevention_policy_rejects_mail_its_rules_block() {
     wait_for("the quote at the next hop", Duration::from_secs(30), || {
         sink_keys(dir).contains(&"quote".to_string()).then_some(())
     });
+    drop(sink);
+    guard
+}
+
+/// The shared prevention policy from a file, through the real relay: the rejection's event
+/// names the rule.
+#[test]
+fn the_prevention_policy_rejects_mail_its_rules_block() {
+    let env = Env::new();
+    let events_file = env.dir.path().join("events.ndjson");
+    let prevention = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/policy.toml");
+    let guard = the_list_is_rejected_and_a_quote_passes(
+        &env,
+        &[
+            "--prevention-policy",
+            prevention,
+            "--events",
+            events_file.to_str().unwrap(),
+        ],
+    );
     guard.stop();
-    let decided: Vec<serde_json::Value> = events(&events_file)
-        .into_iter()
-        .filter(|e| e["raw"]["event"] == "decided" || e["kind"] == "email.send")
-        .collect();
-    let text = serde_json::to_string(&decided).unwrap();
+    let text = serde_json::to_string(&events(&events_file)).unwrap();
     assert!(text.contains("mail-my-number"), "{text}");
+}
+
+/// Without a file, the guard follows the server's prevention policy (installed by an
+/// administrator, fetched with the guard's ingest token before the first message).
+#[test]
+fn the_guard_follows_the_servers_prevention_policy() {
+    let env = Env::new();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/policy.toml");
+    let out = env.run(&["policy", "install", example]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = last_line_of(env.run(&["agents", "enroll", "mailguard"]));
+    let token_file = env.file("mailguard.token", &token);
+    let (server, tlog) = start_server(&env);
+    let url = tlog.strip_suffix("/tlog/events").unwrap().to_string();
+    let guard = the_list_is_rejected_and_a_quote_passes(
+        &env,
+        &[
+            "--server",
+            &url,
+            "--token-file",
+            token_file.to_str().unwrap(),
+        ],
+    );
+    guard.stop();
+    let log = std::fs::read_to_string(env.dir.path().join("guard.log")).unwrap();
+    assert!(log.contains("prevention policy"), "{log}");
+    server.stop();
 }
