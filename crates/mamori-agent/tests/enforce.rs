@@ -6,15 +6,18 @@
 //! `MAMORI_REQUIRE_FANOTIFY` is set, when they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc::{Receiver, sync_channel};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mamori_agent::{
     ActivityKind, Capability, PolicyHandle, Record, RemovableRules, Sensor, SensorConfig,
 };
 use mamori_policy::{Action, Policy};
+use support::{collect, skip};
 
 /// A loop-mounted ext4 image, unmounted (lazily, if busy) when dropped.
 struct LoopMount {
@@ -81,14 +84,6 @@ fn loop_mount() -> Result<LoopMount, String> {
         .arg(lm.mount_point()))?;
     lm.mounted = true;
     Ok(lm)
-}
-
-/// Skips (or fails, when the environment insists) with a reason.
-fn skip(reason: &str) {
-    if std::env::var_os("MAMORI_REQUIRE_FANOTIFY").is_some() {
-        panic!("MAMORI_REQUIRE_FANOTIFY is set, but: {reason}");
-    }
-    eprintln!("skipped: {reason}");
 }
 
 const POLICY: &str = r#"
@@ -168,20 +163,6 @@ fn setup_with(policy: &str, observe_only: bool) -> Option<Setup> {
         source,
         usb,
     })
-}
-
-/// Records until `done` says enough, or 5 s.
-fn collect(rx: &Receiver<Record>, mut done: impl FnMut(&[Record]) -> bool) -> Vec<Record> {
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !done(&out) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(r) => out.push(r),
-            Err(_) => break,
-        }
-    }
-    out
 }
 
 fn decisions<'a>(

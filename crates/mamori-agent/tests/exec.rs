@@ -8,6 +8,8 @@
 //! the time: records are filtered by the test's own paths.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc::{Receiver, sync_channel};
@@ -18,6 +20,7 @@ use mamori_agent::{
     SensorConfig,
 };
 use mamori_policy::{Action, Channel, Policy, Verdict};
+use support::{collect, skip};
 
 const POLICY: &str = r#"
 format = 1
@@ -29,14 +32,6 @@ action = "block"
 when.channels = ["app_launch"]
 when.processes = ["torbrowser", "tor", "firefox-tor"]
 "#;
-
-/// Skips (or fails, when the environment insists) with a reason.
-fn skip(reason: &str) {
-    if std::env::var_os("MAMORI_REQUIRE_FANOTIFY").is_some() {
-        panic!("MAMORI_REQUIRE_FANOTIFY is set, but: {reason}");
-    }
-    eprintln!("skipped: {reason}");
-}
 
 /// A tmpfs, unmounted (lazily, if busy) when dropped; when it cannot be mounted, the
 /// temporary directory itself (its mount is then marked: every exec there is seen).
@@ -122,20 +117,6 @@ fn setup(policy: &str, exec_permission: bool) -> Option<Setup> {
         records: rx,
         bin,
     })
-}
-
-/// Records until `done` says enough, or 5 s.
-fn collect(rx: &Receiver<Record>, mut done: impl FnMut(&[Record]) -> bool) -> Vec<Record> {
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !done(&out) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(r) => out.push(r),
-            Err(_) => break,
-        }
-    }
-    out
 }
 
 fn execs<'a>(records: &'a [Record], exe: &'a Path) -> impl Iterator<Item = &'a FileActivity> {
