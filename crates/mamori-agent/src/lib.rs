@@ -34,6 +34,7 @@ pub mod process;
 pub mod sensor;
 pub mod sessions;
 pub mod taint;
+pub mod uevent;
 pub mod usb;
 
 pub use classify::{Classification, Classifier, ClassifierConfig};

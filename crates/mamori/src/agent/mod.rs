@@ -307,13 +307,30 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     if let Some(reason) = &usb.not_permitted {
         info!(%reason, "USB authorisation not enforced");
     }
+    // Kernel uevents say the moment a USB device comes or goes, so it is judged at once; sysfs
+    // is still rescanned now and then in case one was missed. Where netlink is not to be had
+    // (a container), sysfs is rescanned twice a second as before.
+    let mut usb_uevents = match mamori_agent::uevent::UeventMonitor::open() {
+        Ok(monitor) => Some(monitor),
+        Err(error) => {
+            warn!(%error, "no kernel uevents: USB devices are found by rescanning sysfs");
+            None
+        }
+    };
+    let usb_every = if usb_uevents.is_some() {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_millis(500)
+    };
 
     let mut sessions = args
         .utmp
         .clone()
         .or_else(Sessions::system_file)
         .map(|path| Sessions::new(&path));
-    let mut last_sessions = Instant::now() - Duration::from_secs(10);
+    // Sessions are read at once (no subtraction from `now`: shortly after boot the monotonic
+    // clock is too close to zero for it).
+    let mut last_sessions: Option<Instant> = None;
     let print_position = args.state.join("print-position");
     let mut page_log = PageLog::new(&args.cups_page_log, read_position(&print_position));
     let mut last_print = Instant::now();
@@ -334,7 +351,8 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let heartbeat_every = Duration::from_secs(args.heartbeat_seconds);
     let mut last_heartbeat = Instant::now();
     let mut last_flush = Instant::now();
-    let mut last_usb = Instant::now() - Duration::from_secs(1);
+    // None: devices present at start are judged on the first tick.
+    let mut last_usb: Option<Instant> = None;
     let mut heartbeats = 0u64;
     let mut sensor_lost = false;
     loop {
@@ -362,9 +380,9 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             ));
         }
         if let Some(sessions) = sessions.as_mut()
-            && last_sessions.elapsed() >= Duration::from_secs(2)
+            && last_sessions.is_none_or(|at| at.elapsed() >= Duration::from_secs(2))
         {
-            last_sessions = Instant::now();
+            last_sessions = Some(Instant::now());
             for change in sessions.poll() {
                 pending.push(session_event(&change, &host));
             }
@@ -389,8 +407,38 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
                 warn!("{error:#}: keeping the page log's position");
             }
         }
-        if last_usb.elapsed() >= Duration::from_millis(500) {
-            last_usb = Instant::now();
+        let mut usb_changed = false;
+        if let Some(monitor) = usb_uevents.as_mut() {
+            use mamori_agent::uevent::Action as UeventAction;
+            let drained = monitor.drain();
+            if drained.malformed > 0 {
+                let reasons: Vec<String> = drained.reasons.iter().map(|r| r.to_string()).collect();
+                warn!(
+                    count = drained.malformed,
+                    ?reasons,
+                    "kernel uevents refused"
+                );
+            }
+            if drained.lost {
+                warn!("kernel uevents were lost; rescanning USB devices");
+            }
+            usb_changed = drained.lost
+                || drained.events.iter().any(|e| {
+                    matches!(
+                        e.action,
+                        UeventAction::Add
+                            | UeventAction::Remove
+                            | UeventAction::Bind
+                            | UeventAction::Change
+                    )
+                });
+        }
+        // A new policy is still taken up within a tick, however rarely sysfs is rescanned.
+        if usb_changed
+            || last_usb.is_none_or(|t| t.elapsed() >= usb_every)
+            || handle.load().revision != revision
+        {
+            last_usb = Some(Instant::now());
             let policy = handle.load();
             if policy.revision != revision {
                 // A new policy: every present device is judged again under it, and launches
