@@ -16,7 +16,8 @@
 //! 6. **The sensor** ([`sensor`]): one fanotify group and its thread — file activity
 //!    reported, permission events on removable mounts decided by `mamori-policy` and denied
 //!    when the verdict does not permit; program launches on exec mounts reported and, when
-//!    the policy has enforced `app_launch` rules, decided and denied likewise.
+//!    the policy has enforced `app_launch` rules, decided and denied likewise. Files
+//!    created, deleted and renamed there come from a second group ([`dirent`]).
 //! 7. **Logon sessions** ([`sessions`]): who is logged on, from where, from utmp.
 //! 8. **Print jobs** ([`print`]): CUPS's page log, followed across restarts and rotation.
 //! 9. **USB authorisation** ([`usb`]): new USB devices start unauthorised; removable storage
@@ -27,6 +28,7 @@
 //! opens a file on a removable mount: that would wait on its own permission event.
 
 pub mod classify;
+pub mod dirent;
 pub mod mounts;
 pub mod print;
 pub mod probe;

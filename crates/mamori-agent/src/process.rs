@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use mamori_policy::ProcessFacts;
 
@@ -52,6 +53,58 @@ impl ProcessInfo {
             path: self.exe.clone(),
             pid: Some(self.pid),
         }
+    }
+}
+
+/// Processes read lately, for *reporting* activity: a process seen less than `max_age` ago
+/// whose executable is unchanged (one `readlink`) is not read again — `comm` and above all
+/// `status` were most of the sensor's cost at a steady load — and one that is gone by now
+/// is still named. Decisions read `/proc` afresh ([`ProcessInfo::read`]).
+#[derive(Debug)]
+pub struct ProcessCache {
+    max_age: Duration,
+    entries: HashMap<u32, (Instant, ProcessInfo)>,
+}
+
+/// Most processes kept; older entries are dropped when it would grow past this.
+const MAX_PROCESSES: usize = 4096;
+
+impl ProcessCache {
+    pub fn new(max_age: Duration) -> ProcessCache {
+        ProcessCache {
+            max_age,
+            entries: HashMap::new(),
+        }
+    }
+
+    /// What is known of `pid` at `now`.
+    pub fn get(&mut self, pid: u32, now: Instant) -> ProcessInfo {
+        if let Some((at, known)) = self.entries.get(&pid)
+            && now.saturating_duration_since(*at) < self.max_age
+        {
+            match std::fs::read_link(format!("/proc/{pid}/exe")) {
+                Ok(exe) if known.exe.as_deref() == Some(&*exe.to_string_lossy()) => {
+                    return known.clone();
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return known.clone(),
+                _ => {}
+            }
+        }
+        let info = ProcessInfo::read(pid);
+        if info.name.is_none() && info.uid.is_none() {
+            // Gone: nothing worth keeping.
+            return info;
+        }
+        if self.entries.len() >= MAX_PROCESSES {
+            let max_age = self.max_age;
+            self.entries
+                .retain(|_, (at, _)| now.saturating_duration_since(*at) < max_age);
+            if self.entries.len() >= MAX_PROCESSES {
+                self.entries.clear();
+            }
+        }
+        self.entries.insert(pid, (now, info.clone()));
+        info
     }
 }
 
@@ -203,6 +256,30 @@ mod tests {
         let mut names = UserNames::new(dir.path().join("passwd"));
         assert_eq!(names.name(1000), "alice");
         assert_eq!(names.name(4242), "4242");
+    }
+
+    #[test]
+    fn recent_processes_are_not_read_again_while_their_executable_is_the_same() {
+        let me = std::process::id();
+        let now = Instant::now();
+        let mut cache = ProcessCache::new(Duration::from_secs(1));
+        let read = cache.get(me, now);
+        assert_eq!(read, ProcessInfo::read(me));
+        // A name /proc does not hold shows whether the entry was used or /proc read again.
+        cache.entries.get_mut(&me).unwrap().1.name = Some("cached".into());
+        assert_eq!(cache.get(me, now).name.as_deref(), Some("cached"));
+        let later = now + Duration::from_secs(1);
+        assert_eq!(cache.get(me, later), read, "too old: read again");
+        cache.entries.get_mut(&me).unwrap().1.exe = Some("/usr/bin/other".into());
+        assert_eq!(cache.get(me, later), read, "another executable: read again");
+
+        // A process that is gone is named by what was read of it.
+        let gone = u32::MAX - 1;
+        let mut known = read.clone();
+        known.pid = gone;
+        cache.entries.insert(gone, (later, known.clone()));
+        assert_eq!(cache.get(gone, later), known);
+        assert_eq!(cache.get(gone, later + Duration::from_secs(2)).name, None);
     }
 
     #[cfg(target_arch = "x86_64")]

@@ -34,6 +34,10 @@
 //! ([`Policy::enforces_channel`]); the marks are not changed when the policy is replaced —
 //! the caller says so with [`Sensor::set_exec_permission`], which re-marks at once.
 //!
+//! **Entries created, deleted, renamed.** A second, observing group reports them
+//! ([`crate::dirent`]: it names directories by handle, which permission groups cannot),
+//! for the watched directories and every removable mount, read by the same thread.
+//!
 //! **Mounts come and go.** `/proc/self/mountinfo` is polled for changes (`POLLPRI`); a new
 //! removable mount is marked at once, without a timer.
 
@@ -60,9 +64,10 @@ use nix::sys::fanotify::{
 
 use crate::AgentError;
 use crate::classify::{Classification, Classifier, ClassifierConfig, Lru};
+use crate::dirent::{Change, ChangeKind, DirWatch};
 use crate::mounts::{Mount, RemovableRules, read_mounts};
 use crate::probe::{Capability, event_flags, explain, init_flags};
-use crate::process::{OpenIntent, ProcessInfo, UserNames, open_intent};
+use crate::process::{OpenIntent, ProcessCache, ProcessInfo, UserNames, open_intent};
 use crate::taint::{Source, Taint, TaintConfig};
 
 /// The policy in force, which the caller may replace at any time.
@@ -114,6 +119,9 @@ pub struct SensorConfig {
     /// only when the policy has enforced `app_launch` rules ([`Policy::enforces_channel`]).
     /// Ignored when observing.
     pub exec_permission: bool,
+    /// Directories marked for entries created, deleted and renamed, at most (each mark pins
+    /// an inode in kernel memory); 0: not watched.
+    pub max_watched_dirs: usize,
 }
 
 impl Default for SensorConfig {
@@ -129,6 +137,7 @@ impl Default for SensorConfig {
             device_of: None,
             exec_mounts: Vec::new(),
             exec_permission: false,
+            max_watched_dirs: 20_000,
         }
     }
 }
@@ -142,6 +151,7 @@ impl std::fmt::Debug for SensorConfig {
             .field("observe_only", &self.observe_only)
             .field("exec_mounts", &self.exec_mounts)
             .field("exec_permission", &self.exec_permission)
+            .field("max_watched_dirs", &self.max_watched_dirs)
             .finish_non_exhaustive()
     }
 }
@@ -165,6 +175,11 @@ pub enum ActivityKind {
     /// launched it while the exec waits on a permission event, possibly the new program
     /// when only notified.
     Exec,
+    /// An entry was created (a file or, with [`FileActivity::dir`], a directory).
+    Create,
+    Delete,
+    /// Renamed or moved from [`FileActivity::previous`].
+    Rename,
 }
 
 /// A file event on a watched path, a removable mount or an exec mount.
@@ -172,6 +187,10 @@ pub enum ActivityKind {
 pub struct FileActivity {
     pub kind: ActivityKind,
     pub path: String,
+    /// For a rename: the path before.
+    pub previous: Option<String>,
+    /// The entry is a directory (creations, deletions, renames).
+    pub dir: bool,
     /// On a removable mount (else under a watched path).
     pub removable: bool,
     pub pid: u32,
@@ -270,6 +289,18 @@ impl Sensor {
             .collect::<Result<_, _>>()?;
 
         let (group, capability) = open_group(config.observe_only)?;
+        let (dirs, dirs_problem) = match config.max_watched_dirs {
+            0 => (None, None),
+            max => match DirWatch::new(max) {
+                Ok(dirs) => (Some(dirs), None),
+                Err(e) => (
+                    None,
+                    Some(format!(
+                        "{e}; files created, deleted and renamed are not reported"
+                    )),
+                ),
+            },
+        };
         let enforce = capability.enforces();
         for path in &watched {
             group
@@ -314,6 +345,7 @@ impl Sensor {
             classifier: Classifier::new(config.classifier.clone()),
             taint: Taint::new(config.taint),
             processes: Lru::new(config.taint.processes),
+            recent: ProcessCache::new(Duration::from_secs(1)),
             policy,
             sink,
             stats: SensorStats::default(),
@@ -322,7 +354,14 @@ impl Sensor {
             exec_marked: None,
             exec_wanted: exec_wanted.clone(),
             exec_enforcing: exec_enforcing.clone(),
+            dirs,
         };
+        if let Some(problem) = dirs_problem {
+            worker.error(problem);
+        }
+        for path in worker.watched.clone() {
+            worker.watch_dirs(&path);
+        }
         worker.mark_exec()?;
         worker.rescan();
         let thread = std::thread::Builder::new()
@@ -441,6 +480,8 @@ struct Worker {
     /// Processes seen opening watched files, by pid (they may exit before their write is
     /// seen when observing).
     processes: Lru<u32, ProcessInfo>,
+    /// Processes named lately, for reporting (decisions read `/proc` afresh).
+    recent: ProcessCache,
     policy: PolicyHandle,
     sink: SyncSender<Record>,
     stats: SensorStats,
@@ -451,16 +492,21 @@ struct Worker {
     exec_marked: Option<bool>,
     exec_wanted: Arc<AtomicBool>,
     exec_enforcing: Arc<AtomicBool>,
+    /// Entries created, deleted and renamed (None: not available or not wanted).
+    dirs: Option<DirWatch>,
 }
 
 impl Worker {
     fn run(&mut self, stop: &std::io::PipeReader, mountinfo: &std::fs::File) {
         loop {
-            let mut fds = [
+            let mut fds = vec![
                 PollFd::new(self.group.as_fd(), PollFlags::POLLIN),
                 PollFd::new(stop.as_fd(), PollFlags::POLLIN),
                 PollFd::new(mountinfo.as_fd(), PollFlags::POLLPRI),
             ];
+            if let Some(dirs) = &self.dirs {
+                fds.push(PollFd::new(dirs.as_fd(), PollFlags::POLLIN));
+            }
             match nix::poll::poll(&mut fds, PollTimeout::NONE) {
                 Ok(_) => {}
                 Err(Errno::EINTR) => continue,
@@ -471,6 +517,7 @@ impl Worker {
             }
             let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
             let (events, stopping, mounts) = (ready(&fds[0]), ready(&fds[1]), ready(&fds[2]));
+            let entries = fds.get(3).is_some_and(ready);
             if stopping {
                 // `x`: stop (or the writer is gone); `m`: the exec marks are to change.
                 let mut buf = [0u8; 64];
@@ -489,6 +536,9 @@ impl Worker {
             }
             if events {
                 self.drain();
+            }
+            if entries {
+                self.drain_dirs();
             }
             self.publish();
         }
@@ -618,7 +668,7 @@ impl Worker {
                     opened: read_at,
                 },
             );
-            let info = ProcessInfo::read(pid);
+            let info = self.recent.get(pid, read_at);
             let user = self.user(&info);
             self.activity_of(ActivityKind::Open, &path, false, &info, &user, Some(c));
             // Kept for when the process is gone before its write is seen (observing).
@@ -628,6 +678,72 @@ impl Worker {
             self.activity(ActivityKind::CloseWrite, &path, false, pid, None);
         }
         Ok(())
+    }
+
+    /// Reports the entries created, deleted and renamed since the last read.
+    fn drain_dirs(&mut self) {
+        let Some(dirs) = self.dirs.as_mut() else {
+            return;
+        };
+        let drained = dirs.drain();
+        for problem in drained.problems {
+            self.error(problem);
+        }
+        for change in drained.changes {
+            self.on_change(change);
+        }
+    }
+
+    fn on_change(&mut self, change: Change) {
+        if change.pid == self.own_pid {
+            return;
+        }
+        let removable = self.removable_mount(&change.path).is_some();
+        if !removable && !self.watched.iter().any(|w| change.path.starts_with(w)) {
+            return;
+        }
+        self.stats.events += 1;
+        let mut info = self.recent.get(change.pid, Instant::now());
+        if info.name.is_none()
+            && let Some(known) = self.processes.get(&change.pid)
+        {
+            info = known.clone();
+        }
+        let user = self.user(&info);
+        let (kind, previous) = match change.kind {
+            ChangeKind::Created => (ActivityKind::Create, None),
+            ChangeKind::Deleted => (ActivityKind::Delete, None),
+            ChangeKind::Renamed { from } => (
+                ActivityKind::Rename,
+                Some(from.to_string_lossy().into_owned()),
+            ),
+        };
+        self.send(Record::Activity(FileActivity {
+            kind,
+            path: change.path.to_string_lossy().into_owned(),
+            previous,
+            dir: change.dir,
+            removable,
+            pid: info.pid,
+            uid: info.uid,
+            user,
+            process: info.name.clone(),
+            exe: info.exe.clone(),
+            classification: None,
+            time: jiff::Timestamp::now(),
+        }));
+    }
+
+    /// Marks the directories under `root` for entry events.
+    fn watch_dirs(&mut self, root: &Path) {
+        let Some(dirs) = self.dirs.as_mut() else {
+            return;
+        };
+        let problems = dirs.watch(root);
+        tracing::info!(root = %root.display(), directories = dirs.marked(), "directories watched");
+        for problem in problems {
+            self.error(problem);
+        }
     }
 
     /// An open (permission event) or a finished write (observing) on a removable mount:
@@ -883,7 +999,15 @@ impl Worker {
             }
         };
         let present: HashSet<u64> = mounts.iter().map(|m| m.id).collect();
-        self.removable.retain(|(m, _)| present.contains(&m.id));
+        let (kept, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.removable)
+            .into_iter()
+            .partition(|(m, _)| present.contains(&m.id));
+        self.removable = kept;
+        if let Some(dirs) = self.dirs.as_mut() {
+            for (mount, _) in gone {
+                dirs.forget(&mount.mount_point);
+            }
+        }
         for mount in mounts {
             if self.removable.iter().any(|(m, _)| m.id == mount.id)
                 || !self.rules.is_removable(&mount)
@@ -921,6 +1045,7 @@ impl Worker {
             }
             tracing::info!(mount = %point.display(), enforcing = perm, "removable mount marked");
             self.removable.push((mount, perm));
+            self.watch_dirs(&point);
         }
         *self
             .shared_removable
@@ -944,7 +1069,7 @@ impl Worker {
         pid: u32,
         classification: Option<Arc<Classification>>,
     ) {
-        let info = ProcessInfo::read(pid);
+        let info = self.recent.get(pid, Instant::now());
         let user = self.user(&info);
         self.activity_of(kind, path, removable, &info, &user, classification);
     }
@@ -961,6 +1086,8 @@ impl Worker {
         self.send(Record::Activity(FileActivity {
             kind,
             path: path.to_string_lossy().into_owned(),
+            previous: None,
+            dir: false,
             removable,
             pid: info.pid,
             uid: info.uid,

@@ -370,3 +370,60 @@ fn observer_reports_without_enforcing() {
     );
     assert!(process.pid.is_some());
 }
+
+#[test]
+fn entries_created_renamed_and_deleted_on_the_stick_are_reported_with_the_process() {
+    let Some(s) = setup(POLICY) else { return };
+    let usb = std::fs::canonicalize(s.usb.mount_point()).unwrap();
+    let (made, renamed_to) = (usb.join("lunch.txt"), usb.join("ランチ.txt"));
+    // One process that stays alive while its events are read: the sensor names processes
+    // from /proc, and a short-lived `rm` can be gone (and reaped) by then.
+    let mut child = Command::new("perl")
+        .arg("-e")
+        .arg(
+            r#"open(my $f, ">", $ARGV[0]) or die; close $f; rename($ARGV[0], $ARGV[1]) or die;
+                unlink($ARGV[1]) or die; print "done\n"; STDOUT->flush; sleep 30"#,
+        )
+        .arg(&made)
+        .arg(&renamed_to)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "done\n");
+
+    let gone = renamed_to.to_string_lossy().into_owned();
+    let records = collect(&s.records, |rs| {
+        rs.iter().any(|r| matches!(r, Record::Activity(a) if a.kind == ActivityKind::Delete && a.path == gone))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let activity = |kind| {
+        records
+            .iter()
+            .find_map(|r| match r {
+                Record::Activity(a) if a.kind == kind && a.removable => Some(a),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no {kind:?} in {records:?}"))
+    };
+    let created = activity(ActivityKind::Create);
+    assert_eq!(created.path, made.to_string_lossy());
+    assert_eq!(created.pid, child.id());
+    assert_eq!(created.process.as_deref(), Some("perl"));
+    assert_eq!(created.user, "root");
+    let renamed = activity(ActivityKind::Rename);
+    assert_eq!(renamed.path, gone);
+    assert_eq!(
+        renamed.previous.as_deref(),
+        Some(made.to_string_lossy().as_ref())
+    );
+    let deleted = activity(ActivityKind::Delete);
+    assert_eq!((deleted.pid, deleted.dir), (child.id(), false));
+    assert_eq!(deleted.process.as_deref(), Some("perl"));
+}

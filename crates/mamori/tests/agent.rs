@@ -479,6 +479,17 @@ fn a_classified_copy_to_removable_media_is_denied_where_the_kernel_allows() {
         std::fs::read_to_string(mount.dir.join("memo.txt")).unwrap(),
         "lunch at noon\n"
     );
+    // Entries renamed and deleted on the media are recorded too.
+    let renamed = mount.dir.join("メモ.txt");
+    assert!(
+        Command::new("mv")
+            .arg(mount.dir.join("memo.txt"))
+            .arg(&renamed)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(Command::new("rm").arg(&renamed).status().unwrap().success());
 
     // The example policy blocks anonymising browsers from starting (rule app-tor).
     let bin = dir.join("bin");
@@ -498,8 +509,10 @@ fn a_classified_copy_to_removable_media_is_denied_where_the_kernel_allows() {
             .success()
     );
 
-    wait_for("the decisions to reach the server", || {
-        of_kind(&stored(&env), "policy.decision").len() >= 3
+    wait_for("the decisions and the deletion to reach the server", || {
+        let events = stored(&env);
+        of_kind(&events, "policy.decision").len() >= 3
+            && !of_kind(&events, "file.delete").is_empty()
     });
     let mut agent = agent;
     terminate(&mut agent.child);
@@ -540,6 +553,25 @@ fn a_classified_copy_to_removable_media_is_denied_where_the_kernel_allows() {
     assert!(
         starts.iter().any(|e| e["object"]["name"] == "harmless"),
         "{starts:?}"
+    );
+    let on_media = |kind: &str, name: &str| {
+        of_kind(&events, kind)
+            .into_iter()
+            .find(|e| e["object"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} of {name}: {events:?}"))
+    };
+    let created = on_media("file.create", "memo.txt");
+    assert_eq!(created["destination"]["kind"], "removable");
+    assert!(created["actor"]["process"]["pid"].is_u64());
+    let rename = on_media("file.rename", "memo.txt");
+    assert_eq!(rename["destination"]["name"], "メモ.txt");
+    assert_eq!(rename["destination"]["kind"], "removable");
+    let deleted = on_media("file.delete", "メモ.txt");
+    assert!(
+        deleted["object"]["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("/メモ.txt")),
+        "{deleted}"
     );
     drop(mount);
 }

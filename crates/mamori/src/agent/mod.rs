@@ -773,24 +773,36 @@ fn process_of(activity: &FileActivity) -> Option<Process> {
 /// The events a sensor record becomes: writes (on removable media and under watched paths),
 /// reads of classified files, every decision worth recording, and sensor errors.
 fn record_events(record: Record, host: &str, pending: &mut Vec<Event>) {
+    fn parent(path: &str) -> &str {
+        path.rsplit_once('/').map_or("", |(dir, _)| dir)
+    }
+    fn file_name(path: &str) -> Option<String> {
+        path.rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+    }
     match record {
         Record::Activity(activity) => {
             let classification = activity.classification.as_deref();
             let kind = match activity.kind {
                 ActivityKind::Exec => Kind::ProcessStart,
                 ActivityKind::CloseWrite => Kind::FileWrite,
+                ActivityKind::Create => Kind::FileCreate,
+                ActivityKind::Delete => Kind::FileDelete,
+                // Within one directory a rename, across directories a move.
+                ActivityKind::Rename
+                    if activity.previous.as_deref().map(parent) == Some(parent(&activity.path)) =>
+                {
+                    Kind::FileRename
+                }
+                ActivityKind::Rename => Kind::FileMove,
                 ActivityKind::Open if classification.is_some_and(|c| c.classified()) => {
                     Kind::FileRead
                 }
                 // Plain opens are counted by the sensor, not recorded one by one.
                 _ => return,
             };
-            let name = activity
-                .path
-                .rsplit('/')
-                .next()
-                .filter(|n| !n.is_empty())
-                .map(str::to_string);
             let mut raw = Map::new();
             if let Some(c) = classification
                 && c.findings.total() > 0
@@ -800,6 +812,36 @@ fn record_events(record: Record, host: &str, pending: &mut Vec<Event>) {
             if let Some(uid) = activity.uid {
                 raw.insert("uid".into(), json!(uid));
             }
+            if activity.dir {
+                raw.insert("directory".into(), json!(true));
+            }
+            // A rename's object is the path before; its destination is the new name (a
+            // rename) or path (a move), as docs/events.md has it.
+            let (path, destination) = match &activity.previous {
+                Some(before) => (
+                    before.clone(),
+                    Some(Destination {
+                        kind: Some(if activity.removable {
+                            DestinationKind::Removable
+                        } else {
+                            DestinationKind::Local
+                        }),
+                        name: match kind {
+                            Kind::FileRename => file_name(&activity.path),
+                            _ => Some(activity.path.clone()),
+                        },
+                        ..Destination::default()
+                    }),
+                ),
+                None => (
+                    activity.path.clone(),
+                    activity.removable.then(|| Destination {
+                        kind: Some(DestinationKind::Removable),
+                        ..Destination::default()
+                    }),
+                ),
+            };
+            let name = file_name(&path);
             pending.push(Event {
                 actor: Actor {
                     host: Some(host.to_string()),
@@ -807,16 +849,13 @@ fn record_events(record: Record, host: &str, pending: &mut Vec<Event>) {
                     user: activity.user.clone(),
                     ..Actor::default()
                 },
-                destination: activity.removable.then(|| Destination {
-                    kind: Some(DestinationKind::Removable),
-                    ..Destination::default()
-                }),
+                destination,
                 kind,
                 nonce: None,
                 object: Some(Object {
                     labels: classification.map(|c| c.labels.clone()).unwrap_or_default(),
                     name,
-                    path: Some(activity.path.clone()),
+                    path: Some(path),
                     size: classification.map(|c| c.size),
                     ..Object::default()
                 }),

@@ -3,9 +3,10 @@
 //!
 //! A real `mamori serve` and a real `mamori agent` (this binary) run on a temporary data
 //! directory; the agent watches a temporary directory with the example policy
-//! (`docs/policy.toml`). A paced load writes a new file there and reads it back — an open, a
-//! close-write, and an open that the agent classifies (one file in ten is labelled 社外秘) —
-//! until `--rate` events per second have run for `--seconds`. The agent's CPU time
+//! (`docs/policy.toml`). A paced load creates a new file there, reads it back and deletes it —
+//! five file events: the entry created, an open, a close-write, an open that the agent
+//! classifies (one file in ten is labelled 社外秘) and the entry deleted — until `--rate`
+//! events per second have run for `--seconds`. The agent's CPU time
 //! (utime + stime of `/proc/PID/stat`) over the run and its resident memory (sampled every
 //! second, and its peak `VmHWM`) are the figures; the events the server stored show the load
 //! really reached it.
@@ -17,6 +18,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use mamori_store::DataDir;
 use mamori_store::auth::{Owner, Scope};
+
+/// File events per cycle of the load: created, opened, written, opened again, deleted.
+const EVENTS_PER_CYCLE: u64 = 5;
 
 use super::round;
 
@@ -52,8 +56,8 @@ impl Drop for Reaped {
 
 pub fn run(rate: u32, seconds: u64) -> anyhow::Result<serde_json::Value> {
     anyhow::ensure!(
-        rate >= 3 && seconds > 0,
-        "--rate at least 3 and --seconds positive"
+        u64::from(rate) >= EVENTS_PER_CYCLE && seconds > 0,
+        "--rate at least {EVENTS_PER_CYCLE} and --seconds positive"
     );
     let work = tempfile::tempdir().context("temporary directory")?;
     let data_path = work.path().join("data");
@@ -118,7 +122,7 @@ pub fn run(rate: u32, seconds: u64) -> anyhow::Result<serde_json::Value> {
     // Let the sensor mark its mounts and settle.
     std::thread::sleep(Duration::from_secs(1));
 
-    let cycles_per_second = f64::from(rate) / 3.0;
+    let cycles_per_second = f64::from(rate) / EVENTS_PER_CYCLE as f64;
     let period = Duration::from_secs_f64(1.0 / cycles_per_second);
     let total = (cycles_per_second * seconds as f64).round() as u64;
     let ticks_before = cpu_ticks(pid)?;
@@ -131,7 +135,7 @@ pub fn run(rate: u32, seconds: u64) -> anyhow::Result<serde_json::Value> {
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        let path = watched.join(format!("doc-{}.txt", n % 500));
+        let path = watched.join(format!("doc-{n}.txt"));
         let mut file = std::fs::File::create(&path)?;
         if n % 10 == 0 {
             writeln!(file, "社外秘 設計資料 {n}")?;
@@ -141,6 +145,7 @@ pub fn run(rate: u32, seconds: u64) -> anyhow::Result<serde_json::Value> {
         drop(file);
         buffer.clear();
         std::io::Read::read_to_end(&mut std::fs::File::open(&path)?, &mut buffer)?;
+        std::fs::remove_file(&path)?;
         if Instant::now() >= next_sample {
             next_sample += Duration::from_secs(1);
             if let Some(rss) = status_kilobytes(pid, "VmRSS:") {
@@ -158,8 +163,8 @@ pub fn run(rate: u32, seconds: u64) -> anyhow::Result<serde_json::Value> {
     Ok(serde_json::json!({
         "agent_mode": mode,
         "target_events_per_second": rate,
-        "file_events": total * 3,
-        "events_per_second": round((total * 3) as f64 / elapsed),
+        "file_events": total * EVENTS_PER_CYCLE,
+        "events_per_second": round((total * EVENTS_PER_CYCLE) as f64 / elapsed),
         "seconds": round(elapsed),
         "agent_cpu_percent_of_one_core": round(cpu_percent),
         "agent_rss_mib_max_sampled": round(rss_max / 1024.0),
