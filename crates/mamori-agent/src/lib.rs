@@ -22,6 +22,8 @@
 //! 8. **Print jobs** ([`print`]): CUPS's page log, followed across restarts and rotation.
 //! 9. **USB authorisation** ([`usb`]): new USB devices start unauthorised; removable storage
 //!    the policy's device control blocks stays so (sysfs `authorized`, as USBGuard does).
+//! 10. **Justifications** ([`justify`]): copies a `justify` rule stopped, waiting for their
+//!     person's reason, and the grants a reason makes (per uid, file and mount, for minutes).
 //!
 //! It decides nothing itself (the policy does) and stores nothing (the caller turns
 //! [`sensor::Record`]s into events, e.g. with [`mamori_policy::decision_event`]). It never
@@ -29,6 +31,7 @@
 
 pub mod classify;
 pub mod dirent;
+pub mod justify;
 pub mod mounts;
 pub mod print;
 pub mod probe;
@@ -40,6 +43,7 @@ pub mod uevent;
 pub mod usb;
 
 pub use classify::{Classification, Classifier, ClassifierConfig};
+pub use justify::Justifications;
 pub use mounts::{Mount, RemovableRules};
 pub use probe::{Capability, probe};
 pub use sensor::{

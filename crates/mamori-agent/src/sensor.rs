@@ -9,7 +9,8 @@
 //! **Taint.** A watched open is classified through the event's descriptor (bounded, cached:
 //! [`crate::classify`]) and remembered for its process ([`crate::taint`]). A permission event
 //! on a removable mount from a process holding a source, opening for writing, asks the
-//! policy (channel `removable_media`) and is denied when the verdict does not permit.
+//! policy (channel `removable_media`) and is denied when the verdict does not permit — unless
+//! a `justify` rule decided and its person has given a reason since ([`crate::justify`]).
 //!
 //! **Never block for long, never leave an event unanswered.** Permission events are answered
 //! from caches and `/proc` reads only (microseconds); classification happens on notification
@@ -65,6 +66,7 @@ use nix::sys::fanotify::{
 use crate::AgentError;
 use crate::classify::{Classification, Classifier, ClassifierConfig, Lru};
 use crate::dirent::{Change, ChangeKind, DirWatch};
+use crate::justify::Justifications;
 use crate::mounts::{Mount, RemovableRules, read_mounts};
 use crate::probe::{Capability, event_flags, explain, init_flags};
 use crate::process::{OpenIntent, ProcessCache, ProcessInfo, UserNames, open_intent};
@@ -122,6 +124,9 @@ pub struct SensorConfig {
     /// Directories marked for entries created, deleted and renamed, at most (each mark pins
     /// an inode in kernel memory); 0: not watched.
     pub max_watched_dirs: usize,
+    /// Where copies a `justify` rule stopped wait for their person's reason, and the grants
+    /// a reason made ([`crate::justify`]). None: a `justify` verdict without a reason blocks.
+    pub justifications: Option<Justifications>,
 }
 
 impl Default for SensorConfig {
@@ -138,6 +143,7 @@ impl Default for SensorConfig {
             exec_mounts: Vec::new(),
             exec_permission: false,
             max_watched_dirs: 20_000,
+            justifications: None,
         }
     }
 }
@@ -152,6 +158,7 @@ impl std::fmt::Debug for SensorConfig {
             .field("exec_mounts", &self.exec_mounts)
             .field("exec_permission", &self.exec_permission)
             .field("max_watched_dirs", &self.max_watched_dirs)
+            .field("justifications", &self.justifications.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -355,6 +362,7 @@ impl Sensor {
             exec_wanted: exec_wanted.clone(),
             exec_enforcing: exec_enforcing.clone(),
             dirs,
+            justifications: config.justifications.clone(),
         };
         if let Some(problem) = dirs_problem {
             worker.error(problem);
@@ -494,6 +502,7 @@ struct Worker {
     exec_enforcing: Arc<AtomicBool>,
     /// Entries created, deleted and renamed (None: not available or not wanted).
     dirs: Option<DirWatch>,
+    justifications: Option<Justifications>,
 }
 
 impl Worker {
@@ -784,7 +793,7 @@ impl Worker {
             None => self.rules.usb_device(&mount),
         };
         let c = &source.classification;
-        let request = Request {
+        let mut request = Request {
             channel: Some(Channel::RemovableMedia),
             time: None,
             user,
@@ -814,7 +823,19 @@ impl Worker {
         let policy = self.policy.load();
         let now = jiff::Timestamp::now();
         let decision = policy.decide(&request, now);
-        let verdict = decision.verdict(None);
+        let mut verdict = decision.verdict(None);
+        // A `justify` rule: the reason its person gave since (`mamori justify`) lets this copy
+        // through, recorded as overridden with the reason; without one, the denial waits for
+        // a reason. Only a denial carried out waits: an observed copy has happened already.
+        if enforced
+            && !verdict.permits()
+            && let (Some(justifications), Some(uid)) = (&self.justifications, info.uid)
+            && let Some(reason) = justifications.consult(uid, &policy, &decision, &request, now)
+        {
+            tracing::info!(uid, destination = %path.display(), "allowed with a justification");
+            verdict = decision.verdict(Some(&reason));
+            request.justification = Some(reason);
+        }
         let denied = enforced && !verdict.permits();
         let record = DecisionRecord {
             request,

@@ -135,6 +135,9 @@ enum Command {
     /// removable media decided by the policy and denied where the kernel allows, USB
     /// authorisation, a local spool delivered at least once, heartbeats (docs/agent.md).
     Agent(Box<agent::AgentArgs>),
+    /// Give the reason for a copy to removable media that a `justify` rule stopped, then copy
+    /// again within 10 minutes; `--list` shows what awaits a reason (docs/agent.md).
+    Justify(agent::justify::JustifyArgs),
     /// Prevention policies: check, decide, compile to USBGuard rules or Windows Device
     /// Control XML, back-test over the stored history, install (docs/policy.md).
     #[command(subcommand)]
@@ -364,6 +367,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => inspect::run(&args, cli.json),
         Command::Mailguard(args) => mailguard::run(*args, cli.json),
         Command::Agent(args) => agent::run(*args),
+        Command::Justify(args) => agent::justify::run(&args, cli.json),
         Command::Policy(command) => policy::run(&data_dir, command, cli.json),
         Command::Verify { key } => verify::run(&data_dir, key.as_deref(), cli.json),
         Command::Keys(KeysCommand::Show) => {

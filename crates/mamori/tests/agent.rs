@@ -112,6 +112,12 @@ impl Agent {
                     .open(dir.join("agent.log"))
                     .unwrap(),
             );
+        // Not the machine's /run: tests run side by side, and beside a real agent.
+        if !extra.contains(&"--justify-socket") {
+            command
+                .arg("--justify-socket")
+                .arg(dir.join("justify.sock"));
+        }
         command
     }
 
@@ -681,4 +687,224 @@ fn the_systemd_unit_is_valid_and_runs_the_agent() {
         out.status.success() && !complaints.contains("mamori-agent.service"),
         "{complaints}"
     );
+}
+
+/// A policy whose only rule asks a reason for classified files going to removable media.
+const JUSTIFY_POLICY: &str = r#"format = 1
+name = "justify-test"
+revision = 1
+[[rules]]
+id = "usb-justify"
+action = "justify"
+message.en = "Classified files go to removable media only with a reason."
+message.ja = "機密ファイルをUSBメモリへコピーするには理由が必要です。"
+when.channels = ["removable_media"]
+when.classified = true
+"#;
+
+#[test]
+fn justify_lifts_a_copy_a_justify_rule_stopped_and_the_reason_is_recorded() {
+    const REASON: &str = "引継ぎ資料を取引先へ渡すため";
+    let env = Env::new();
+    let dir = env.dir.path().to_path_buf();
+    let mount = match LoopMount::new(&dir) {
+        Ok(mount) => mount,
+        Err(reason) => {
+            assert!(
+                std::env::var_os("MAMORI_REQUIRE_FANOTIFY").is_none(),
+                "a loop mount is required: {reason}"
+            );
+            eprintln!("skipped: no loop mount here ({reason})");
+            return;
+        }
+    };
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(dir.join("sys")).unwrap();
+    std::fs::write(src.join("設計書.txt"), "社外秘\n新製品の設計仕様\n").unwrap();
+    let policy = env.file("justify.toml", JUSTIFY_POLICY);
+    // The socket where every local user can reach it (the test's directory is private).
+    let run = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(run.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let socket = run.path().join("mamori-agent/justify.sock");
+    let token = last_line_of(env.run(&["agents", "enroll", "pc-4"]));
+    let token_file = env.file("token", &token);
+    let port = free_port();
+    let mut server = serve(&env, port);
+    let agent = Agent::start(
+        &env,
+        port,
+        &[
+            "--token-file",
+            token_file.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+            "--removable-mount",
+            mount.dir.to_str().unwrap(),
+            "--justify-socket",
+            socket.to_str().unwrap(),
+        ],
+    );
+    let log = dir.join("agent.log");
+    wait_for("the sensor", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("file sensor"))
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    if !text.contains("enforcing: fanotify") {
+        assert!(
+            std::env::var_os("MAMORI_REQUIRE_FANOTIFY").is_none(),
+            "fanotify enforcement is required: {text}"
+        );
+        eprintln!("skipped: the kernel does not allow enforcement here: {text}");
+        return;
+    }
+    wait_for("the mount to be marked", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("removable mount marked"))
+    });
+    wait_for("the justification socket", || socket.exists());
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&socket), 0o666, "any local user may ask");
+    assert_eq!(mode(socket.parent().unwrap()), 0o755);
+
+    let justify = |args: &[&str]| {
+        let mut command = Command::new(MAMORI);
+        command.args(args).arg("--socket").arg(&socket);
+        run_with_deadline(command)
+    };
+    let copy = || {
+        Command::new("cp")
+            .arg(src.join("設計書.txt"))
+            .arg(&mount.dir)
+            .output()
+            .unwrap()
+    };
+
+    // Nothing was stopped yet: nothing to justify, and the command says so.
+    let out = justify(&["justify", REASON]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing awaits a justification"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("理由を待っている操作はありません"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The copy is stopped by the `justify` rule.
+    let denied = copy();
+    assert!(
+        !denied.status.success(),
+        "the copy went through without a reason"
+    );
+    assert!(
+        String::from_utf8_lossy(&denied.stderr).contains("not permitted"),
+        "{}",
+        String::from_utf8_lossy(&denied.stderr)
+    );
+    // It awaits its person's reason; listing grants nothing.
+    let out = justify(&["--json", "justify", "--list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let pending = listed["pending"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{listed}");
+    assert!(
+        pending[0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("src/設計書.txt"),
+        "{listed}"
+    );
+    assert_eq!(pending[0]["destination"], mount.dir.to_str().unwrap());
+    assert_eq!(pending[0]["rule"], "usb-justify");
+    assert!(!copy().status.success(), "listing granted something");
+
+    // Somebody else's reason lifts nothing: the uid is the kernel's, not the request's.
+    let as_nobody = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            MAMORI,
+        ])
+        .args([
+            "justify",
+            "--socket",
+            socket.to_str().unwrap(),
+            "not my copy",
+        ])
+        .output();
+    match as_nobody {
+        Ok(out) if stderr(&out).contains("nothing awaits") => {
+            assert_eq!(out.status.code(), Some(1));
+            assert!(!copy().status.success(), "another uid's reason lifted it");
+        }
+        other => eprintln!("not run as another user here: {other:?}"),
+    }
+
+    // The person's reason: the copy goes through, once more, within 10 minutes.
+    let out = justify(&["justify", REASON]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("設計書.txt"), "{}", stdout(&out));
+    let allowed = copy();
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(mount.dir.join("設計書.txt")).unwrap(),
+        "社外秘\n新製品の設計仕様\n"
+    );
+    // Nothing awaits any more.
+    let out = justify(&["justify", "again"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+
+    let decided = |events: &[Value], outcome: &str| {
+        of_kind(events, "policy.decision")
+            .into_iter()
+            .filter(|d| d["outcome"] == outcome)
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    wait_for("the decisions to reach the server", || {
+        let events = stored(&env);
+        !decided(&events, "blocked").is_empty() && !decided(&events, "overridden").is_empty()
+    });
+    let mut agent = agent;
+    terminate(&mut agent.child);
+    assert!(!socket.exists(), "the socket is removed on exit");
+    terminate(&mut server.0);
+    let events = stored(&env);
+    let blocked = decided(&events, "blocked");
+    assert!(
+        blocked.iter().all(|d| d["raw"]["rule"] == "usb-justify"
+            && d["raw"]["action"] == "justify"
+            && d["raw"]["enforced"] == true
+            && d["raw"].get("justification").is_none()),
+        "{blocked:?}"
+    );
+    let overridden = decided(&events, "overridden");
+    assert_eq!(overridden.len(), 1, "{overridden:?}");
+    let overridden = &overridden[0];
+    assert_eq!(overridden["raw"]["justification"], REASON);
+    assert_eq!(overridden["raw"]["verdict"], "overridden");
+    assert_eq!(overridden["raw"]["rule"], "usb-justify");
+    assert_eq!(overridden["raw"]["enforced"], true);
+    assert_eq!(overridden["actor"]["process"]["name"], "cp");
+    assert!(
+        overridden["raw"]["destination_path"]
+            .as_str()
+            .unwrap()
+            .ends_with("設計書.txt")
+    );
+    // The stopped copy came first.
+    let position = |d: &Value| events.iter().position(|e| e == d).unwrap();
+    assert!(position(&blocked[0]) < position(overridden));
+    drop(mount);
 }

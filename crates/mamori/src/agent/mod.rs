@@ -14,6 +14,7 @@
 //!   stop without it (SIGKILL, a crash, power loss) is reported by the next start
 //!   (`agent.start` with `previous = "unclean"`), and missing heartbeats show on the server.
 
+pub mod justify;
 mod spool;
 
 use std::path::{Path, PathBuf};
@@ -107,6 +108,10 @@ pub struct AgentArgs {
     /// CUPS's page log, followed for print jobs.
     #[arg(long, default_value = "/var/log/cups/page_log")]
     cups_page_log: PathBuf,
+    /// Where people justify copies a `justify` rule stopped (`mamori justify`): a unix socket
+    /// open to every local user, who is told apart by the kernel's credentials.
+    #[arg(long, default_value = justify::DEFAULT_SOCKET)]
+    justify_socket: PathBuf,
 }
 
 /// Why and how the last run ended, from the state directory's marker.
@@ -272,6 +277,19 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             .spawn(move || fetch_policies(&endpoint, &token, &state, &handle, every, &stop))?;
     }
 
+    // Justifications: without the socket, a `justify` verdict blocks as `block` does.
+    let justifications = mamori_agent::Justifications::new();
+    let justify = match justify::Listener::start(&args.justify_socket, justifications.clone()) {
+        Ok(listener) => Some(listener),
+        Err(error) => {
+            warn!(
+                "{error:#}: no justification socket; copies a `justify` rule stops cannot be \
+                 justified on this machine"
+            );
+            None
+        }
+    };
+
     // The file sensor.
     let (records_tx, records) = sync_channel::<Record>(10_000);
     let sensor_config = SensorConfig {
@@ -285,6 +303,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         exec_mounts: args.exec_mounts.clone(),
         // Every exec waits for the agent's answer only while the policy can stop a launch.
         exec_permission: handle.load().enforces_channel(Channel::AppLaunch),
+        justifications: justify.as_ref().map(|_| justifications),
         ..SensorConfig::default()
     };
     let (sensor, file_mode) = match Sensor::start(sensor_config, handle.clone(), records_tx) {
@@ -527,6 +546,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     if let Some(sensor) = sensor {
         sensor.stop();
     }
+    drop(justify);
     usb.release();
     // The uplink gets a moment to deliver the stop event and whatever is left.
     let _ = uplink.join();
@@ -903,15 +923,24 @@ fn decision_events(record: &DecisionRecord, host: &str, pending: &mut Vec<Event>
         // Observed, not carried out: the copy happened.
         event.outcome = Outcome::Success;
     }
-    if let Some(message) = record.policy.message(&record.decision) {
-        notify(&record.request, message);
+    // A copy let through with the person's reason needs no notice; one stopped by a `justify`
+    // rule says how to give the reason (when the agent takes them).
+    let awaiting = (record.denied && record.decision.action == Action::Justify)
+        .then(justify::hint)
+        .flatten();
+    let message = record.policy.message(&record.decision);
+    if record.verdict != mamori_policy::Verdict::Overridden
+        && (message.is_some() || awaiting.is_some())
+    {
+        notify(&record.request, message, awaiting);
     }
     pending.push(event);
 }
 
 /// A desktop notification for the person whose action was warned about or stopped, where
-/// their session has a bus and `notify-send` exists (best effort, never waited for).
-fn notify(request: &Request, message: &mamori_policy::Message) {
+/// their session has a bus and `notify-send` exists (best effort, never waited for): the
+/// rule's message and, for a copy that awaits a reason, how to give it.
+fn notify(request: &Request, message: Option<&mamori_policy::Message>, how: Option<&str>) {
     let Some(uid) = request
         .process
         .as_ref()
@@ -923,6 +952,8 @@ fn notify(request: &Request, message: &mamori_policy::Message) {
                 .find_map(|l| l.strip_prefix("Uid:"))
                 .and_then(|ids| ids.split_whitespace().next().map(str::to_string))
         })
+        // A denied `cp` has usually exited by now: its user's uid from the account name.
+        .or_else(|| uid_of_user(&request.user))
     else {
         return;
     };
@@ -930,21 +961,38 @@ fn notify(request: &Request, message: &mamori_policy::Message) {
     if !Path::new(&bus).exists() || !Path::new("/usr/bin/notify-send").exists() {
         return;
     }
-    let text = if message.ja.is_empty() {
-        &message.en
-    } else {
-        &message.ja
+    let mut text = match message {
+        Some(message) if message.ja.is_empty() => message.en.clone(),
+        Some(message) => message.ja.clone(),
+        None => String::new(),
     };
+    if let Some(how) = how {
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(how);
+    }
     let spawned = std::process::Command::new("setpriv")
         .args(["--reuid", &uid, "--regid", &uid, "--clear-groups", "env"])
         .arg(format!("DBUS_SESSION_BUS_ADDRESS=unix:path={bus}"))
-        .args(["/usr/bin/notify-send", "--app-name=Mamori", "Mamori", text])
+        .args(["/usr/bin/notify-send", "--app-name=Mamori", "Mamori", &text])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn();
     if let Err(error) = spawned {
         info!(%error, "desktop notification");
     }
+}
+
+/// The uid `/etc/passwd` gives an account name.
+fn uid_of_user(user: &str) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let uid = fields.nth(1)?;
+        (name == user && uid.parse::<u32>().is_ok()).then(|| uid.to_string())
+    })
 }
 
 /// Where the page log was read to at the last run (`inode offset`).

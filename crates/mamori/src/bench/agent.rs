@@ -106,6 +106,8 @@ pub fn run(rate: u32, seconds: u64) -> anyhow::Result<serde_json::Value> {
         .arg(&policy)
         .arg("--sysfs")
         .arg(work.path().join("sys"))
+        .arg("--justify-socket")
+        .arg(work.path().join("justify.sock"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
