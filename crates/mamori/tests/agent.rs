@@ -149,6 +149,27 @@ fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["kind"] == kind).collect()
 }
 
+/// Waits for the agent (logging to `log`) to mark the removable mount; false (the test is
+/// skipped) where the kernel does not let it enforce.
+fn enforcing_on_the_mount(log: &Path) -> bool {
+    wait_for("the sensor", || {
+        std::fs::read_to_string(log).is_ok_and(|l| l.contains("file sensor"))
+    });
+    let text = std::fs::read_to_string(log).unwrap();
+    if !text.contains("enforcing: fanotify") {
+        assert!(
+            std::env::var_os("MAMORI_REQUIRE_FANOTIFY").is_none(),
+            "fanotify enforcement is required: {text}"
+        );
+        eprintln!("skipped: the kernel does not allow enforcement here: {text}");
+        return false;
+    }
+    wait_for("the mount to be marked", || {
+        std::fs::read_to_string(log).is_ok_and(|l| l.contains("removable mount marked"))
+    });
+    true
+}
+
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !done() {
@@ -393,6 +414,21 @@ impl LoopMount {
         )?;
         Ok(LoopMount { dir })
     }
+
+    /// A loop mount, or None (the test is skipped) where the machine does not allow one.
+    fn or_skip(dir: &Path) -> Option<LoopMount> {
+        match LoopMount::new(dir) {
+            Ok(mount) => Some(mount),
+            Err(reason) => {
+                assert!(
+                    std::env::var_os("MAMORI_REQUIRE_FANOTIFY").is_none(),
+                    "a loop mount is required: {reason}"
+                );
+                eprintln!("skipped: no loop mount here ({reason})");
+                None
+            }
+        }
+    }
 }
 
 impl Drop for LoopMount {
@@ -412,16 +448,8 @@ impl Drop for LoopMount {
 fn a_classified_copy_to_removable_media_is_denied_where_the_kernel_allows() {
     let env = Env::new();
     let dir = env.dir.path().to_path_buf();
-    let mount = match LoopMount::new(&dir) {
-        Ok(mount) => mount,
-        Err(reason) => {
-            assert!(
-                std::env::var_os("MAMORI_REQUIRE_FANOTIFY").is_none(),
-                "a loop mount is required: {reason}"
-            );
-            eprintln!("skipped: no loop mount here ({reason})");
-            return;
-        }
+    let Some(mount) = LoopMount::or_skip(&dir) else {
+        return;
     };
     let src = dir.join("src");
     std::fs::create_dir_all(&src).unwrap();
@@ -446,22 +474,9 @@ fn a_classified_copy_to_removable_media_is_denied_where_the_kernel_allows() {
             dir.to_str().unwrap(),
         ],
     );
-    let log = dir.join("agent.log");
-    wait_for("the sensor", || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("file sensor"))
-    });
-    let text = std::fs::read_to_string(&log).unwrap();
-    if !text.contains("enforcing: fanotify") {
-        assert!(
-            std::env::var_os("MAMORI_REQUIRE_FANOTIFY").is_none(),
-            "fanotify enforcement is required: {text}"
-        );
-        eprintln!("skipped: the kernel does not allow enforcement here: {text}");
+    if !enforcing_on_the_mount(&dir.join("agent.log")) {
         return;
     }
-    wait_for("the mount to be marked", || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("removable mount marked"))
-    });
     let copy = |name: &str| {
         Command::new("cp")
             .arg(src.join(name))
@@ -707,16 +722,8 @@ fn justify_lifts_a_copy_a_justify_rule_stopped_and_the_reason_is_recorded() {
     const REASON: &str = "引継ぎ資料を取引先へ渡すため";
     let env = Env::new();
     let dir = env.dir.path().to_path_buf();
-    let mount = match LoopMount::new(&dir) {
-        Ok(mount) => mount,
-        Err(reason) => {
-            assert!(
-                std::env::var_os("MAMORI_REQUIRE_FANOTIFY").is_none(),
-                "a loop mount is required: {reason}"
-            );
-            eprintln!("skipped: no loop mount here ({reason})");
-            return;
-        }
+    let Some(mount) = LoopMount::or_skip(&dir) else {
+        return;
     };
     let src = dir.join("src");
     std::fs::create_dir_all(&src).unwrap();
@@ -746,22 +753,9 @@ fn justify_lifts_a_copy_a_justify_rule_stopped_and_the_reason_is_recorded() {
             socket.to_str().unwrap(),
         ],
     );
-    let log = dir.join("agent.log");
-    wait_for("the sensor", || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("file sensor"))
-    });
-    let text = std::fs::read_to_string(&log).unwrap();
-    if !text.contains("enforcing: fanotify") {
-        assert!(
-            std::env::var_os("MAMORI_REQUIRE_FANOTIFY").is_none(),
-            "fanotify enforcement is required: {text}"
-        );
-        eprintln!("skipped: the kernel does not allow enforcement here: {text}");
+    if !enforcing_on_the_mount(&dir.join("agent.log")) {
         return;
     }
-    wait_for("the mount to be marked", || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("removable mount marked"))
-    });
     wait_for("the justification socket", || socket.exists());
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&socket), 0o666, "any local user may ask");
