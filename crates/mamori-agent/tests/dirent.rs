@@ -27,8 +27,8 @@ fn has(changes: &[Change], kind: &ChangeKind, path: &Path) -> bool {
     changes.iter().any(|c| &c.kind == kind && c.path == path)
 }
 
-fn open() -> Option<(DirWatch, tempfile::TempDir, PathBuf)> {
-    let watch = match DirWatch::new(1000) {
+fn open(max_dirs: usize) -> Option<(DirWatch, tempfile::TempDir, PathBuf)> {
+    let watch = match DirWatch::new(max_dirs) {
         Ok(watch) => watch,
         Err(e) => {
             skip(&e.to_string());
@@ -42,7 +42,7 @@ fn open() -> Option<(DirWatch, tempfile::TempDir, PathBuf)> {
 
 #[test]
 fn creations_renames_moves_and_deletions_by_path_and_process() {
-    let Some((mut watch, _dir, root)) = open() else {
+    let Some((mut watch, _dir, root)) = open(1000) else {
         return;
     };
     std::fs::create_dir(root.join("old")).unwrap();
@@ -113,13 +113,12 @@ fn creations_renames_moves_and_deletions_by_path_and_process() {
 
 #[test]
 fn a_child_process_is_named_by_its_pid_and_directories_past_the_limit_are_reported() {
-    let Some((_, _dir, root)) = open() else {
+    let Some((mut watch, _dir, root)) = open(2) else {
         return;
     };
     for sub in ["a", "b", "c"] {
         std::fs::create_dir(root.join(sub)).unwrap();
     }
-    let mut watch = DirWatch::new(2).unwrap();
     let problems = watch.watch(&root);
     assert_eq!(watch.marked(), 2);
     assert_eq!(problems.len(), 1, "{problems:?}");
@@ -139,4 +138,33 @@ fn a_child_process_is_named_by_its_pid_and_directories_past_the_limit_are_report
     let deleted = seen.iter().find(|c| c.path == file).unwrap();
     assert_eq!(deleted.pid, rm_pid);
     assert!(!deleted.dir);
+}
+
+/// How long marking a tree takes — the sensor's thread does it when a removable mount
+/// appears, while permission events wait (a figure for docs/agent.md, no assertion on time).
+#[test]
+fn marking_a_tree_of_two_thousand_directories() {
+    let Some((mut watch, _dir, root)) = open(5000) else {
+        return;
+    };
+    for a in 0..40 {
+        for b in 0..50 {
+            std::fs::create_dir_all(root.join(format!("{a}/{b}"))).unwrap();
+        }
+    }
+    let started = Instant::now();
+    let problems = watch.watch(&root);
+    let took = started.elapsed();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(watch.marked(), 1 + 40 + 40 * 50);
+    eprintln!(
+        "marked {} directories in {:.1} ms",
+        watch.marked(),
+        took.as_secs_f64() * 1000.0
+    );
+    // The deepest directory's events are named by path.
+    let deep = root.join("39/49/x.txt");
+    std::fs::write(&deep, "x").unwrap();
+    let seen = changes(&mut watch, |cs| has(cs, &ChangeKind::Created, &deep));
+    assert!(has(&seen, &ChangeKind::Created, &deep), "{seen:?}");
 }
