@@ -16,7 +16,8 @@
 //!
 //! **Bounded.** At most [`DirWatch::new`]'s `max_dirs` directories are marked: a mark pins
 //! its inode in kernel memory. Past the limit deeper directories are not watched, and the
-//! caller is told once.
+//! caller is told once. A tree can also be marked a step at a time
+//! ([`DirWatch::watch_later`]), so the thread that does it keeps answering other events.
 //!
 //! **Limits.** A rename needs Linux 5.17 (`FAN_RENAME`); on older kernels a rename shows as
 //! the name going and the new one coming. Entries a new directory already holds when it is
@@ -24,7 +25,7 @@
 //! directory. The process is read from `/proc` when the event is read: a short-lived `rm`
 //! may be gone by then, and is then named only by its pid.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt as _;
@@ -54,6 +55,9 @@ const NAME_MAX: usize = 255;
 const HANDLE_MAX: usize = 128;
 /// Entries of a new directory reported as created with it, at most.
 const NEW_TREE_ENTRIES: usize = 1000;
+/// Directories marked per [`DirWatch::drain`]: the sensor's thread marks a new tree a little
+/// at a time, so the permission events it also answers never wait long (about 50 µs each).
+const DIRS_PER_STEP: usize = 128;
 
 const FAN_MOVED_FROM: u64 = 0x0000_0040;
 const FAN_MOVED_TO: u64 = 0x0000_0080;
@@ -324,7 +328,20 @@ pub struct DirWatch {
     fsids: HashMap<u64, u64>,
     handles: HashMap<Handle, (u64, u64)>,
     limit_reported: bool,
+    /// Directories still to be marked.
+    queue: VecDeque<Queued>,
+    /// Entries each new tree may still report as created, by tree.
+    budgets: HashMap<u64, usize>,
+    trees: u64,
     buf: Vec<u8>,
+}
+
+/// A directory waiting to be marked, on device `dev`; in a tree just created by `pid`, its
+/// entries are reported as created too.
+struct Queued {
+    dir: PathBuf,
+    dev: u64,
+    created: Option<(u32, u64)>,
 }
 
 impl DirWatch {
@@ -349,6 +366,9 @@ impl DirWatch {
             fsids: HashMap::new(),
             handles: HashMap::new(),
             limit_reported: false,
+            queue: VecDeque::new(),
+            budgets: HashMap::new(),
+            trees: 0,
             buf: vec![0; 64 * 1024],
         };
         // FAN_RENAME (both names in one event) is Linux 5.17; older kernels report the two
@@ -388,35 +408,53 @@ impl DirWatch {
         self.dirs.len()
     }
 
-    /// Marks `root` and every directory below it on the same file system (breadth first,
-    /// up to the limit). Returns the problems met (unreadable directories, the limit).
+    /// Marks `root` and every directory below it on the same file system now (breadth
+    /// first, up to the limit). Returns the problems met (unreadable directories, the limit).
     pub fn watch(&mut self, root: &Path) -> Vec<String> {
+        let mut out = Drained::default();
+        self.enqueue(root, None, &mut out.problems);
+        while !self.queue.is_empty() {
+            self.step(usize::MAX, &mut out);
+        }
+        self.refresh_handles(&mut out.problems);
+        out.problems
+    }
+
+    /// Marks `root` and the directories below it a step at a time, in the coming
+    /// [`DirWatch::drain`]s (for a mount that just appeared, while permission events wait).
+    pub fn watch_later(&mut self, root: &Path) -> Vec<String> {
         let mut problems = Vec::new();
-        self.mark_tree(root, &mut problems, &mut |_| {});
-        self.refresh_handles(&mut problems);
+        self.enqueue(root, None, &mut problems);
         problems
+    }
+
+    /// Whether directories wait to be marked: call [`DirWatch::drain`] again soon.
+    pub fn marking(&self) -> bool {
+        !self.queue.is_empty()
     }
 
     /// Forgets `root` and everything below it (the mount went away; the kernel dropped
     /// the marks with it).
     pub fn forget(&mut self, root: &Path) {
         self.dirs.retain(|_, path| !path.starts_with(root));
+        self.queue.retain(|q| !q.dir.starts_with(root));
         let dirs = &self.dirs;
         self.handles.retain(|_, key| dirs.contains_key(key));
     }
 
-    /// Reads every queued event and turns them into changes.
+    /// Reads every queued event and turns them into changes, then marks a step of the
+    /// directories waiting.
     pub fn drain(&mut self) -> Drained {
         let mut out = Drained::default();
         let mut refreshed = false;
         loop {
             let n = match nix::unistd::read(&self.group, &mut self.buf) {
-                Ok(0) | Err(Errno::EAGAIN) => return out,
+                Ok(0) | Err(Errno::EAGAIN) => break,
                 Ok(n) => n,
                 Err(Errno::EINTR) => continue,
                 Err(e) => {
                     out.problems.push(format!("reading directory events: {e}"));
-                    return out;
+                    break;
                 }
             };
             let (events, error) = parse_events(&self.buf[..n]);
@@ -427,6 +465,10 @@ impl DirWatch {
                 self.apply(&event, &mut refreshed, &mut out);
             }
         }
+        if !self.queue.is_empty() {
+            self.step(DIRS_PER_STEP, &mut out);
+        }
+        out
     }
 
     fn apply(&mut self, event: &RawEvent, refreshed: &mut bool, out: &mut Drained) {
@@ -488,23 +530,11 @@ impl DirWatch {
             pid,
         });
         if dir {
-            // Whatever the new directory already holds was made with it (and no event of
-            // ours saw it).
-            let mut entries = Vec::new();
-            self.mark_tree(&path, &mut out.problems, &mut |entry: &Path| {
-                if entries.len() < NEW_TREE_ENTRIES && entry != path {
-                    entries.push(entry.to_path_buf());
-                }
-            });
-            for entry in entries {
-                let dir = entry.is_dir();
-                out.changes.push(Change {
-                    kind: ChangeKind::Created,
-                    path: entry,
-                    dir,
-                    pid,
-                });
-            }
+            // Whatever the new directory holds by the time it is marked was made with it (and
+            // no event of ours saw it).
+            self.trees += 1;
+            self.budgets.insert(self.trees, NEW_TREE_ENTRIES);
+            self.enqueue(&path, Some((pid, self.trees)), &mut out.problems);
         }
     }
 
@@ -556,8 +586,8 @@ impl DirWatch {
         self.dirs.get(self.handles.get(handle)?).cloned()
     }
 
-    /// Marks `root` and the directories below it, calling `seen` with every entry found.
-    fn mark_tree(&mut self, root: &Path, problems: &mut Vec<String>, seen: &mut dyn FnMut(&Path)) {
+    /// Puts `root` in the queue of directories to mark.
+    fn enqueue(&mut self, root: &Path, created: Option<(u32, u64)>, problems: &mut Vec<String>) {
         let Ok(top) = std::fs::symlink_metadata(root) else {
             return;
         };
@@ -576,8 +606,20 @@ impl DirWatch {
                 }
             }
         }
-        let mut queue = std::collections::VecDeque::from([root.to_path_buf()]);
-        while let Some(dir) = queue.pop_front() {
+        self.queue.push_back(Queued {
+            dir: root.to_path_buf(),
+            dev,
+            created,
+        });
+    }
+
+    /// Marks up to `max` queued directories and queues their subdirectories (same file
+    /// system only); in a new tree, reports their entries as created.
+    fn step(&mut self, max: usize, out: &mut Drained) {
+        for _ in 0..max {
+            let Some(Queued { dir, dev, created }) = self.queue.pop_front() else {
+                break;
+            };
             let Ok(meta) = std::fs::symlink_metadata(&dir) else {
                 continue;
             };
@@ -589,14 +631,15 @@ impl DirWatch {
                 if self.dirs.len() >= self.max_dirs {
                     if !self.limit_reported {
                         self.limit_reported = true;
-                        problems.push(format!(
+                        out.problems.push(format!(
                             "directory events: {} directories watched, the limit; {} and \
                              directories found after it are not",
                             self.max_dirs,
                             dir.display()
                         ));
                     }
-                    return;
+                    self.queue.clear();
+                    break;
                 }
                 if let Err(e) = self.group.mark(
                     MarkFlags::FAN_MARK_ADD | MarkFlags::FAN_MARK_ONLYDIR,
@@ -605,7 +648,8 @@ impl DirWatch {
                     Some(dir.as_path()),
                 ) {
                     if e != Errno::ENOENT {
-                        problems.push(explain(&format!("fanotify_mark({})", dir.display()), e));
+                        out.problems
+                            .push(explain(&format!("fanotify_mark({})", dir.display()), e));
                     }
                     continue;
                 }
@@ -616,11 +660,30 @@ impl DirWatch {
             };
             for entry in entries.flatten() {
                 let path = entry.path();
-                seen(&path);
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    queue.push_back(path);
+                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                if let Some((pid, tree)) = created
+                    && let Some(left) = self.budgets.get_mut(&tree)
+                    && *left > 0
+                {
+                    *left -= 1;
+                    out.changes.push(Change {
+                        kind: ChangeKind::Created,
+                        path: path.clone(),
+                        dir: is_dir,
+                        pid,
+                    });
+                }
+                if is_dir {
+                    self.queue.push_back(Queued {
+                        dir: path,
+                        dev,
+                        created,
+                    });
                 }
             }
+        }
+        if self.queue.is_empty() {
+            self.budgets.clear();
         }
     }
 

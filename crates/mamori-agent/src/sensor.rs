@@ -516,7 +516,13 @@ impl Worker {
             if let Some(dirs) = &self.dirs {
                 fds.push(PollFd::new(dirs.as_fd(), PollFlags::POLLIN));
             }
-            match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+            // Directories left to mark: look again at once, after a step of them.
+            let timeout = if self.dirs.as_ref().is_some_and(DirWatch::marking) {
+                PollTimeout::ZERO
+            } else {
+                PollTimeout::NONE
+            };
+            match nix::poll::poll(&mut fds, timeout) {
                 Ok(_) => {}
                 Err(Errno::EINTR) => continue,
                 Err(e) => {
@@ -526,7 +532,8 @@ impl Worker {
             }
             let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
             let (events, stopping, mounts) = (ready(&fds[0]), ready(&fds[1]), ready(&fds[2]));
-            let entries = fds.get(3).is_some_and(ready);
+            let entries =
+                fds.get(3).is_some_and(ready) || self.dirs.as_ref().is_some_and(DirWatch::marking);
             if stopping {
                 // `x`: stop (or the writer is gone); `m`: the exec marks are to change.
                 let mut buf = [0u8; 64];
@@ -1066,7 +1073,12 @@ impl Worker {
             }
             tracing::info!(mount = %point.display(), enforcing = perm, "removable mount marked");
             self.removable.push((mount, perm));
-            self.watch_dirs(&point);
+            if let Some(dirs) = self.dirs.as_mut() {
+                // A step at a time, between permission events.
+                for problem in dirs.watch_later(&point) {
+                    self.error(problem);
+                }
+            }
         }
         *self
             .shared_removable

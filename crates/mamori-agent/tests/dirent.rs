@@ -167,4 +167,25 @@ fn marking_a_tree_of_two_thousand_directories() {
     std::fs::write(&deep, "x").unwrap();
     let seen = changes(&mut watch, |cs| has(cs, &ChangeKind::Created, &deep));
     assert!(has(&seen, &ChangeKind::Created, &deep), "{seen:?}");
+
+    // As the sensor marks a mount that just appeared: a step per drain, never all at once.
+    let mut later = DirWatch::new(5000).unwrap();
+    assert!(later.watch_later(&root).is_empty());
+    assert!(later.marking());
+    let mut drains = 0;
+    while later.marking() {
+        let before = later.marked();
+        let drained = later.drain();
+        assert!(drained.problems.is_empty(), "{:?}", drained.problems);
+        assert!(later.marked() - before <= 128, "one step marks at most 128");
+        drains += 1;
+    }
+    assert_eq!(later.marked(), 2041);
+    assert!(drains >= 16, "{drains} drains");
+    std::fs::write(root.join("39/49/y.txt"), "y").unwrap();
+    let seen = changes(&mut later, |cs| !cs.is_empty());
+    assert!(
+        has(&seen, &ChangeKind::Created, &root.join("39/49/y.txt")),
+        "{seen:?}"
+    );
 }
