@@ -328,6 +328,8 @@ pub struct DirWatch {
     fsids: HashMap<u64, u64>,
     handles: HashMap<Handle, (u64, u64)>,
     limit_reported: bool,
+    /// Marks were added since fdinfo was last read (their handles are not known yet).
+    unread_marks: bool,
     /// Directories still to be marked.
     queue: VecDeque<Queued>,
     /// Entries each new tree may still report as created, by tree.
@@ -366,6 +368,7 @@ impl DirWatch {
             fsids: HashMap::new(),
             handles: HashMap::new(),
             limit_reported: false,
+            unread_marks: false,
             queue: VecDeque::new(),
             budgets: HashMap::new(),
             trees: 0,
@@ -446,7 +449,6 @@ impl DirWatch {
     /// directories waiting.
     pub fn drain(&mut self) -> Drained {
         let mut out = Drained::default();
-        let mut refreshed = false;
         loop {
             let n = match nix::unistd::read(&self.group, &mut self.buf) {
                 Ok(0) | Err(Errno::EAGAIN) => break,
@@ -462,7 +464,7 @@ impl DirWatch {
                 out.problems.push(format!("directory events: {e}"));
             }
             for event in events {
-                self.apply(&event, &mut refreshed, &mut out);
+                self.apply(&event, &mut out);
             }
         }
         if !self.queue.is_empty() {
@@ -471,7 +473,7 @@ impl DirWatch {
         out
     }
 
-    fn apply(&mut self, event: &RawEvent, refreshed: &mut bool, out: &mut Drained) {
+    fn apply(&mut self, event: &RawEvent, out: &mut Drained) {
         if event.mask & FAN_Q_OVERFLOW != 0 {
             out.problems
                 .push("directory events lost (fanotify queue overflow)".into());
@@ -479,14 +481,8 @@ impl DirWatch {
         }
         let pid = u32::try_from(event.pid).unwrap_or(0);
         let dir = event.mask & FAN_ONDIR != 0;
-        let old = event
-            .old
-            .as_ref()
-            .and_then(|e| self.path_of(e, refreshed, out));
-        let new = event
-            .new
-            .as_ref()
-            .and_then(|e| self.path_of(e, refreshed, out));
+        let old = event.old.as_ref().and_then(|e| self.path_of(e, out));
+        let new = event.new.as_ref().and_then(|e| self.path_of(e, out));
         if event.old.is_some() || event.new.is_some() {
             match (old, new) {
                 (Some(from), Some(to)) => {
@@ -506,11 +502,7 @@ impl DirWatch {
             }
             return;
         }
-        let Some(path) = event
-            .entry
-            .as_ref()
-            .and_then(|e| self.path_of(e, refreshed, out))
-        else {
+        let Some(path) = event.entry.as_ref().and_then(|e| self.path_of(e, out)) else {
             return;
         };
         // Events on one name may be merged: both happened, creation (most likely) first.
@@ -563,20 +555,15 @@ impl DirWatch {
         }
     }
 
-    fn path_of(
-        &mut self,
-        entry: &EntryRef,
-        refreshed: &mut bool,
-        out: &mut Drained,
-    ) -> Option<PathBuf> {
+    fn path_of(&mut self, entry: &EntryRef, out: &mut Drained) -> Option<PathBuf> {
         let dir = match self.dir_of(&entry.dir) {
             Some(dir) => dir,
-            None if !*refreshed => {
-                // Marked since fdinfo was last read: read it again, once per drain.
-                *refreshed = true;
+            None if self.unread_marks => {
+                // Marked since fdinfo was last read: read it again.
                 self.refresh_handles(&mut out.problems);
                 self.dir_of(&entry.dir)?
             }
+            // Not ours (any more): a directory moved out of the watched trees keeps its mark.
             None => return None,
         };
         Some(dir.join(OsStr::from_bytes(&entry.name)))
@@ -654,6 +641,7 @@ impl DirWatch {
                     continue;
                 }
                 self.dirs.insert(key, dir.clone());
+                self.unread_marks = true;
             }
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
@@ -689,6 +677,7 @@ impl DirWatch {
 
     /// Learns the handles of the marked directories from the group's fdinfo.
     fn refresh_handles(&mut self, problems: &mut Vec<String>) {
+        self.unread_marks = false;
         let fdinfo = format!("/proc/self/fdinfo/{}", {
             use std::os::fd::AsRawFd as _;
             self.group.as_raw_fd()

@@ -80,6 +80,10 @@ pub struct AgentArgs {
     /// launches the policy's `app_launch` rules block (repeatable; e.g. `/`).
     #[arg(long = "exec-mount")]
     exec_mounts: Vec<PathBuf>,
+    /// Directories marked for files created, deleted and renamed, at most (each mark holds
+    /// its directory in kernel memory); 0 turns those events off.
+    #[arg(long, default_value_t = 20_000)]
+    max_watched_dirs: usize,
     /// Treat this mount point as removable media whatever sysfs says (repeatable).
     #[arg(long = "removable-mount")]
     removable_mounts: Vec<PathBuf>,
@@ -301,6 +305,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         host: Some(host.clone()),
         observe_only: args.observe_only,
         exec_mounts: args.exec_mounts.clone(),
+        max_watched_dirs: args.max_watched_dirs,
         // Every exec waits for the agent's answer only while the policy can stop a launch.
         exec_permission: handle.load().enforces_channel(Channel::AppLaunch),
         justifications: justify.as_ref().map(|_| justifications),
