@@ -58,6 +58,8 @@ const NEW_TREE_ENTRIES: usize = 1000;
 /// Directories marked per [`DirWatch::drain`]: the sensor's thread marks a new tree a little
 /// at a time, so the permission events it also answers never wait long (about 50 µs each).
 const DIRS_PER_STEP: usize = 128;
+/// Reads of the group per [`DirWatch::drain`] (each up to 64 KiB of events).
+const READS_PER_DRAIN: usize = 16;
 
 const FAN_MOVED_FROM: u64 = 0x0000_0040;
 const FAN_MOVED_TO: u64 = 0x0000_0080;
@@ -449,7 +451,9 @@ impl DirWatch {
     /// directories waiting.
     pub fn drain(&mut self) -> Drained {
         let mut out = Drained::default();
-        loop {
+        // A bounded number of reads, so a flood of entries (an archive unpacked) cannot keep
+        // the thread from the permission events it also answers; poll wakes it for the rest.
+        for _ in 0..READS_PER_DRAIN {
             let n = match nix::unistd::read(&self.group, &mut self.buf) {
                 Ok(0) | Err(Errno::EAGAIN) => break,
                 Ok(n) => n,
